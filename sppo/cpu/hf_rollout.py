@@ -1,0 +1,192 @@
+"""``rollout.name=hf``: a Hugging Face ``generate`` rollout backend for CPU runs.
+
+verl 0.9.1's trainer only talks to rollout *servers* (vLLM / SGLang / TRT-LLM replicas); its
+``HFRollout`` class is not wired to any trainer. This backend plugs into the same two registries the
+built-in servers use:
+
+* ``RolloutReplicaRegistry.register("hf", ...)`` -> ``HFReplica``: starts one ``HFRolloutServer`` Ray actor
+  per replica; the agent loop calls its ``generate`` (token ids in, token ids + log-probs out).
+* ``_ROLLOUT_REGISTRY[("hf", "async")]`` -> ``HFServerAdapter``: lives in the actor worker and, at each
+  weight sync (checkpoint engine ``naive``), pushes the trained policy's state dict to the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any, Generator, Optional
+
+import ray
+import torch
+from verl.workers.rollout.base import _ROLLOUT_REGISTRY, BaseRollout
+from verl.workers.rollout.replica import RolloutReplica, RolloutReplicaRegistry, TokenOutput
+
+logger = logging.getLogger(__name__)
+
+
+def _server_name(replica_rank: int) -> str:
+    return f"sppo_hf_rollout_server_{replica_rank}"
+
+
+class HFRolloutServer:
+    """Holds a copy of the policy and samples with ``transformers.generate`` (one request at a time)."""
+
+    def __init__(self, model_path: str, trust_remote_code: bool, prompt_length: int, response_length: int):
+        from transformers import AutoModelForCausalLM
+
+        torch.set_num_threads(1)
+        self.model = AutoModelForCausalLM.from_pretrained(
+            model_path, torch_dtype=torch.float32, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
+        ).eval()
+        self.eos_ids = self._eos_ids()
+        self.prompt_length = prompt_length
+        self.response_length = response_length
+        self._lock = threading.Lock()
+
+    def _eos_ids(self) -> list[int]:
+        eos = self.model.generation_config.eos_token_id
+        if eos is None:
+            eos = self.model.config.eos_token_id
+        return [eos] if isinstance(eos, int) else list(eos or [])
+
+    def load_weights(self, state_dict: dict[str, torch.Tensor]) -> int:
+        with self._lock:
+            missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
+        if unexpected:
+            raise RuntimeError(f"hf rollout: unexpected weights from the actor: {unexpected[:5]}")
+        return len(state_dict)
+
+    def _sample(self, prompt_ids: list[int], params: dict[str, Any]) -> TokenOutput:
+        max_tokens = params.get("max_tokens") or params.get("max_new_tokens") or self.response_length
+        max_tokens = int(min(max_tokens, self.response_length))
+        temperature = float(params.get("temperature", 1.0) or 0.0)
+        top_p = float(params.get("top_p", 1.0) or 1.0)
+        top_k = int(params.get("top_k", -1) or -1)
+        input_ids = torch.tensor([prompt_ids], dtype=torch.long)
+        gen_kwargs: dict[str, Any] = dict(
+            max_new_tokens=max_tokens,
+            eos_token_id=self.eos_ids or None,
+            pad_token_id=(self.eos_ids or [0])[0],
+            output_scores=True,
+            return_dict_in_generate=True,
+        )
+        if temperature > 0:
+            gen_kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k if top_k > 0 else 0)
+        else:
+            gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        with self._lock, torch.no_grad():
+            out = self.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), **gen_kwargs)
+        tokens = out.sequences[0, input_ids.shape[1] :].tolist()
+        # HF pads finished sequences; cut after the first EOS
+        for i, tok in enumerate(tokens):
+            if tok in self.eos_ids:
+                tokens = tokens[: i + 1]
+                break
+        log_probs = None
+        if params.get("logprobs"):
+            # scores are the processed logits (temperature / top-k / top-p applied), like vLLM's sampled logprobs
+            log_probs = [
+                torch.log_softmax(score[0].float(), dim=-1)[tok].item()
+                for score, tok in zip(out.scores, tokens, strict=False)
+            ]
+        return TokenOutput(token_ids=tokens, log_probs=log_probs, stop_reason="completed")
+
+    async def generate(
+        self,
+        prompt_ids: list[int],
+        sampling_params: dict[str, Any],
+        request_id: str,
+        image_data: Optional[list[Any]] = None,
+        video_data: Optional[list[Any]] = None,
+        **kwargs: Any,
+    ) -> TokenOutput:
+        if image_data or video_data:
+            raise NotImplementedError("the hf rollout backend is text-only")
+        return await asyncio.to_thread(self._sample, list(prompt_ids), dict(sampling_params))
+
+    # Server control verbs the trainer calls on every replica; nothing to free on CPU.
+    async def wake_up(self):
+        return None
+
+    async def sleep(self):
+        return None
+
+    async def abort_all_requests(self, reject_request: bool = False):
+        return None
+
+    async def resume_generation(self):
+        return None
+
+    async def clear_kv_cache(self):
+        return None
+
+    async def release_kv_cache(self):
+        return None
+
+    async def resume_kv_cache(self):
+        return None
+
+    async def start_profile(self, **kwargs):
+        return None
+
+    async def stop_profile(self):
+        return None
+
+
+class HFReplica(RolloutReplica):
+    """One HF server actor per replica, placed on no accelerator (it shares the host's CPUs)."""
+
+    async def launch_servers(self):
+        cfg, model_cfg = self.config, self.model_config
+        model_path = model_cfg.local_path if hasattr(model_cfg, "local_path") else model_cfg.path
+        server_cls = ray.remote(HFRolloutServer)
+        server = server_cls.options(
+            name=_server_name(self.replica_rank), num_cpus=0.01, max_concurrency=self.max_concurrency
+        ).remote(
+            model_path=model_path,
+            trust_remote_code=bool(getattr(model_cfg, "trust_remote_code", False)),
+            prompt_length=cfg.prompt_length,
+            response_length=cfg.response_length,
+        )
+        self.servers = [server]
+        self._server_handle = server
+        self._server_address = f"hf-rollout-{self.replica_rank}"
+
+
+class HFServerAdapter(BaseRollout):
+    """Actor-side half of the hf backend: forwards synced weights to this replica's server."""
+
+    def __init__(self, config, model_config, device_mesh, *args, **kwargs):
+        super().__init__(config, model_config, device_mesh)
+        rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
+        world = self.config.tensor_model_parallel_size * self.config.data_parallel_size
+        world *= self.config.pipeline_model_parallel_size
+        self.replica_rank = rank // world
+        self.is_leader = rank % world == 0
+
+    async def resume(self, tags: list[str]):
+        return None
+
+    async def release(self):
+        return None
+
+    async def update_weights(
+        self, weights: Generator[tuple[str, torch.Tensor], None, None], wire_format: str = "named_tensors", **kwargs
+    ):
+        if wire_format != "named_tensors":
+            raise NotImplementedError(f"hf rollout: weight wire format {wire_format!r} is not supported")
+        # every rank must consume the generator (FSDP gathers collectively); only the leader sends
+        state_dict = {}
+        for name, tensor in weights:
+            full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+            if self.is_leader:
+                state_dict[name] = full.detach().to("cpu", copy=True)
+        if self.is_leader:
+            server = ray.get_actor(_server_name(self.replica_rank))
+            await server.load_weights.remote(state_dict)
+
+
+def register() -> None:
+    RolloutReplicaRegistry.register("hf", lambda: HFReplica)
+    _ROLLOUT_REGISTRY[("hf", "async")] = f"{__name__}.HFServerAdapter"

@@ -1,0 +1,111 @@
+"""SPPO's entry point: verl's PPO trainer with the SPPO critic and estimator.
+
+    python -m sppo.main [hydra overrides]                      # GPU node, configs/sppo_trainer.yaml
+    python -m sppo.main platform=cpu [overrides]               # CPU-only machine (hf rollout, gloo)
+    python -m sppo.main algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=8   # a stock verl baseline
+
+The config extends verl's own ``ppo_trainer.yaml``, so every verl override works unchanged.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import hydra
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+
+
+def _select_platform(config: DictConfig) -> None:
+    """The sppo plugin reads VERL_PLATFORM when verl is imported, in this process and in Ray workers.
+
+    Hydra already imported verl here (to read verl's packaged configs), so the CPU extension is also
+    activated explicitly in this process.
+    """
+    if str(config.trainer.get("device", "cuda")) == "cpu":
+        os.environ["VERL_PLATFORM"] = "cpu"
+        from sppo.cpu import activate
+
+        activate()
+        with open_dict(config):
+            env = config.ray_kwargs.ray_init.setdefault("runtime_env", {}).setdefault("env_vars", {})
+            env["VERL_PLATFORM"] = "cpu"
+
+
+def _make_task_runner():
+    import ray
+    from verl.trainer.main_ppo import TaskRunnerV1
+
+    class SPPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
+        """verl's v1 task runner, building ``SPPOTrainer`` for the sync trainer mode.
+
+        verl picks the trainer class with ``get_trainer_cls(trainer.v1.trainer_mode)`` inside ``run`` and has
+        no hook to pass another class; registering a new mode name would change behaviour (verl branches on
+        ``trainer_mode == "sync"``) and re-registering "sync" is refused. So, in this actor's process only,
+        the lookup is rebound to return ``SPPOTrainer`` for "sync", and verl's own ``run`` does the rest.
+        """
+
+        def run(self, config):
+            import verl.trainer.ppo.v1 as v1
+
+            from sppo.trainer import SPPOTrainer
+
+            stock_lookup = v1.get_trainer_cls
+            v1.get_trainer_cls = lambda name: SPPOTrainer if name == "sync" else stock_lookup(name)
+            try:
+                return super().run(config)
+            finally:
+                v1.get_trainer_cls = stock_lookup
+
+    return ray.remote(num_cpus=1)(SPPOTaskRunner)
+
+
+def _sppo_error_message(exc: BaseException) -> str | None:
+    """The one-line message of an SPPO error, also when it arrives wrapped by Ray."""
+    from sppo.config_checks import SPPOConfigError
+
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if isinstance(exc, SPPOConfigError) or (isinstance(exc, ValueError) and str(exc).startswith("SPPO needs")):
+            return str(exc).strip().splitlines()[-1] if isinstance(exc, SPPOConfigError) else str(exc).splitlines()[0]
+        text = str(exc)
+        if "SPPO needs outcome rewards" in text:
+            line = next(ln for ln in text.splitlines() if "SPPO needs outcome rewards" in ln)
+            return line[line.index("SPPO needs") :]
+        exc = getattr(exc, "cause", None) or exc.__cause__
+    return None
+
+
+def run(config: DictConfig) -> None:
+    """Validate, then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
+    from sppo.config_checks import check_config
+
+    _select_platform(config)
+    check_config(config)
+
+    from verl.trainer.main_ppo import run_ppo
+    from verl.trainer.ppo.utils import need_critic, need_reference_policy
+    from verl.utils.config import validate_config
+
+    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    run_ppo(config, task_runner_class=_make_task_runner())
+
+
+@hydra.main(config_path=CONFIG_DIR, config_name="sppo_trainer", version_base=None)
+def main(config: DictConfig) -> None:
+    try:
+        run(config)
+    except Exception as exc:  # noqa: BLE001 - turn SPPO errors into one line, re-raise the rest
+        message = _sppo_error_message(exc)
+        if message is None:
+            raise
+        print(f"sppo: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

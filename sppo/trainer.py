@@ -1,0 +1,163 @@
+"""SPPO's trainer: verl's synchronous v1 trainer with a prompt-only BCE critic.
+
+``SPPOTrainer`` subclasses ``PPOTrainerSync`` and changes verl's behaviour only where SPPO differs;
+with any other estimator (gae, grpo, rloo, remax, ...) every overridden method defers to verl, so
+baselines run unchanged through the same entry point.
+
+Overrides (all SPPO-only unless noted):
+  _setup              install ``sppo_value_loss`` as the critic loss (verl's own ``set_loss_fn`` hook)
+  _compute_values     run the critic on the PROMPT tokens only; V(s_p) = logit at the last prompt token
+  _compute_advantage  hand σ(V) to verl's ``compute_advantage`` as ``reward_baselines``
+  _update_critic      train the critic on prompt-only sequences against R; log calibration metrics
+  _build_replay_buffer  (all estimators) poll finished rollouts every ``sppo.replay_poll_interval_s``
+                      instead of verl's hard-coded 2 s, which dominates small-model step time
+"""
+
+from __future__ import annotations
+
+import logging
+from functools import partial
+
+import numpy as np
+import torch
+import transfer_queue as tq
+from tensordict import TensorDict
+from transfer_queue import KVBatchMeta
+from verl.protocol import DataProto
+from verl.trainer.ppo.ray_trainer import compute_advantage
+from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
+from verl.utils import tensordict_utils as tu
+from verl.utils.metric import reduce_metrics
+from verl.utils.py_functional import rename_dict
+from verl.workers.utils.padding import response_to_nested
+
+from sppo.config_checks import is_sppo
+from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
+
+logger = logging.getLogger(__name__)
+
+
+def _nested(rows: list[torch.Tensor]) -> torch.Tensor:
+    return torch.nested.as_nested_tensor(rows, layout=torch.jagged)
+
+
+def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor, weights: torch.Tensor) -> TensorDict:
+    """The critic's input: each row's prompt tokens alone (no padding, no response).
+
+    Args:
+        prompts: nested `(bs, prompt_len_i)` token ids, as the agent loop stores them (unpadded).
+        position_ids: nested `(bs, seq_len_i)` positions of prompt+response; the first prompt_len_i are kept.
+        weights: `(bs,)` 1 for real rows, 0 for verl's synthetic padding rows.
+
+    Returns:
+        TensorDict with nested ``input_ids``, ``position_ids`` and ``loss_mask`` (one marked token per real
+        row: its last prompt token, so verl's ``batch_num_tokens`` counts real sequences).
+    """
+    ids = list(prompts.unbind())
+    pos = [p[..., : len(i)] for p, i in zip(position_ids.unbind(), ids, strict=True)]
+    loss_mask = []
+    for i, w in zip(ids, weights.tolist(), strict=True):
+        m = torch.zeros(len(i), dtype=torch.int64)
+        m[-1] = int(w > 0)
+        loss_mask.append(m)
+    return TensorDict(
+        {"input_ids": _nested(ids), "position_ids": _nested(pos), "loss_mask": _nested(loss_mask)},
+        batch_size=len(ids),
+    )
+
+
+class SPPOTrainer(PPOTrainerSync):
+    """verl's sync trainer + SPPO's sequence-level critic (see module docstring)."""
+
+    def _build_replay_buffer(self):
+        replay_buffer = super()._build_replay_buffer()
+        interval = self.config.get("sppo", {}).get("replay_poll_interval_s", None)
+        if interval is not None and hasattr(replay_buffer, "poll_interval"):
+            replay_buffer.poll_interval = float(interval)
+        return replay_buffer
+
+    def _setup(self):
+        super()._setup()
+        if self.use_critic and is_sppo(self.config):
+            self.critic_wg.set_loss_fn(partial(sppo_value_loss, config=None))
+            logger.info("SPPO: prompt-only BCE critic loss installed")
+
+    # ------------------------------------------------------------------ helpers
+    def _critic_batch(self, batch: KVBatchMeta, extra_fields: list[str]) -> tuple[TensorDict, TensorDict]:
+        fields = ["prompts", "position_ids", "response_mask", *extra_fields]
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        weights = (data["response_mask"].to_padded_tensor(0).sum(-1) > 0).float()
+        td = prompt_only_batch(data["prompts"], data["position_ids"], weights)
+        tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature)
+        return td, data
+
+    # ------------------------------------------------------------------ overrides
+    def _compute_values(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
+        """verl runs the critic over prompt+response; SPPO's V(s_p) needs the prompt only."""
+        if not is_sppo(self.config):
+            return super()._compute_values(batch, metrics)
+        td, data = self._critic_batch(batch, [])
+        tu.assign_non_tensor(td, compute_loss=False)
+        output = self.critic_wg.infer_batch(td).get()
+        logits = last_token_logits(tu.get(output, "values")).float().cpu()
+        response_mask = data["response_mask"]
+        # stored broadcast over the response, the shape verl's advantage and metric code expect
+        width = int(response_mask.offsets().diff().max())
+        values = response_to_nested(logits.unsqueeze(-1).expand(-1, width).contiguous(), response_mask)
+        tq.kv_batch_put(
+            keys=batch.keys, partition_id=batch.partition_id, fields=TensorDict({"values": values}, len(batch))
+        )
+        return batch
+
+    def _compute_advantage(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
+        """verl forwards ``reward_baselines`` to custom estimators only if the batch has it: put σ(V) there."""
+        if not is_sppo(self.config):
+            return super()._compute_advantage(batch, metrics)
+        fields = ["response_mask", "rm_scores", "values"]
+        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+        response_mask = data["response_mask"]
+        proto = DataProto(batch=data.to_padded_tensor())
+        proto.batch["token_level_rewards"] = proto.batch["rm_scores"].float()
+        proto.batch["reward_baselines"] = torch.sigmoid(proto.batch["values"][:, 0].float())
+        proto = compute_advantage(
+            proto, adv_estimator=self.config.algorithm.adv_estimator, config=self.config.algorithm
+        )
+        output = {k: response_to_nested(proto.batch[k], response_mask) for k in ("advantages", "returns")}
+        return tq.kv_batch_put(
+            keys=batch.keys, partition_id=batch.partition_id, fields=TensorDict(output, batch_size=len(batch))
+        )
+
+    def _update_critic(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
+        """Train V(s_p) with BCE against R on prompt-only sequences; log how well σ(V) was calibrated."""
+        if not is_sppo(self.config):
+            return super()._update_critic(batch, metrics)
+        td, data = self._critic_batch(batch, ["returns", "values"])
+        mask = data["response_mask"].to_padded_tensor(0).float()
+        n_tokens = mask.sum(-1)
+        returns = (data["returns"].to_padded_tensor(0).float() * mask).sum(-1) / n_tokens.clamp(min=1)
+        weights = (n_tokens > 0).float()
+        td[TARGET_KEY] = returns
+        td[WEIGHT_KEY] = weights
+        real = weights > 0
+        prior_logits = data["values"].to_padded_tensor(0)[:, 0].float()
+        calib = calibration_metrics(torch.sigmoid(prior_logits[real]), returns[real])
+
+        mini_batch = self.config.critic.ppo_mini_batch_size * self.config.actor_rollout_ref.rollout.n
+        tu.assign_non_tensor(
+            td,
+            global_batch_size=mini_batch,
+            mini_batch_size=mini_batch,
+            epochs=self.config.critic.ppo_epochs,
+            seed=self.config.critic.data_loader_seed,
+            dataloader_kwargs={"shuffle": self.config.critic.shuffle},
+        )
+        output = self.critic_wg.train_mini_batch(td).get()
+        critic_metrics = rename_dict(tu.get(output, "metrics"), "critic/")
+        # keys the worker already prefixed ("critic/bce_loss") arrive as "critic/critic/..."
+        critic_metrics = {k.replace("critic/critic/", "critic/"): v for k, v in critic_metrics.items()}
+        if "critic/mfu" in critic_metrics:
+            critic_metrics["perf/mfu/critic"] = critic_metrics.pop("critic/mfu")
+        metrics.update(reduce_metrics(critic_metrics))
+        metrics.update({f"critic/{k}": v for k, v in calib.items()})
+        metrics["critic/prompt_tokens_mean"] = float(np.mean([len(p) for p in data["prompts"].unbind()]))
+        return batch
