@@ -1,6 +1,6 @@
 """Tiny models and tokenizers built from a config (nothing is downloaded): for the quickstart and tests.
 
-The tokenizer is character-level over printable ASCII plus ChatML's special tokens, wrapped in
+The tokenizer is byte-level (one token per byte) plus ChatML's special tokens, wrapped in
 ``PreTrainedTokenizerFast`` with a ChatML chat template, so verl's ``RLHFDataset`` and agent loop treat it
 like a real chat tokenizer. Models are random ``Qwen2`` policies and ``Qwen2ForTokenClassification``
 critics (``num_labels=1``), the classes verl loads for the actor and the value model.
@@ -8,7 +8,6 @@ critics (``num_labels=1``), the classes verl loads for the actor and the value m
 
 from __future__ import annotations
 
-import string
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,24 +18,28 @@ CHATML_TEMPLATE = (
 )
 
 
-def build_char_tokenizer(alphabet: str | None = None):
-    """A fast character-level tokenizer with ChatML specials; EOS is ``<|im_end|>``."""
-    from tokenizers import Regex, Tokenizer, decoders, models, pre_tokenizers
+def build_char_tokenizer():
+    """A byte-level BPE tokenizer with no merges (one token per byte) and ChatML specials; EOS is ``<|im_end|>``.
+
+    Its pipeline is Qwen2's (byte-level pre-tokenizer and decoder), so transformers' ``Qwen2Tokenizer``, which
+    ``AutoTokenizer`` picks for a directory holding a qwen2 ``config.json``, loads it faithfully.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
     from transformers import PreTrainedTokenizerFast
 
-    chars = alphabet if alphabet is not None else string.printable
+    byte_symbols = pre_tokenizers.ByteLevel.alphabet()
     vocab = {tok: i for i, tok in enumerate(SPECIAL_TOKENS)}
-    for ch in dict.fromkeys(chars):
-        vocab.setdefault(ch, len(vocab))
-    tok = Tokenizer(models.WordLevel(vocab=vocab, unk_token="<|endoftext|>"))
-    tok.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
-    tok.decoder = decoders.Fuse()
+    for sym in sorted(byte_symbols):
+        vocab[sym] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=[]))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
     fast = PreTrainedTokenizerFast(
         tokenizer_object=tok,
         bos_token=None,
         eos_token="<|im_end|>",
         pad_token="<|endoftext|>",
-        unk_token="<|endoftext|>",
+        unk_token=None,
         additional_special_tokens=["<|im_start|>"],
     )
     fast.chat_template = CHATML_TEMPLATE

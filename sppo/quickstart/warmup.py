@@ -60,7 +60,7 @@ def warm_up(model, tokenizer, pairs, steps: int = 200, lr: float = 3e-3, p_corre
         loss.backward()
         optim.step()
     model.eval()
-    return float(loss)
+    return float(loss.detach())
 
 
 @torch.no_grad()

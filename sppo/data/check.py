@@ -1,0 +1,145 @@
+"""Check that a parquet file is in the verl math format that SPPO's trainer and scorer expect.
+
+    python -m sppo.data.check data/dapo-math-17k_dedup.parquet
+    python -m sppo.data.check data/offline_eval/*.parquet
+
+For each file: the row count, the data sources with their row counts, and every problem found
+(missing columns, wrong column types, empty questions or ground truths, data sources our scorer does
+not accept). Exit status: 0 all files clean, 1 problems found, 2 a file could not be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from sppo.data.schema import COLUMNS, PROMPT_SUFFIX
+from sppo.reward.sources import is_known
+
+MAX_INDICES = 10
+
+
+class UnreadableFile(RuntimeError):
+    """The file is missing or not parquet; the message is a one-line explanation."""
+
+
+def _type_problems(schema: Any) -> dict[str, str]:
+    """Column name -> what is wrong with it (missing or wrong type)."""
+    import pyarrow as pa
+
+    def is_text(t: Any) -> bool:
+        return pa.types.is_string(t) or pa.types.is_large_string(t)
+
+    problems = {name: f"missing column: {name}" for name in COLUMNS if name not in schema.names}
+    for name in ("data_source", "ability"):
+        if name in schema.names and not is_text(schema.field(name).type):
+            problems[name] = f"column {name} has type {schema.field(name).type}, expected string"
+    if "prompt" in schema.names:
+        t = schema.field("prompt").type
+        item = t.value_type if (pa.types.is_list(t) or pa.types.is_large_list(t)) else None
+        if not (
+            item is not None
+            and pa.types.is_struct(item)
+            and {"role", "content"} <= {f.name for f in item}
+            and all(is_text(item.field(n).type) for n in ("role", "content"))
+        ):
+            problems["prompt"] = f"column prompt has type {t}, expected list<struct<role: string, content: string>>"
+    if "reward_model" in schema.names:
+        t = schema.field("reward_model").type
+        if not (pa.types.is_struct(t) and "ground_truth" in {f.name for f in t}):
+            problems["reward_model"] = f"column reward_model has type {t}, expected struct with a ground_truth field"
+        elif not is_text(t.field("ground_truth").type):
+            problems["reward_model"] = (
+                f"column reward_model.ground_truth has type {t.field('ground_truth').type}, expected string"
+            )
+    if "extra_info" in schema.names and not pa.types.is_struct(schema.field("extra_info").type):
+        problems["extra_info"] = f"column extra_info has type {schema.field('extra_info').type}, expected struct"
+    return problems
+
+
+def _row_problems(row: dict[str, Any], bad_columns: dict[str, str]) -> list[str]:
+    """Problems of one row, skipping columns that are missing or of the wrong type."""
+    found = []
+    if "data_source" not in bad_columns:
+        source = row.get("data_source")
+        if not source:
+            found.append("empty data_source")
+        elif not is_known(source):
+            found.append(f"data_source {source!r} unknown to sppo.reward")
+    if "prompt" not in bad_columns:
+        messages = row.get("prompt") or []
+        user = [m for m in messages if m and m.get("role") == "user"]
+        if not user:
+            found.append("prompt has no user message")
+        elif not (user[0].get("content") or "").removesuffix(PROMPT_SUFFIX).strip():
+            found.append("empty question")
+        elif not any("\\boxed" in (m.get("content") or "") for m in messages if m):
+            found.append("prompt does not ask for a \\boxed{} answer (the scorer reads the last \\boxed{})")
+    if "reward_model" not in bad_columns:
+        truth = (row.get("reward_model") or {}).get("ground_truth")
+        if truth is None or not str(truth).strip():
+            found.append("empty ground truth")
+    return found
+
+
+def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
+    """Row count, data-source counts and problems of one parquet file.
+
+    Raises :class:`UnreadableFile` when the file cannot be read as parquet.
+    """
+    import pyarrow.parquet as pq
+
+    if not path.is_file():
+        raise UnreadableFile(f"{path}: no such file")
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UnreadableFile(f"{path}: not a readable parquet file ({message})") from None
+
+    bad_columns = _type_problems(table.schema)
+    problems = list(bad_columns.values())
+    columns = [c for c in ("data_source", "prompt", "reward_model") if c not in bad_columns]
+    rows = table.select(columns).to_pylist()
+    sources: Counter[str] = Counter(str(r.get("data_source")) for r in rows) if "data_source" in columns else Counter()
+    by_kind: dict[str, list[int]] = defaultdict(list)
+    for index, row in enumerate(rows):
+        for problem in _row_problems(row, bad_columns):
+            by_kind[problem].append(index)
+    for kind, indices in by_kind.items():
+        shown = ", ".join(map(str, indices[:MAX_INDICES])) + (", ..." if len(indices) > MAX_INDICES else "")
+        problems.append(f"{kind}: {len(indices)} row(s) ({shown})")
+    if table.num_rows == 0:
+        problems.append("the file has no rows")
+    return table.num_rows, sources, problems
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m sppo.data.check", description=__doc__.splitlines()[0])
+    parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="parquet file(s) to check")
+    args = parser.parse_args(argv)
+    status = 0
+    for path in args.files:
+        try:
+            count, sources, problems = check_file(path)
+        except UnreadableFile as exc:
+            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
+            status = 2
+            continue
+        print(f"{path}: {count} rows")
+        print("  data sources: " + (", ".join(f"{s} ({n})" for s, n in sources.most_common()) or "none"))
+        if problems:
+            status = max(status, 1)
+            print(f"  problems ({len(problems)}):")
+            for problem in problems:
+                print(f"    - {problem}")
+        else:
+            print("  problems: none")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())
