@@ -28,7 +28,10 @@ def _vocab(path: str) -> dict:
 
 
 def check_tokenizers_match(policy_path: str, critic_path: str) -> None:
-    if policy_path == critic_path:
+    """Compare the two vocabularies; hub ids not yet downloaded are compared when verl has fetched them."""
+    import os
+
+    if policy_path == critic_path or not (os.path.isdir(policy_path) and os.path.isdir(critic_path)):
         return
     if _vocab(policy_path) != _vocab(critic_path):
         raise SPPOConfigError(

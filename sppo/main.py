@@ -92,6 +92,11 @@ def run(config: DictConfig) -> None:
     from verl.utils.config import validate_config
 
     validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
+    if config.get("sppo", {}).get("dry_run", False) or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
+        from sppo.dry_run import dry_run
+
+        dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
+        return
     run_ppo(config, task_runner_class=_make_task_runner())
 
 

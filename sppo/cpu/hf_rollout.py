@@ -37,12 +37,14 @@ class HFRolloutServer:
 
         torch.set_num_threads(1)
         self.model = AutoModelForCausalLM.from_pretrained(
-            model_path, torch_dtype=torch.float32, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
+            model_path, dtype=torch.float32, trust_remote_code=trust_remote_code, attn_implementation="sdpa"
         ).eval()
         self.eos_ids = self._eos_ids()
         self.prompt_length = prompt_length
         self.response_length = response_length
         self._lock = threading.Lock()
+        # the weights' training step: verl tags every trajectory with it (off-policy bookkeeping)
+        self.global_steps = 0
 
     def _eos_ids(self) -> list[int]:
         eos = self.model.generation_config.eos_token_id
@@ -50,9 +52,11 @@ class HFRolloutServer:
             eos = self.model.config.eos_token_id
         return [eos] if isinstance(eos, int) else list(eos or [])
 
-    def load_weights(self, state_dict: dict[str, torch.Tensor]) -> int:
+    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
         with self._lock:
             missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
+            if global_steps is not None:
+                self.global_steps = int(global_steps)
         if unexpected:
             raise RuntimeError(f"hf rollout: unexpected weights from the actor: {unexpected[:5]}")
         return len(state_dict)
@@ -90,7 +94,9 @@ class HFRolloutServer:
                 torch.log_softmax(score[0].float(), dim=-1)[tok].item()
                 for score, tok in zip(out.scores, tokens, strict=False)
             ]
-        return TokenOutput(token_ids=tokens, log_probs=log_probs, stop_reason="completed")
+        return TokenOutput(
+            token_ids=tokens, log_probs=log_probs, stop_reason="completed", extra_fields={"global_steps": self.global_steps}
+        )
 
     async def generate(
         self,
@@ -184,7 +190,7 @@ class HFServerAdapter(BaseRollout):
                 state_dict[name] = full.detach().to("cpu", copy=True)
         if self.is_leader:
             server = ray.get_actor(_server_name(self.replica_rank))
-            await server.load_weights.remote(state_dict)
+            await server.load_weights.remote(state_dict, kwargs.get("global_steps"))
 
 
 def register() -> None:

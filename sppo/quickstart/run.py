@@ -20,7 +20,7 @@ import threading
 import time
 from pathlib import Path
 
-VAL_KEY = "val-core/sppo_addition/reward/mean@4"
+VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -90,7 +90,7 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         "actor_rollout_ref.rollout.val_kwargs.n=4",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * args.n}",
-        "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=64",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b * args.n}",
         "actor_rollout_ref.actor.optim.lr=3e-4",
         "actor_rollout_ref.actor.use_kl_loss=False",
         "actor_rollout_ref.actor.entropy_coeff=0.0",

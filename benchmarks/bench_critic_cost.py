@@ -1,0 +1,107 @@
+"""Critic cost: SPPO's prompt-only critic vs the same critic run over prompt + response.
+
+    .venv/bin/python benchmarks/bench_critic_cost.py [--prompt 64] [--responses 128 512 2048 4096] [--reps 5]
+
+One critic training step (forward + BCE on V(s_p) + backward + optimizer step) of a tiny
+``Qwen2ForTokenClassification`` (hidden 128, 4 layers, float32, batch 8). The prompt-only critic reads the
+prompt tokens; the token-level layout reads prompt + response (what verl's stock value engine runs), even
+though V(s_p) only needs the prompt. Both variants are timed interleaved in one process; medians are
+reported. Writes benchmarks/results/critic_cost.json and critic_cost.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+
+import torch
+
+OUT = Path(__file__).resolve().parent / "results"
+
+
+def build_critic(vocab: int = 259):
+    from transformers import Qwen2Config, Qwen2ForTokenClassification
+
+    torch.manual_seed(0)
+    cfg = Qwen2Config(
+        vocab_size=vocab, hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2,
+        intermediate_size=512, max_position_embeddings=8192, num_labels=1, attn_implementation="sdpa",
+    )
+    return Qwen2ForTokenClassification(cfg)
+
+
+def critic_step(model, optim, input_ids: torch.Tensor, prompt_len: int, targets: torch.Tensor) -> float:
+    t0 = time.perf_counter()
+    values = model(input_ids=input_ids).logits.squeeze(-1)  # (bs, seq)
+    v = values[:, prompt_len - 1]  # V(s_p): value head at the last prompt token
+    loss = torch.nn.functional.binary_cross_entropy_with_logits(v, targets)
+    optim.zero_grad()
+    loss.backward()
+    optim.step()
+    return time.perf_counter() - t0
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--prompt", type=int, default=64)
+    p.add_argument("--responses", type=int, nargs="+", default=[128, 512, 2048, 4096])
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--reps", type=int, default=5)
+    p.add_argument("--threads", type=int, default=2)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    model = build_critic()
+    optim = torch.optim.AdamW(model.parameters(), lr=1e-5)
+    g = torch.Generator().manual_seed(0)
+    targets = torch.randint(0, 2, (args.batch,), generator=g).float()
+    prompt = torch.randint(3, 259, (args.batch, args.prompt), generator=g)
+    rows = []
+    for resp in args.responses:
+        full = torch.cat([prompt, torch.randint(3, 259, (args.batch, resp), generator=g)], dim=1)
+        critic_step(model, optim, prompt, args.prompt, targets)  # warm-up
+        critic_step(model, optim, full, args.prompt, targets)
+        t_prompt, t_full = [], []
+        for _ in range(args.reps):  # interleaved, so load changes hit both variants alike
+            t_prompt.append(critic_step(model, optim, prompt, args.prompt, targets))
+            t_full.append(critic_step(model, optim, full, args.prompt, targets))
+        row = {
+            "prompt_len": args.prompt, "response_len": resp, "batch": args.batch,
+            "prompt_only_s": statistics.median(t_prompt), "prompt_plus_response_s": statistics.median(t_full),
+        }
+        row["speedup"] = row["prompt_plus_response_s"] / row["prompt_only_s"]
+        rows.append(row)
+        print(f"response {resp:5d}: prompt-only {row['prompt_only_s'] * 1e3:8.1f} ms   prompt+response "
+              f"{row['prompt_plus_response_s'] * 1e3:8.1f} ms   ratio {row['speedup']:.1f}x", flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    meta = {"date": str(date.today()), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU",
+            "model": "Qwen2ForTokenClassification hidden 128, 4 layers, fp32", "reps": args.reps}
+    (OUT / "critic_cost.json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    xs = [r["response_len"] for r in rows]
+    ax.plot(xs, [r["prompt_plus_response_s"] * 1e3 for r in rows], "o-", label="critic over prompt + response")
+    ax.plot(xs, [r["prompt_only_s"] * 1e3 for r in rows], "o-", label="SPPO prompt-only critic")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel(f"response length (prompt {args.prompt})")
+    ax.set_ylabel("critic step time (ms, median)")
+    ax.grid(alpha=0.3)
+    ax.legend()
+    ax.set_title("critic cost per training step (CPU)")
+    fig.tight_layout()
+    fig.savefig(OUT / "critic_cost.png", dpi=110)
+    print(f"wrote {OUT / 'critic_cost.json'} and {OUT / 'critic_cost.png'}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Shared fixtures: a tiny task (tokenizer, policy, smaller critic, parquet data) and a runner for sppo.main."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@dataclass
+class TinyTask:
+    root: Path
+    policy: str
+    critic: str
+    train: str
+    val: str
+
+
+@pytest.fixture(scope="session")
+def tiny_task(tmp_path_factory) -> TinyTask:
+    """Random tiny Qwen2 policy (hidden 128, 2 layers) + smaller critic (hidden 64, 1 layer) + a+b data."""
+    from sppo.quickstart import task
+    from sppo.tiny import build_char_tokenizer, build_critic, build_policy, save
+
+    root = tmp_path_factory.mktemp("tiny_task")
+    tok = build_char_tokenizer()
+    policy = save(build_policy(tok, seed=1), tok, root / "policy")
+    critic = save(build_critic(tok, seed=1), tok, root / "critic")
+    train, val = task.write_parquets(root / "data", n_val=8)
+    return TinyTask(root, policy, critic, train, val)
+
+
+def tiny_overrides(t: TinyTask, out: Path, steps: int, estimator: str = "sppo", n: int = 1) -> list[str]:
+    """A few fast steps of the real trainer on CPU (batch 8, responses of at most 4 tokens)."""
+    return [
+        "platform=cpu",
+        f"algorithm.adv_estimator={estimator}",
+        f"data.train_files={t.train}",
+        f"data.val_files={t.val}",
+        "data.train_batch_size=8",
+        "data.max_prompt_length=32",
+        "data.max_response_length=4",
+        f"actor_rollout_ref.model.path={t.policy}",
+        f"critic.model.path={t.critic}",
+        "reward.custom_reward_function.path=pkg://sppo.quickstart.reward",
+        f"actor_rollout_ref.rollout.n={n}",
+        "actor_rollout_ref.rollout.temperature=1.0",
+        "actor_rollout_ref.actor.ppo_mini_batch_size=8",
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={8 * n}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={8 * n}",
+        "actor_rollout_ref.actor.optim.lr=1e-3",
+        "critic.ppo_mini_batch_size=8",
+        f"critic.ppo_micro_batch_size_per_gpu={8 * n}",
+        "critic.optim.lr=1e-3",
+        f"trainer.total_training_steps={steps}",
+        "trainer.test_freq=-1",
+        "trainer.val_before_train=False",
+        "trainer.save_freq=-1",
+        f"trainer.default_local_dir={out / 'ckpt'}",
+        "trainer.project_name=sppo_tests",
+        f"trainer.experiment_name={estimator}",
+        "trainer.logger=[console,file]",
+    ]
+
+
+@dataclass
+class RunResult:
+    returncode: int
+    log: str
+    metrics: list[dict]
+
+    @property
+    def steps(self) -> list[dict]:
+        return [r for r in self.metrics if "critic/score/mean" in r["data"]]
+
+
+def run_sppo_main(overrides: list[str], out: Path, timeout: int = 600) -> RunResult:
+    """``python -m sppo.main`` in a subprocess (its own Ray cluster), metrics from verl's file logger."""
+    out.mkdir(parents=True, exist_ok=True)
+    metrics = out / "metrics.jsonl"
+    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env.pop("VERL_PLATFORM", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sppo.main", *overrides],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+    )
+    log = proc.stdout + proc.stderr
+    (out / "run.log").write_text(log)
+    rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
+    return RunResult(proc.returncode, log, rows)

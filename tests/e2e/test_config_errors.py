@@ -1,0 +1,101 @@
+"""Invalid combinations fail with one clear line: in-process checks, the CLI's output, and a runtime reward check."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from sppo.config_checks import SPPOConfigError, check_config
+from tests.conftest import REPO, run_sppo_main, tiny_overrides
+
+
+def _compose(overrides: list[str]):
+    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+        return compose("sppo_trainer", overrides=overrides)
+
+
+@pytest.fixture(scope="module")
+def other_tokenizer_critic(tmp_path_factory):
+    """A critic whose tokenizer has one more token than the policy's."""
+    from sppo.tiny import build_char_tokenizer, build_critic, save
+
+    tok = build_char_tokenizer()
+    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|extra|>"]})
+    return save(build_critic(tok), tok, tmp_path_factory.mktemp("other_critic"))
+
+
+def test_sppo_turns_the_critic_on(tiny_task, tmp_path):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1))
+    assert cfg.critic.enable is None
+    check_config(cfg)
+    assert cfg.critic.enable is True
+
+
+def test_sppo_with_critic_disabled(tiny_task, tmp_path):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + ["critic.enable=False"])
+    with pytest.raises(SPPOConfigError, match=r"^algorithm.adv_estimator=sppo needs its critic"):
+        check_config(cfg)
+
+
+def test_critic_tokenizer_mismatch(tiny_task, tmp_path, other_tokenizer_critic):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [f"critic.model.path={other_tokenizer_critic}"])
+    with pytest.raises(SPPOConfigError, match="critic tokenizer .* differs from the policy's"):
+        check_config(cfg)
+
+
+def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_tokenizer_critic):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1, estimator="grpo") + [f"critic.model.path={other_tokenizer_critic}"])
+    check_config(cfg)  # no SPPO checks for grpo
+    assert cfg.critic.enable is None  # verl decides (off for grpo)
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("algorithm.adv_estimator=nonsense", "algorithm.adv_estimator='nonsense' is unknown; choose one of"),
+        ("algorithm.sppo.advantage=gaussian", "algorithm.sppo.advantage='gaussian'; choose residual or bernoulli"),
+        ("algorithm.sppo.reward_range=[1,0]", "algorithm.sppo.reward_range=[1, 0]; expected [lo, hi] with hi > lo"),
+        ("algorithm.use_kl_in_reward=True", "algorithm.use_kl_in_reward=True is not supported with sppo"),
+    ],
+)
+def test_other_bad_settings(tiny_task, tmp_path, override, message):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [override])
+    with pytest.raises(SPPOConfigError) as err:
+        check_config(cfg)
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+@pytest.mark.timeout(300)
+def test_cli_prints_one_line_and_exits_2(tiny_task, tmp_path):
+    env = dict(os.environ)
+    env.pop("VERL_PLATFORM", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "sppo.main", *tiny_overrides(tiny_task, tmp_path, steps=1), "critic.enable=False"],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=280,
+    )
+    assert proc.returncode == 2
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("sppo: error:")]
+    assert errors == [
+        "sppo: error: algorithm.adv_estimator=sppo needs its critic: remove critic.enable=False "
+        "(SPPO's baseline is sigmoid(V(prompt)))"
+    ]
+    assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.ray
+@pytest.mark.timeout(900)
+def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp_path):
+    reward_file = tmp_path / "bad_reward.py"
+    reward_file.write_text("def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n    return 2.0\n")
+    overrides = tiny_overrides(tiny_task, tmp_path, steps=1) + [f"reward.custom_reward_function.path={reward_file}"]
+    result = run_sppo_main(overrides, tmp_path / "run")
+    assert result.returncode == 2, result.log[-3000:]
+    errors = [line for line in result.log.splitlines() if line.startswith("sppo: error:")]
+    assert len(errors) == 1
+    assert errors[0].startswith("sppo: error: SPPO needs outcome rewards in [0, 1]; got 2 (8 of 8 sequences)")
