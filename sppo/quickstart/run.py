@@ -111,25 +111,40 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
 
 
 def read_metrics(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            rows.append(json.loads(line))
-        except json.JSONDecodeError:
-            continue  # a line being written
-    return rows
+    """Rows of verl's file logger, including earlier (interrupted) attempts kept as ``<name>.partN``.
+
+    verl's file logger truncates its file when a run starts, so ``train`` moves an earlier file aside first;
+    for a step logged by several attempts (a resumed run repeats steps after the last checkpoint), the
+    latest attempt wins.
+    """
+    parts = sorted(path.parent.glob(path.name + ".part*"), key=lambda p: int(p.suffix[len(".part") :]))
+    by_step: dict[tuple[int, bool], dict] = {}
+    for part in [*parts, path]:
+        if not part.exists():
+            continue
+        for line in part.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            by_step[(row["step"], "critic/score/mean" in row["data"])] = row
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def _keep_earlier_metrics(path: Path) -> None:
+    if path.exists() and path.stat().st_size > 0:
+        n = len(list(path.parent.glob(path.name + ".part*")))
+        path.rename(path.with_name(f"{path.name}.part{n}"))
 
 
 def _progress(metrics_path: Path, total: int, stop: threading.Event, t0: float) -> None:
-    seen = 0
+    printed: set[int] = set()
     while not stop.wait(2.0):
-        for row in read_metrics(metrics_path)[seen:]:
-            seen += 1
+        for row in read_metrics(metrics_path):
             d = row["data"]
-            if "training/global_step" not in d and "critic/score/mean" not in d:
+            if "critic/score/mean" not in d or row["step"] in printed:
                 continue
+            printed.add(row["step"])
             print(
                 f"[quickstart] step {row['step']:>4}/{total}  reward {d.get('critic/score/mean', float('nan')):.3f}  "
                 f"bce {d.get('critic/bce_loss', float('nan')):.3f}  sigmoid(V) {d.get('critic/sigmoid_v_mean', float('nan')):.3f}"
@@ -141,6 +156,7 @@ def _progress(metrics_path: Path, total: int, stop: threading.Event, t0: float) 
 def train(args: argparse.Namespace, info: dict, out: Path) -> int:
     metrics_path = out / "metrics.jsonl"
     log_path = out / "train.log"
+    _keep_earlier_metrics(metrics_path)
     env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     cmd = [sys.executable, "-m", "sppo.main", *trainer_overrides(args, info, out)]
     print(f"[quickstart] training through verl (log: {log_path}) ...", flush=True)

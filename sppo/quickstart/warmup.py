@@ -1,8 +1,10 @@
 """Supervised warm-up that gives the random tiny policy PARTIAL skill on the addition task.
 
-It minimises the expected NLL under a noisy "annotator" whose label is the right sum with probability
-``p_correct`` and otherwise off by one. The result samples the right answer some of the time (about
-10-50% at temperature 1), so RL has something to improve. This warm-up is not the RL result; the
+It minimises the expected NLL under a noisy "annotator": the sum is right with probability ``p_correct``
+(otherwise off by one), and it is written in the verifier's format (the bare number) with probability
+``p_plain`` (otherwise as "=8"). The warmed-up policy samples an exactly right answer about a quarter of
+the time at temperature 1, so RL has two things to learn: the answer format, a prompt-independent habit
+that carries over to held-out prompts, and sharper arithmetic. This warm-up is not the RL result; the
 quickstart reports it separately.
 """
 
@@ -13,20 +15,21 @@ import torch
 from sppo.quickstart.task import question
 
 
-def annotator_targets(total: int, p_correct: float) -> list[tuple[str, float]]:
-    """(answer, probability) pairs of the noisy annotator for one prompt."""
+def annotator_targets(total: int, p_correct: float, p_plain: float) -> list[tuple[str, float]]:
+    """(answer, probability) pairs of the noisy annotator for one prompt; probabilities sum to 1."""
     wrong = [t for t in (total - 1, total + 1) if t >= 0]
-    return [(str(total), p_correct)] + [(str(t), (1.0 - p_correct) / len(wrong)) for t in wrong]
+    contents = [(str(total), p_correct)] + [(str(t), (1.0 - p_correct) / len(wrong)) for t in wrong]
+    return [(prefix + c, p * q) for c, p in contents for prefix, q in (("", p_plain), ("=", 1.0 - p_plain))]
 
 
-def _batch(tokenizer, pairs, p_correct):
+def _batch(tokenizer, pairs, p_correct, p_plain):
     seqs, weights, prompt_lens = [], [], []
     for a, b in pairs:
         prompt = tokenizer.apply_chat_template(
             [{"role": "user", "content": question(a, b)}], add_generation_prompt=True, tokenize=False
         )
         prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
-        for answer, w in annotator_targets(a + b, p_correct):
+        for answer, w in annotator_targets(a + b, p_correct, p_plain):
             answer_ids = tokenizer(answer, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
             seqs.append(prompt_ids + answer_ids)
             weights.append(w)
@@ -42,10 +45,12 @@ def _batch(tokenizer, pairs, p_correct):
     return input_ids, attention, labels, torch.tensor(weights)
 
 
-def warm_up(model, tokenizer, pairs, steps: int = 200, lr: float = 3e-3, p_correct: float = 0.2, seed: int = 0):
+def warm_up(
+    model, tokenizer, pairs, steps: int = 150, lr: float = 3e-3, p_correct: float = 0.6, p_plain: float = 0.4, seed: int = 0
+):
     """Train ``model`` in place on the expected noisy-annotator loss; returns the final loss."""
     torch.manual_seed(seed)
-    input_ids, attention, labels, weights = _batch(tokenizer, pairs, p_correct)
+    input_ids, attention, labels, weights = _batch(tokenizer, pairs, p_correct, p_plain)
     optim = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     model.train()
     loss = torch.tensor(0.0)

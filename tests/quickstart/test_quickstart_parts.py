@@ -1,0 +1,55 @@
+"""The quickstart's task, reward, warm-up targets and metrics bookkeeping."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from sppo.quickstart import reward, task
+from sppo.quickstart.run import _keep_earlier_metrics, parse_args, read_metrics
+from sppo.quickstart.warmup import annotator_targets
+
+
+def test_parquets_in_verl_schema_and_disjoint(tmp_path):
+    train, val = task.write_parquets(tmp_path, n_val=20)
+    tr, va = pd.read_parquet(train), pd.read_parquet(val)
+    assert len(tr) == 80 and len(va) == 20
+    row = tr.iloc[0]
+    a, b = row["extra_info"]["a"], row["extra_info"]["b"]
+    assert list(row["prompt"]) == [{"role": "user", "content": f"What is {a}+{b}?"}]
+    assert row["reward_model"]["ground_truth"] == str(a + b)
+    assert row["data_source"] == "sppo_addition"
+    pairs = lambda df: {(e["a"], e["b"]) for e in df["extra_info"]}  # noqa: E731
+    assert not pairs(tr) & pairs(va)
+
+
+@pytest.mark.parametrize("response, score", [("8", 1.0), (" 8 ", 1.0), ("=8", 0.0), ("9", 0.0), ("", 0.0), ("88", 0.0)])
+def test_reward_is_exact_match(response, score):
+    assert reward.compute_score("sppo_addition", response, "8") == score
+
+
+def test_annotator_targets_hand_computed():
+    targets = dict(annotator_targets(5, p_correct=0.6, p_plain=0.4))
+    assert targets["5"] == pytest.approx(0.24)  # exactly right: right sum AND bare number
+    assert targets["=5"] == pytest.approx(0.36)
+    assert targets["4"] == pytest.approx(0.08) and targets["=6"] == pytest.approx(0.12)
+    assert sum(targets.values()) == pytest.approx(1.0)
+    # no negative sums: 0+0 has one wrong neighbour only
+    assert dict(annotator_targets(0, 0.6, 0.4)) == pytest.approx({"0": 0.24, "=0": 0.36, "1": 0.16, "=1": 0.24})
+
+
+def test_metrics_of_an_interrupted_run_are_kept(tmp_path):
+    path = tmp_path / "metrics.jsonl"
+    path.write_text("\n".join(json.dumps({"step": s, "data": {"critic/score/mean": s}}) for s in (1, 2, 3)))
+    _keep_earlier_metrics(path)
+    assert not path.exists()
+    path.write_text("\n".join(json.dumps({"step": s, "data": {"critic/score/mean": 10 * s}}) for s in (3, 4)) + "\n{partial")
+    rows = read_metrics(path)
+    assert [(r["step"], r["data"]["critic/score/mean"]) for r in rows] == [(1, 1), (2, 2), (3, 30), (4, 40)]
+
+
+def test_bad_arguments_fail_with_one_line(capsys):
+    with pytest.raises(SystemExit) as err:
+        parse_args(["--steps", "0"])
+    assert err.value.code == 2
+    assert "--steps, --batch and --n must be positive" in capsys.readouterr().err
