@@ -1,0 +1,154 @@
+"""Command line of the evaluation: ``python -m sppo.eval {generate,score,compare}``.
+
+    python -m sppo.eval generate --model MODEL_OR_CKPT --benchmarks all5 --k 8 --out runs/eval/NAME
+    python -m sppo.eval score runs/eval/NAME
+    python -m sppo.eval compare runs/eval/A runs/eval/B logs/sppo.jsonl --out runs/compare
+
+Each verb's function below gives its full command. Bad input (a missing file or column, an
+unreadable parquet, k < 1, an unknown benchmark, ...) fails with one line
+``python -m sppo.eval <verb>: error: ...`` and exit code 2, before any model is loaded.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from sppo.eval.errors import EvalError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise EvalError(f"{self.prog}: error: {message}")
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    """Sample k responses per problem row of each benchmark (resumable).
+
+        python -m sppo.eval generate --model MODEL_OR_CKPT --benchmarks official_val \
+            --data-dir data/offline_eval --k 1 --out runs/eval/NAME \
+            [--temperature 0.6] [--top-p 1.0] [--max-tokens 8192] [--seed 0] [--backend auto]
+    """
+    from sppo.eval import generate
+    from sppo.eval.backends import SamplingSettings
+
+    options = {"tensor_parallel_size": args.tensor_parallel_size, "gpu_memory_utilization": args.gpu_memory_utilization}
+    config = generate.GenerateConfig(
+        model=args.model,
+        benchmarks=args.benchmarks,
+        out=args.out,
+        data_dir=args.data_dir,
+        k=args.k,
+        sampling=SamplingSettings(args.temperature, args.top_p, args.max_tokens),
+        seed=args.seed,
+        limit=args.limit,
+        stop_after=args.stop_after,
+        backend=args.backend,
+        merged_dir=args.merged_dir,
+        backend_options=options,
+    )
+    generate.run(config)
+    return 0
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    """Score a responses parquet (ours or verl's main_generation output) and write the tables/plots.
+
+        python -m sppo.eval score runs/eval/NAME [--out DIR] [--benchmark LABEL] \
+            [--tokenizer MODEL --max-tokens 8192] [--workers 4] [--no-plots]
+    """
+    from sppo.eval import score
+
+    if args.workers is not None and args.workers < 1:
+        raise EvalError(f"--workers must be >= 1, got {args.workers}")
+    score.run(
+        args.responses,
+        out=args.out,
+        benchmark=args.benchmark,
+        tokenizer=args.tokenizer,
+        max_tokens=args.max_tokens,
+        num_workers=args.workers,
+        timeout_s=args.timeout,
+        plots=not args.no_plots,
+    )
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Side-by-side table of runs, and score vs step / hours plot.
+
+        python -m sppo.eval compare RUN [RUN ...] [--labels A B ...] [--out DIR]
+    """
+    from sppo.eval import compare
+
+    print(compare.run(args.runs, args.labels, args.out), end="")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m sppo.eval", description="Offline evaluation of math policies (see docs/evaluation.md).")
+    verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+
+    g = verbs.add_parser("generate", help="sample k responses per problem", description=cmd_generate.__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    g.add_argument("--model", required=True,
+                   help="HF model dir, verl checkpoint (training dir, global_step_N[/actor]) or hf://ORG/NAME")  # fmt: skip
+    g.add_argument("--benchmarks", nargs="+", required=True, metavar="NAME",
+                   help="aime24 aime25 amc23 math500 minerva, suites official_val / all5, or .parquet paths")  # fmt: skip
+    g.add_argument("--data-dir", default="data/offline_eval", help="folder of the official benchmark files")
+    g.add_argument("--out", required=True, help="output folder (an existing one is resumed)")
+    g.add_argument("--k", type=_int, default=1, help="samples per benchmark row (default 1)")
+    g.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6, the paper's)")
+    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0)")
+    g.add_argument("--max-tokens", type=_int, default=8192, help="response token limit (default 8192)")
+    g.add_argument("--seed", type=int, default=0, help="base seed of the per-sample seeds")
+    g.add_argument("--limit", type=_int, default=None, help="only the first N problems of each benchmark")
+    g.add_argument("--stop-after", type=_int, default=None, help="stop after N problems in this run")
+    g.add_argument("--backend", default="auto", help="auto (vLLM with CUDA, else hf), vllm or hf")
+    g.add_argument("--merged-dir", default=None, help="where an FSDP checkpoint is merged (default OUT/model_hf)")
+    g.add_argument("--tensor-parallel-size", type=_int, default=1, help="vLLM tensor parallel size")
+    g.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vLLM GPU memory fraction")
+    g.set_defaults(func=cmd_generate)
+
+    s = verbs.add_parser("score", help="metrics from a responses parquet", description=cmd_score.__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    s.add_argument("responses", help="a generate output folder or a responses parquet (ours or verl's)")
+    s.add_argument("--out", default=None, help="output folder (default: the responses' folder)")
+    s.add_argument("--benchmark", default=None, help="label for all rows (default: from the file/data_source)")
+    s.add_argument("--tokenizer", default=None, help="verl format only: count response tokens with this tokenizer")
+    s.add_argument("--max-tokens", type=_int, default=None, help="verl format only: the generation limit (for 'truncated')")
+    s.add_argument("--workers", type=_int, default=None, help="verifier processes (default: CPU count, at most 8)")
+    s.add_argument("--timeout", type=float, default=5.0, help="symbolic check limit per response, seconds")
+    s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    s.set_defaults(func=cmd_score)
+
+    c = verbs.add_parser("compare", help="compare runs", description=cmd_compare.__doc__,
+                         formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    c.add_argument("runs", nargs="+", help="verl file-logger JSONL files or score output folders")
+    c.add_argument("--labels", nargs="+", default=None, help="one name per run")
+    c.add_argument("--out", default=None, help="write compare.md and compare.png here")
+    c.set_defaults(func=cmd_compare)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and run one verb; a user error prints one line to stderr and returns 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if not a.startswith("-")), "")
+    prog = f"python -m sppo.eval {verb}".strip() if verb in ("generate", "score", "compare") else "python -m sppo.eval"
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except EvalError as exc:
+        message = str(exc)
+        if not message.startswith("python -m sppo.eval"):
+            message = f"{prog}: error: {message}"
+        print(message.splitlines()[0] if message else prog, file=sys.stderr)
+        return 2

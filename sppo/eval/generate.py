@@ -1,0 +1,254 @@
+"""``generate``: sample ``k`` responses per benchmark row, resumably, into a responses parquet.
+
+    python -m sppo.eval generate --model MODEL_OR_CKPT --benchmarks all5 --data-dir data/offline_eval \
+        --k 8 --out runs/eval/NAME [--temperature 0.6] [--top-p 1.0] [--max-tokens 8192] [--seed 0]
+
+Output directory ``OUT``::
+
+    meta.json                      settings, model, benchmark files (SHA-256), progress, seconds
+    shards/<benchmark>/part-*.parquet   finished problems, appended atomically (tmp file + rename)
+    responses.parquet              all shards, one row per sample (rewritten at the end of each run)
+    model_hf/                      the merged model, when --model is an FSDP checkpoint
+
+Resuming: the unit of work is a *problem* (all its rows x k samples). Its rows are written in one
+shard file only when all of its samples are done, so a killed run loses at most the problems in
+flight; on restart, problems present in the shards are skipped, and ``responses.parquet`` keeps one
+row per (benchmark, problem_id, sample_idx). A restart with different settings (k, temperature,
+top-p, max tokens, seed, limit, backend, model, or a changed benchmark file) is refused.
+
+Row ``r``-th repeat of a problem (AIME24 repeats each problem 8 times) gets samples
+``sample_idx = repeat * k + j`` for ``j < k``; every sample has its own seed
+(:func:`sppo.eval.backends.sample_seed`), so the responses do not depend on interruptions.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sppo.eval.backends import Backend, Request, SamplingSettings, sample_seed
+from sppo.eval.benchmarks import Problem, file_digest, load_problems, resolve
+from sppo.eval.errors import EvalError
+
+RESPONSES = "responses.parquet"
+META = "meta.json"
+#: Columns of responses.parquet, in order.
+COLUMNS = (
+    "data_source", "benchmark", "problem_id", "sample_idx", "row_index", "prompt", "response",
+    "ground_truth", "response_tokens", "truncated", "seed",
+)  # fmt: skip
+KEY = ["benchmark", "problem_id", "sample_idx"]
+
+
+@dataclass
+class GenerateConfig:
+    """Settings of one ``generate`` run (the CLI flags)."""
+
+    model: str
+    """Model directory, verl checkpoint (training dir, global_step_N or its actor/) or hf://ORG/NAME."""
+    benchmarks: list[str]
+    """Benchmark names, suite names (official_val, all5) or parquet paths."""
+    out: str
+    """Output directory (resumed when it exists)."""
+    data_dir: str = "data/offline_eval"
+    """Where the official benchmark files are."""
+    k: int = 1
+    """Samples per benchmark row."""
+    sampling: SamplingSettings = field(default_factory=SamplingSettings)
+    """Temperature (0.6), top-p (1.0) and max tokens (8192)."""
+    seed: int = 0
+    """Base seed of the per-sample seeds."""
+    limit: int | None = None
+    """Only the first N problems of each benchmark."""
+    stop_after: int | None = None
+    """Stop after N problems in this invocation (the rest is done by a later run)."""
+    backend: str = "auto"
+    """auto (vLLM if importable with CUDA, else HF), vllm or hf."""
+    merged_dir: str | None = None
+    """Where an FSDP checkpoint is merged (default OUT/model_hf)."""
+    backend_options: dict[str, Any] = field(default_factory=dict)
+    """Extra keyword arguments of the vLLM backend (tensor_parallel_size, ...)."""
+
+    def check(self) -> None:
+        if self.k < 1:
+            raise EvalError(f"--k must be >= 1, got {self.k}")
+        if self.limit is not None and self.limit < 1:
+            raise EvalError(f"--limit must be >= 1, got {self.limit}")
+        if self.stop_after is not None and self.stop_after < 0:
+            raise EvalError(f"--stop-after must be >= 0, got {self.stop_after}")
+        if not self.benchmarks:
+            raise EvalError("no benchmark given (--benchmarks NAME ...)")
+        self.sampling.check()
+
+
+# ------------------------------------------------------------------------------------ the store
+
+
+def _write_atomic(frame: Any, path: Path) -> None:
+    """Write a parquet file under a temporary name, then rename it (readers never see half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def read_shards(out: Path, benchmarks: Sequence[str] | None = None) -> Any:
+    """All finished samples under ``out/shards`` (temporary files ignored), one row per key."""
+    import pandas as pd
+
+    root = out / "shards"
+    names = benchmarks if benchmarks is not None else sorted(p.name for p in root.glob("*") if p.is_dir())
+    frames = [pd.read_parquet(p) for name in names for p in sorted((root / name).glob("part-*.parquet"))]
+    if not frames:
+        return pd.DataFrame({c: [] for c in COLUMNS})
+    frame = pd.concat(frames, ignore_index=True)
+    return frame.drop_duplicates(KEY, keep="first").sort_values(KEY, kind="stable").reset_index(drop=True)
+
+
+def _settings(config: GenerateConfig, backend: str, model: str) -> dict[str, Any]:
+    """What must not change between a run and its resumption."""
+    return {
+        "model": model,
+        "backend": backend,
+        "k": config.k,
+        "seed": config.seed,
+        "limit": config.limit,
+        **asdict(config.sampling),
+    }
+
+
+def _open_meta(out: Path, settings: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Load ``meta.json`` (refusing different settings or changed files) or start a new one."""
+    path = out / META
+    if path.is_file():
+        meta = json.loads(path.read_text(encoding="utf-8"))
+        changed = [f"{k}: {meta['settings'].get(k)!r} -> {v!r}" for k, v in settings.items() if meta["settings"].get(k) != v]
+        if changed:
+            raise EvalError(f"{out} holds a run with other settings ({'; '.join(changed)}); use another --out")
+        for name, info in files.items():
+            old = meta["benchmarks"].get(name)
+            if old is not None and old["sha256"] != info["sha256"]:
+                raise EvalError(f"{info['path']} changed since {out} was started (benchmark '{name}'); use another --out")
+            meta["benchmarks"].setdefault(name, info)
+        return meta
+    return {"settings": settings, "benchmarks": dict(files), "generation_seconds": 0.0, "complete": False}
+
+
+# ----------------------------------------------------------------------------------- the driver
+
+
+def _requests(backend: Backend, problem: Problem, k: int, seed: int) -> list[tuple[int, int, Request]]:
+    """``(sample_idx, row_index, request)`` for every sample of one problem."""
+    ids = backend.prompt_ids(problem.messages)
+    out = []
+    for repeat, row_index in enumerate(problem.row_indices):
+        for j in range(k):
+            sample_idx = repeat * k + j
+            request = Request(ids, sample_seed(seed, problem.benchmark, problem.problem_id, sample_idx))
+            out.append((sample_idx, row_index, request))
+    return out
+
+
+def _rows(problem: Problem, samples: list[tuple[int, int, Request]], completions: list[Any]) -> list[dict[str, Any]]:
+    return [
+        {
+            "data_source": problem.data_source,
+            "benchmark": problem.benchmark,
+            "problem_id": problem.problem_id,
+            "sample_idx": sample_idx,
+            "row_index": row_index,
+            "prompt": problem.prompt_text,
+            "response": completion.text,
+            "ground_truth": problem.ground_truth,
+            "response_tokens": completion.num_tokens,
+            "truncated": completion.truncated,
+            "seed": request.seed,
+        }
+        for (sample_idx, row_index, request), completion in zip(samples, completions, strict=True)
+    ]
+
+
+def run(config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettings], Backend] | None = None) -> dict[str, Any]:
+    """Generate what is missing under ``config.out``; returns the final ``meta.json`` content.
+
+    Everything that can be checked (settings, benchmark files, model path) is checked before a
+    model is loaded. ``make_backend(name, model, sampling)`` builds the sampler (tests pass fakes).
+    """
+    import pandas as pd
+    from tqdm import tqdm
+
+    from sppo.eval import backends, checkpoint
+
+    config.check()
+    out = Path(config.out)
+    benchmarks = resolve(config.benchmarks, config.data_dir)
+    problems = {name: load_problems(name, path, config.limit) for name, path in benchmarks}
+    files = {
+        name: {
+            "path": str(path),
+            "sha256": file_digest(path),
+            "problems": len(problems[name]),
+            "rows": sum(len(p.row_indices) for p in problems[name]),
+        }
+        for name, path in benchmarks
+    }
+    source = checkpoint.resolve_model(config.model)
+    backend_name = backends.choose_backend(config.backend)
+    model_id = source.path if source.kind == "hub" else str(Path(source.path).resolve())
+    out.mkdir(parents=True, exist_ok=True)
+    meta = _open_meta(out, _settings(config, backend_name, model_id), files)
+    meta["step"] = source.step
+    _write_json_atomic(meta, out / META)
+
+    done = read_shards(out, [name for name, _ in benchmarks])
+    done_keys = set(zip(done["benchmark"], done["problem_id"], done["sample_idx"]))
+    pending = [
+        p for name, _ in benchmarks for p in problems[name]
+        if any((name, p.problem_id, s) not in done_keys for s in range(len(p.row_indices) * config.k))
+    ]  # fmt: skip
+    todo = pending if config.stop_after is None else pending[: config.stop_after]
+    print(f"sppo.eval generate: {len(pending)} of {sum(map(len, problems.values()))} problems to do"
+          + (f", {len(todo)} in this run" if len(todo) < len(pending) else ""), file=sys.stderr)  # fmt: skip
+
+    started = time.monotonic()
+    if todo:
+        model_path = checkpoint.materialize(source, config.merged_dir or out / "model_hf")
+        factory = make_backend or (lambda n, m, s: backends.make_backend(n, m, s, **config.backend_options))
+        backend = factory(backend_name, model_path, config.sampling)
+        bar = tqdm(total=len(todo), unit="problem", desc="generate", file=sys.stderr, dynamic_ncols=True)
+        for start in range(0, len(todo), max(1, backend.batch_problems)):
+            batch = todo[start : start + max(1, backend.batch_problems)]
+            per_problem = [_requests(backend, p, config.k, config.seed) for p in batch]
+            completions = backend.generate([r for samples in per_problem for _, _, r in samples])
+            offset = 0
+            for problem, samples in zip(batch, per_problem, strict=True):
+                rows = _rows(problem, samples, completions[offset : offset + len(samples)])
+                offset += len(samples)
+                shard = f"part-{problem.problem_id:06d}-{uuid.uuid4().hex[:8]}.parquet"
+                _write_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), out / "shards" / problem.benchmark / shard)
+            bar.update(len(batch))
+        bar.close()
+
+    responses = read_shards(out, list(meta["benchmarks"]))
+    _write_atomic(responses[list(COLUMNS)], out / RESPONSES)
+    expected = sum(info["rows"] for info in meta["benchmarks"].values()) * config.k
+    meta["generation_seconds"] = meta.get("generation_seconds", 0.0) + (time.monotonic() - started)
+    meta["samples"] = len(responses)
+    meta["complete"] = len(responses) == expected
+    _write_json_atomic(meta, out / META)
+    print(f"sppo.eval generate: {len(responses)} of {expected} samples in {out / RESPONSES}"
+          + ("" if meta["complete"] else " (incomplete: run the same command again to continue)"), file=sys.stderr)  # fmt: skip
+    return meta

@@ -1,0 +1,207 @@
+"""``score``: per-benchmark metrics from a responses parquet.
+
+    python -m sppo.eval score runs/eval/NAME                      # the generate output directory
+    python -m sppo.eval score responses.parquet --out runs/eval/NAME/scores
+    python -m sppo.eval score verl_gen.parquet --tokenizer MODEL --max-tokens 8192   # verl's format
+
+Inputs:
+* ours (``sppo.eval generate``): one row per sample with ``data_source``, ``benchmark``,
+  ``problem_id``, ``sample_idx``, ``response``, ``ground_truth`` (``response_tokens``,
+  ``truncated`` optional);
+* verl's ``main_generation`` output: the benchmark parquet plus ``responses`` (a list of k
+  strings per row). Rows are grouped into problems as in :mod:`sppo.eval.benchmarks`; the label
+  comes from ``--benchmark`` or the ``data_source``. Token counts need ``--tokenizer`` (they then
+  exclude the end-of-sequence token) and truncation needs ``--max-tokens`` too (``tokens >=
+  max_tokens``); otherwise both are reported as unknown.
+
+Outputs (``--out``, default: the input's directory): ``metrics.json``, ``metrics.csv``,
+``metrics.md``, ``scored.parquet`` (each sample with ``acc``, ``pred``), ``bar_<benchmark>.png``,
+``pass_at_k.png``. See :mod:`sppo.eval.metrics` for the definitions.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from sppo.eval.benchmarks import (
+    PAPER_MEAN,
+    benchmark_for,
+    ground_truth_of,
+    messages_of,
+    problem_key,
+    read_parquet,
+)
+from sppo.eval.errors import EvalError
+from sppo.eval.generate import META, RESPONSES
+
+OURS_REQUIRED = ("data_source", "benchmark", "problem_id", "sample_idx", "response", "ground_truth")
+VERL_REQUIRED = ("data_source", "prompt", "reward_model", "responses")
+
+
+def locate(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
+    """The responses parquet of ``path`` (a file, or a generate directory) and its ``meta.json``."""
+    path = Path(path)
+    if path.is_dir():
+        if not (path / RESPONSES).is_file():
+            raise EvalError(f"{path}: no {RESPONSES} (run python -m sppo.eval generate ... --out {path} first)")
+        path = path / RESPONSES
+    elif not path.is_file():
+        raise EvalError(f"{path}: no such file or directory")
+    meta_path = path.parent / META
+    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    return path, meta
+
+
+def from_verl(frame: Any, path: Path, benchmark: str | None, tokenizer: str | None, max_tokens: int | None) -> Any:
+    """verl ``main_generation`` rows (``responses``: list of k strings) -> one row per sample."""
+    import pandas as pd
+
+    keys: dict[tuple[str, str], int] = {}
+    problems_in: dict[str, int] = {}
+    counters: dict[tuple[str, int], int] = {}
+    rows = []
+    for row_index, row in enumerate(frame[list(VERL_REQUIRED)].itertuples(index=False)):
+        try:
+            messages, truth = messages_of(row.prompt), ground_truth_of(row.reward_model)
+        except EvalError as exc:
+            raise EvalError(f"{path}: row {row_index}: {exc}") from None
+        label = benchmark or benchmark_for(path, str(row.data_source)) or path.stem
+        key = (label, problem_key(messages, truth))
+        if key not in keys:
+            keys[key] = problems_in.get(label, 0)
+            problems_in[label] = keys[key] + 1
+        problem_id = keys[key]
+        responses = row.responses.tolist() if hasattr(row.responses, "tolist") else row.responses
+        if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
+            raise EvalError(f"{path}: row {row_index}: 'responses' must be a list of strings")
+        for response in responses:
+            sample_idx = counters.get((label, problem_id), 0)
+            counters[(label, problem_id)] = sample_idx + 1
+            rows.append({
+                "data_source": str(row.data_source), "benchmark": label, "problem_id": problem_id,
+                "sample_idx": sample_idx, "row_index": row_index, "response": response, "ground_truth": truth,
+            })  # fmt: skip
+    out = pd.DataFrame(rows)
+    out["response_tokens"] = math.nan
+    out["truncated"] = math.nan
+    if tokenizer and len(out):
+        from transformers import AutoTokenizer
+
+        tok = AutoTokenizer.from_pretrained(tokenizer)
+        out["response_tokens"] = [float(len(tok(r, add_special_tokens=False)["input_ids"])) for r in out["response"]]
+        if max_tokens:
+            out["truncated"] = (out["response_tokens"] >= max_tokens).astype(float)
+    return out
+
+
+def load_responses(
+    path: str | Path,
+    benchmark: str | None = None,
+    tokenizer: str | None = None,
+    max_tokens: int | None = None,
+) -> tuple[Any, dict[str, Any] | None]:
+    """One row per sample (columns of :data:`OURS_REQUIRED` + ``response_tokens``, ``truncated``
+    as floats, NaN = unknown) from either format, and the generate ``meta.json`` if any."""
+    file, meta = locate(path)
+    frame = read_parquet(file)
+    if "response" in frame.columns:
+        missing = [c for c in OURS_REQUIRED if c not in frame.columns]
+        if missing:
+            raise EvalError(f"{file}: missing column(s) {', '.join(missing)}")
+        frame = frame.copy()
+        if benchmark:
+            frame["benchmark"] = benchmark
+        for column in ("response_tokens", "truncated"):
+            frame[column] = frame[column].astype(float) if column in frame.columns else math.nan
+    elif "responses" in frame.columns:
+        missing = [c for c in VERL_REQUIRED if c not in frame.columns]
+        if missing:
+            raise EvalError(f"{file}: missing column(s) {', '.join(missing)}")
+        frame = from_verl(frame, file, benchmark, tokenizer, max_tokens)
+    else:
+        raise EvalError(
+            f"{file}: missing column 'response' (sppo.eval generate output) or 'responses' (verl main_generation output)"
+        )
+    if len(frame) == 0:
+        raise EvalError(f"{file}: no responses")
+    duplicated = frame.duplicated(["benchmark", "problem_id", "sample_idx"])
+    if duplicated.any():
+        raise EvalError(f"{file}: {int(duplicated.sum())} duplicate (benchmark, problem_id, sample_idx) rows")
+    return frame, meta
+
+
+def score_frame(frame: Any, num_workers: int | None = None, timeout_s: float = 5.0) -> Any:
+    """``frame`` plus ``acc`` (bool), ``pred`` (str or None), ``has_answer``, ``timed_out``, ``score``."""
+    from sppo.reward import UnknownDataSourceError, compute_scores_batch
+
+    items = list(zip(frame["data_source"], frame["response"], frame["ground_truth"], strict=True))
+    try:
+        results = compute_scores_batch(items, num_workers=num_workers, progress=len(items) > 200, timeout_s=timeout_s)
+    except UnknownDataSourceError as exc:
+        raise EvalError(str(exc)) from None
+    frame = frame.copy()
+    for column in ("score", "acc", "pred", "has_answer", "timed_out"):
+        frame[column] = [r[column] for r in results]
+    return frame
+
+
+def compute(scored: Any) -> dict[str, Any]:
+    """``{"benchmarks": {label: metrics}, "mean": mean row, "paper_mean5": avg mean or None}``.
+
+    ``mean`` averages every benchmark present; ``paper_mean5`` is the paper's headline number, the
+    mean of avg@k over AIME24, AIME25, AMC23, MATH500 and Minerva, given only when all five are present.
+    """
+    from sppo.eval.metrics import benchmark_metrics, mean_row
+
+    per = {str(name): benchmark_metrics(group) for name, group in scored.groupby("benchmark", sort=True)}
+    order = [n for n in PAPER_MEAN if n in per] + sorted(n for n in per if n not in PAPER_MEAN)
+    per = {n: per[n] for n in order}
+    has_all5 = all(n in per for n in PAPER_MEAN)
+    return {
+        "benchmarks": per,
+        "mean": mean_row(per, list(per)),
+        "paper_mean5": mean_row(per, PAPER_MEAN)["avg"] if has_all5 else None,
+    }
+
+
+def run(
+    path: str | Path,
+    out: str | Path | None = None,
+    benchmark: str | None = None,
+    tokenizer: str | None = None,
+    max_tokens: int | None = None,
+    num_workers: int | None = None,
+    timeout_s: float = 5.0,
+    plots: bool = True,
+) -> dict[str, Any]:
+    """Score ``path`` and write the tables and plots to ``out``; returns the metrics.json content."""
+    from sppo.eval import report
+
+    if max_tokens is not None and max_tokens < 1:
+        raise EvalError(f"--max-tokens must be >= 1, got {max_tokens}")
+    frame, meta = load_responses(path, benchmark, tokenizer, max_tokens)
+    file, _ = locate(path)
+    out = Path(out) if out is not None else file.parent
+    if meta is not None and not meta.get("complete", True):
+        print(f"sppo.eval score: warning: {file} is incomplete ({meta.get('samples')} samples so far)", file=sys.stderr)
+    scored = score_frame(frame, num_workers, timeout_s)
+    metrics = compute(scored)
+    metrics["source"] = {
+        "responses": str(file),
+        "model": (meta or {}).get("settings", {}).get("model"),
+        "step": (meta or {}).get("step"),
+        "generation_seconds": (meta or {}).get("generation_seconds"),
+        "settings": (meta or {}).get("settings"),
+    }
+    out.mkdir(parents=True, exist_ok=True)
+    scored.to_parquet(out / "scored.parquet", index=False)
+    report.write_tables(metrics, out)
+    if plots:
+        report.write_plots(metrics, out)
+    print(report.markdown_table(metrics), end="")
+    return metrics
+
