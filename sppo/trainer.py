@@ -15,6 +15,7 @@ Overrides (all SPPO-only unless noted):
 
 from __future__ import annotations
 
+import json
 import logging
 from functools import partial
 
@@ -160,4 +161,22 @@ class SPPOTrainer(PPOTrainerSync):
         metrics.update(reduce_metrics(critic_metrics))
         metrics.update({f"critic/{k}": v for k, v in calib.items()})
         metrics["critic/prompt_tokens_mean"] = float(np.mean([len(p) for p in data["prompts"].unbind()]))
+        self._log_calibration(torch.sigmoid(prior_logits[real]), returns[real])
         return batch
+
+    def _log_calibration(self, probs: torch.Tensor, outcomes: torch.Tensor) -> None:
+        """Append this step's per-sample (σ(V), R) to ``sppo.calibration_log`` (JSON lines), if set.
+
+        Rows are subsampled to ``sppo.calibration_log_max_rows`` per step (deterministically by step).
+        Read by ``python -m sppo.analysis calibration``.
+        """
+        path = self.config.get("sppo", {}).get("calibration_log", None)
+        if not path:
+            return
+        limit = int(self.config.sppo.get("calibration_log_max_rows", 256))
+        if len(probs) > limit:
+            keep = torch.randperm(len(probs), generator=torch.Generator().manual_seed(self.global_steps))[:limit]
+            probs, outcomes = probs[keep], outcomes[keep]
+        row = {"step": int(self.global_steps), "p": [round(float(x), 5) for x in probs], "r": [float(x) for x in outcomes]}
+        with open(path, "a") as f:
+            f.write(json.dumps(row) + "\n")

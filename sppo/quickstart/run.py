@@ -106,6 +106,7 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         "trainer.project_name=sppo_quickstart",
         f"trainer.experiment_name={args.estimator}",
         "trainer.logger=[console,file]",
+        f"sppo.calibration_log={out / 'calibration.jsonl'}",
         *args.overrides,
     ]
 
