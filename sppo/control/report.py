@@ -1,0 +1,274 @@
+"""Turn a directory of control-suite result files into a Markdown report and PNG plots.
+
+    python -m sppo.control report results/control [--out docs/control_results]
+
+Reads every ``*.json`` result written by ``python -m sppo.control run`` and writes into the
+output directory:
+
+* ``report.md``: per horizon, a final-success matrix (env x algo, mean ± std over seeds) and a
+  detailed table (final success, steps to 50 % success, train wall time per run);
+* ``curves_<env>.png``: training success rate vs environment steps (top) and vs wall time
+  (bottom; a seed that has finished keeps its last value), one column per horizon, mean over
+  seeds with a min-max band;
+* ``horizon_sweep.png``: final success vs horizon (mean ± std over seeds), one panel per env
+  that was run at two or more horizons (no file when there is none).
+
+Definitions (also in docs/control_suite.md):
+* final success: success rate of the final policy on ``eval_episodes`` held-out start states;
+  mean ± sample std (ddof = 1; 0 for one seed) over seeds;
+* training success: rate over the trailing 64 training episodes (``SMOOTH_EPISODES``);
+* steps to 50 %: first environment step at which the training success reaches 0.5; the table
+  shows the mean over the seeds that reached it and how many did (``k/n``), "—" if none.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from collections import defaultdict
+
+import numpy as np
+
+SMOOTH_EPISODES = 64
+ALGO_ORDER = ("sppo", "ppo", "grpo")
+ALGO_LABEL = {"sppo": "SPPO", "ppo": "PPO (GAE)", "grpo": "GRPO (N=8)"}
+ENV_ORDER = ("cartpole", "mountaincar", "pendulum", "lunarlander", "hopper")
+
+
+def load_results(directory: str) -> list[dict]:
+    """Every result file in ``directory`` (recursively; temporary files skipped)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(directory, "**", "*.json"), recursive=True)):
+        if os.path.basename(path).startswith("."):
+            continue
+        with open(path) as f:
+            data = json.load(f)
+        if isinstance(data, dict) and {"algo", "env", "horizon", "seed", "curve"} <= set(data):
+            out.append(data)
+    return out
+
+
+def smoothed_success(curve: list[dict], window: int = SMOOTH_EPISODES):
+    """(env_steps (n,), wall_time (n,), success over the trailing ``window`` episodes (n,))."""
+    steps, walls, rates = [], [], []
+    eps = np.array([p["episodes"] for p in curve], dtype=float)
+    wins = np.array([p["successes"] for p in curve], dtype=float)
+    ceps, cwins = np.cumsum(eps), np.cumsum(wins)
+    for i, p in enumerate(curve):
+        # first iteration j such that the episodes j..i cover at least `window` episodes
+        j = int(np.searchsorted(ceps, ceps[i] - window, side="right"))
+        j = min(j, i)
+        n = ceps[i] - (ceps[j - 1] if j > 0 else 0.0)
+        w = cwins[i] - (cwins[j - 1] if j > 0 else 0.0)
+        steps.append(p["env_steps"])
+        walls.append(p["wall_time"])
+        rates.append(w / n if n else 0.0)
+    return np.array(steps), np.array(walls), np.array(rates)
+
+
+def steps_to_threshold(curve: list[dict], threshold: float = 0.5) -> int | None:
+    """First env step at which the smoothed training success reaches ``threshold``."""
+    steps, _, rates = smoothed_success(curve)
+    hit = np.nonzero(rates >= threshold)[0]
+    return int(steps[hit[0]]) if len(hit) else None
+
+
+def mean_std(values: list[float]) -> tuple[float, float]:
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def fmt_ms(values: list[float]) -> str:
+    m, s = mean_std(values)
+    return f"{m:.3f} ± {s:.3f}"
+
+
+def fmt_steps(n: float) -> str:
+    return f"{n / 1e6:.2f}M" if n >= 1e6 else f"{n / 1e3:.0f}k"
+
+
+def _ordered(keys, order):
+    return sorted(keys, key=lambda k: (order.index(k) if k in order else len(order), k))
+
+
+def summarise(results: list[dict]) -> dict:
+    """{(env, horizon, algo): summary dict} with the numbers that go into the tables."""
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r["env"], int(r["horizon"]), r["algo"])].append(r)
+    summary = {}
+    for key, runs in groups.items():
+        runs = sorted(runs, key=lambda r: r["seed"])
+        finals = [r["final_success"] for r in runs if r["final_success"] is not None]
+        reached = [s for s in (steps_to_threshold(r["curve"]) for r in runs) if s is not None]
+        summary[key] = {
+            "seeds": [r["seed"] for r in runs],
+            "finals": finals,
+            "final_mean": mean_std(finals)[0] if finals else None,
+            "final_std": mean_std(finals)[1] if finals else None,
+            "steps_to_50": reached,
+            "budget": max(r["total_steps"] for r in runs),
+            "wall_mean": float(np.mean([r["wall_time"] for r in runs])),
+            "sps_mean": float(np.mean([r["env_steps"] / max(r["wall_time"], 1e-9) for r in runs])),
+        }
+    return summary
+
+
+def markdown(results: list[dict], title: str = "Control suite results") -> str:
+    summary = summarise(results)
+    lines = [f"# {title}", ""]
+    horizons = sorted({k[1] for k in summary})
+    for h in horizons:
+        envs = _ordered({k[0] for k in summary if k[1] == h}, ENV_ORDER)
+        algos = _ordered({k[2] for k in summary if k[1] == h}, ALGO_ORDER)
+        lines += [f"## H = {h}: final success (mean ± std over seeds)", ""]
+        header = "| env | " + " | ".join(ALGO_LABEL.get(a, a) for a in algos) + " |"
+        lines += [header, "|" + "---|" * (len(algos) + 1)]
+        for env in envs:
+            cells = []
+            for a in algos:
+                s = summary.get((env, h, a))
+                cells.append(fmt_ms(s["finals"]) if s and s["finals"] else "—")
+            lines.append(f"| {env} | " + " | ".join(cells) + " |")
+        lines += ["", f"## H = {h}: details", "",
+                  "| env | algo | seeds | budget (env steps) | final success | per-seed final "
+                  "| steps to 50% (mean, reached) | train wall / run (s) | env steps/s |",
+                  "|---|---|---|---|---|---|---|---|---|"]
+        for env in envs:
+            for a in algos:
+                s = summary.get((env, h, a))
+                if not s:
+                    continue
+                finals = fmt_ms(s["finals"]) if s["finals"] else "—"
+                per_seed = ", ".join(f"{v:.3f}" for v in s["finals"])
+                n = len(s["seeds"])
+                if s["steps_to_50"]:
+                    reached = s["steps_to_50"]
+                    t50 = f"{fmt_steps(float(np.mean(reached)))} ({len(reached)}/{n})"
+                else:
+                    t50 = f"— (0/{n})"
+                lines.append(f"| {env} | {ALGO_LABEL.get(a, a)} | {n} | {s['budget']} | {finals} "
+                             f"| {per_seed} | {t50} | {s['wall_mean']:.1f} | {s['sps_mean']:.0f} |")
+        lines.append("")
+    seeds = sorted({r["seed"] for r in results})
+    evals = sorted({r["eval_episodes"] for r in results})
+    lines += [f"Seeds: {', '.join(map(str, seeds))}. Final success = success rate of the final "
+              f"(stochastic) policy on {', '.join(map(str, evals))} held-out start states per "
+              "seed. "
+              f"Steps to 50% uses the training success over the trailing {SMOOTH_EPISODES} "
+              "episodes.", ""]
+    return "\n".join(lines)
+
+
+def _plot_curves(results, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    by_env = defaultdict(list)
+    for r in results:
+        by_env[r["env"]].append(r)
+    for env in _ordered(by_env, ENV_ORDER):
+        runs = by_env[env]
+        horizons = sorted({int(r["horizon"]) for r in runs})
+        fig, axes = plt.subplots(2, len(horizons), figsize=(4.5 * len(horizons), 6.5),
+                                 squeeze=False)
+        for col, h in enumerate(horizons):
+            for algo in _ordered({r["algo"] for r in runs}, ALGO_ORDER):
+                sel = [r for r in runs if int(r["horizon"]) == h and r["algo"] == algo]
+                if not sel:
+                    continue
+                for row, xkey in enumerate(("steps", "wall")):
+                    # steps: every seed has the same budget; wall time varies with machine
+                    # load, so the axis runs to the slowest seed and finished seeds keep
+                    # their last value
+                    xs_end = (min(r["env_steps"] for r in sel) if xkey == "steps" else
+                              max(r["curve"][-1]["wall_time"] for r in sel))
+                    grid = np.linspace(0, xs_end, 100)
+                    ys = []
+                    for r in sel:
+                        steps, walls, rates = smoothed_success(r["curve"])
+                        x = steps if xkey == "steps" else walls
+                        ys.append(np.interp(grid, np.r_[0, x], np.r_[rates[0], rates]))
+                    ys = np.array(ys)
+                    ax = axes[row][col]
+                    line, = ax.plot(grid, ys.mean(0), label=f"{ALGO_LABEL.get(algo, algo)} "
+                                                             f"({len(sel)} seeds)")
+                    ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.15, color=line.get_color())
+            axes[0][col].set_title(f"{env}, H = {h}")
+            axes[0][col].set_xlabel("environment steps")
+            axes[1][col].set_xlabel("wall time (s)")
+            for row in range(2):
+                axes[row][col].set_ylabel(f"training success (last {SMOOTH_EPISODES} episodes)")
+                axes[row][col].set_ylim(-0.02, 1.02)
+                axes[row][col].grid(alpha=0.3)
+            axes[0][col].legend(fontsize=8)
+        fig.tight_layout()
+        path = os.path.join(out_dir, f"curves_{env}.png")
+        fig.savefig(path, dpi=90)
+        plt.close(fig)
+        written.append(path)
+    return written
+
+
+def _plot_sweep(results, out_dir):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    summary = summarise(results)
+    horizons = sorted({k[1] for k in summary})
+    if len(horizons) < 2:
+        return None
+    # only envs measured at two or more horizons make a sweep
+    envs = _ordered({e for e in {k[0] for k in summary}
+                     if len({k[1] for k in summary if k[0] == e}) >= 2}, ENV_ORDER)
+    if not envs:
+        return None
+    fig, axes = plt.subplots(1, len(envs), figsize=(3.6 * len(envs), 3.4), squeeze=False)
+    for i, env in enumerate(envs):
+        ax = axes[0][i]
+        for algo in _ordered({k[2] for k in summary}, ALGO_ORDER):
+            pts = [(h, summary[(env, h, algo)]) for h in horizons if (env, h, algo) in summary]
+            pts = [(h, s) for h, s in pts if s["finals"]]
+            if pts:
+                ax.errorbar([h for h, _ in pts], [s["final_mean"] for _, s in pts],
+                            yerr=[s["final_std"] for _, s in pts], marker="o", capsize=3,
+                            label=ALGO_LABEL.get(algo, algo))
+        ax.set_title(env)
+        ax.set_xlabel("horizon H")
+        ax.set_xticks(horizons)
+        ax.set_xticklabels([str(h) for h in horizons])
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("final success")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    path = os.path.join(out_dir, "horizon_sweep.png")
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path
+
+
+def write_report(results_dir: str, out_dir: str, title: str = "Control suite results") -> str:
+    """Write report.md and the plots; returns the path of report.md."""
+    results = load_results(results_dir)
+    if not results:
+        raise ValueError(f"no result files in '{results_dir}'")
+    os.makedirs(out_dir, exist_ok=True)
+    text = markdown(results, title)
+    plots = _plot_curves(results, out_dir)
+    sweep = _plot_sweep(results, out_dir)
+    images = plots + ([sweep] if sweep else [])
+    text += "\n## Plots\n\n" + "\n".join(
+        f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images)
+    path = os.path.join(out_dir, "report.md")
+    with open(path, "w") as f:
+        f.write(text + "\n")
+    return path
+
+
+__all__ = ["load_results", "smoothed_success", "steps_to_threshold", "summarise", "markdown",
+           "write_report"]

@@ -1,0 +1,157 @@
+"""CLI errors, results files, resume, and the round trip results -> report."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from sppo.control.cli import main, result_path
+from sppo.control.common import write_json_atomic
+from sppo.control.report import markdown, steps_to_threshold, write_report
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ENVS = "cartpole, mountaincar, pendulum, lunarlander, hopper"
+
+
+def run_cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize("argv,needle", [
+    (["run", "--env", "acrobot", "--algo", "sppo", "--steps", "10"],
+     f"unknown env 'acrobot' (allowed: {ENVS})"),
+    (["run", "--env", "cartpole", "--algo", "a2c", "--steps", "10"],
+     "unknown algo 'a2c' (allowed: sppo, ppo, grpo)"),
+    (["run", "--env", "cartpole", "--algo", "sppo", "--steps", "0"],
+     "--steps must be a positive integer, got 0"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "-5"],
+     "--steps must be a positive integer, got -5"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--horizon", "0"],
+     "--horizon must be a positive integer, got 0"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "ten"],
+     "invalid int value: 'ten'"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--seeds", "0"],
+     "--seeds must be a positive integer, got 0"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gama=0.9"],
+     "--set 'gama=0.9': expected key=value with key one of:"),
+    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gamma=high"],
+     "--set gamma: expected float, got 'high'"),
+    (["run", "--env", "cartpole", "--algo", "sppo", "--steps", "10", "--set", "adv_mode=x"],
+     "unknown adv_mode 'x' (allowed: residual, standardized)"),
+    (["run", "--env", "cartpole", "--algo", "grpo", "--steps", "10", "--set", "group_size=3"],
+     "group_size must be >= 2 and divide episodes_per_iter (16), got 3"),
+    (["train"], "invalid choice: 'train'"),
+    ([], "missing command (allowed: run, report, list)"),
+])
+def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
+    if argv and argv[0] == "run":
+        argv = argv + ["--out", str(tmp_path)]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert needle in err
+    assert os.listdir(tmp_path) == []  # nothing ran
+
+
+def test_run_writes_results_and_resumes(capsys, tmp_path):
+    argv = ["run", "--env", "cartpole", "--algo", "sppo", "--horizon", "20", "--seeds", "2",
+            "--steps", "300", "--out", str(tmp_path), "--set", "eval_episodes=4",
+            "--set", "log_every_s=0"]
+    code, out, _ = run_cli(capsys, *argv)
+    assert code == 0
+    paths = [result_path(str(tmp_path), "cartpole", "sppo", 20, s) for s in (0, 1)]
+    assert [os.path.exists(p) for p in paths] == [True, True]
+    data = json.load(open(paths[1]))
+    assert (data["env"], data["algo"], data["horizon"], data["seed"]) == ("cartpole", "sppo", 20, 1)
+    assert data["env_steps"] >= 300 and data["eval_episodes"] == 4
+    assert data["config"]["eval_episodes"] == 4
+    assert data["command"] == "python -m sppo.control " + " ".join(argv)
+    assert all({"env_steps", "wall_time", "episodes", "successes"} <= set(p) for p in data["curve"])
+    mtimes = [os.path.getmtime(p) for p in paths]
+    code, out, _ = run_cli(capsys, *argv, "--seeds", "3")
+    assert code == 0 and out.count("exists, skipped") == 2
+    assert [os.path.getmtime(p) for p in paths] == mtimes
+    assert os.path.exists(result_path(str(tmp_path), "cartpole", "sppo", 20, 2))
+    assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == []  # no temp files left
+
+
+def fake_result(env, algo, horizon, seed, final, per_iter_successes, episodes=16, steps=1000):
+    curve, total = [], 0
+    for i, s in enumerate(per_iter_successes):
+        total += steps
+        curve.append({"env_steps": total, "wall_time": 0.5 * (i + 1), "episodes": episodes,
+                      "successes": s, "mean_length": 10.0, "diagnostics": {}})
+    return {"algo": algo, "env": env, "horizon": horizon, "seed": seed, "total_steps": total,
+            "env_steps": total, "wall_time": 0.5 * len(curve) + 1.0, "train_episodes": 0,
+            "train_successes": 0, "final_success": final, "eval_episodes": 32, "config": {},
+            "curve": curve}
+
+
+def test_steps_to_50_uses_trailing_64_episodes():
+    # 16 episodes per iteration: the window covers the last 4 iterations
+    r = fake_result("cartpole", "sppo", 50, 0, 1.0, [0, 0, 0, 0, 16, 16, 16, 0, 16])
+    # trailing rates: it5 16/64, it6 32/64 = 0.5 -> first hit at 6 * 1000 steps
+    assert steps_to_threshold(r["curve"]) == 6000
+    assert steps_to_threshold(fake_result("x", "ppo", 50, 0, 0.0, [1] * 8)["curve"]) is None
+
+
+def test_results_round_trip_into_report(tmp_path):
+    results = [
+        fake_result("cartpole", "sppo", 1000, 0, 0.4, [0, 0, 16, 16, 16]),
+        fake_result("cartpole", "sppo", 1000, 1, 0.6, [0, 16, 16, 16, 16]),
+        fake_result("cartpole", "ppo", 1000, 0, 0.25, [0, 0, 0, 0, 0]),
+        fake_result("cartpole", "ppo", 1000, 1, 0.125, [0, 0, 0, 0, 0]),
+        fake_result("hopper", "grpo", 1000, 0, 0.875, [16] * 5),
+        fake_result("cartpole", "sppo", 200, 0, 1.0, [16] * 5),
+    ]
+    for r in results:
+        write_json_atomic(result_path(str(tmp_path), r["env"], r["algo"], r["horizon"],
+                                      r["seed"]), r)
+    out = tmp_path / "report"
+    md_path = write_report(str(tmp_path), str(out))
+    text = open(md_path).read()
+    assert text == open(md_path).read() and text.startswith("# Control suite results")
+    # mean ± sample std: (0.4, 0.6) -> 0.500 ± 0.141; (0.25, 0.125) -> 0.188 ± 0.088
+    assert "| cartpole | 0.500 ± 0.141 | 0.188 ± 0.088 | — |" in text
+    assert "| hopper | — | — | 0.875 ± 0.000 |" in text
+    # steps to 50 % (trailing 64 episodes): seed 0 at 4000 (32/64), seed 1 at 2000 (16/32)
+    assert "| cartpole | SPPO | 2 | 5000 | 0.500 ± 0.141 | 0.400, 0.600 | 3k (2/2) |" in text
+    assert "| cartpole | PPO (GAE) | 2 | 5000 | 0.188 ± 0.088 | 0.250, 0.125 | — (0/2) |" in text
+    assert "## H = 200: final success" in text and "| cartpole | 1.000 ± 0.000 |" in text
+    for png in ("curves_cartpole.png", "curves_hopper.png", "horizon_sweep.png"):
+        assert (out / png).stat().st_size > 1000
+        assert f"]({png})" in text
+    assert markdown(results) in text
+
+
+def test_report_cli_and_errors(capsys, tmp_path):
+    code, _, err = run_cli(capsys, "report", str(tmp_path / "missing"))
+    assert code == 2 and "is not a directory" in err
+    r = fake_result("mountaincar", "grpo", 500, 3, 0.5, [8, 8])
+    write_json_atomic(result_path(str(tmp_path), "mountaincar", "grpo", 500, 3), r)
+    code, out, _ = run_cli(capsys, "report", str(tmp_path), "--title", "T")
+    assert code == 0
+    text = open(tmp_path / "report.md").read()
+    assert text.startswith("# T") and "| mountaincar | 0.500 ± 0.000 |" in text
+
+
+def test_run_script_runs_grid_and_resumes(tmp_path):
+    env = dict(os.environ, OUT=str(tmp_path / "grid"), SEEDS="1", ENVS="cartpole", ALGOS="ppo",
+               HORIZONS="20", STEPS_cartpole="200", EVAL_EPISODES="2", JOBS="1", NICE="0",
+               PYTHON=sys.executable)
+    script = os.path.join(REPO, "run_scripts", "run_control_suite.sh")
+    first = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "[grid] 1 runs (0 already done)" in first.stdout
+    assert "[grid]   1/1 done  cartpole     ppo   H=20" in first.stdout
+    assert (tmp_path / "grid" / "cartpole__ppo__H20__seed0.json").exists()
+    assert (tmp_path / "grid" / "report" / "report.md").exists()
+    second = subprocess.run(["bash", script], env=dict(env, REPORT="0"), capture_output=True,
+                            text=True, timeout=300)
+    assert second.returncode == 0 and "[grid] 1 runs (1 already done)" in second.stdout
+    log = (tmp_path / "grid" / "logs" / "cartpole__ppo__H20.log").read_text()
+    assert "exists, skipped" in log
