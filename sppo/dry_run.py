@@ -52,8 +52,8 @@ def _is_remote(path: str) -> bool:
 
 def _is_local_model(path: str) -> bool:
     """A model path that names a local directory (as opposed to a hub id such as org/name)."""
-    return path.startswith(("/", "./", "../", "~")) or os.path.exists(os.path.expanduser(path)) or not _HUB_ID.match(
-        path
+    return (
+        path.startswith(("/", "./", "../", "~")) or os.path.exists(os.path.expanduser(path)) or not _HUB_ID.match(path)
     )
 
 
@@ -211,6 +211,21 @@ def check_config_resources(config: DictConfig, dry_run: bool = True) -> list[str
     return warnings
 
 
+def validate_with_verl(config: DictConfig) -> None:
+    """verl's own ``validate_config``, its assertion / ValueError turned into one ``SPPOConfigError`` line.
+
+    ``sppo.main`` may already have run it; it is repeated here so that a dry run reached before verl's check
+    still reports verl's objections in the ``sppo: error:`` form.
+    """
+    from verl.utils.config import validate_config
+
+    try:
+        validate_config(config=config, use_reference_policy=_ref_on(config), use_critic=_critic_on(config))
+    except (AssertionError, ValueError) as exc:
+        text = str(exc).strip().splitlines()
+        raise SPPOConfigError(f"verl's validate_config: {text[0] if text else type(exc).__name__}") from exc
+
+
 def visible_gpus() -> int:
     try:
         import torch
@@ -237,13 +252,11 @@ def _train_rows(config: DictConfig) -> int | None:
 
 
 def _device_gib() -> float:
-    try:
+    """Memory of the first visible GPU in GiB; SPPO_GPU_MEM_GIB (default 80) where none is visible."""
+    if visible_gpus():
         import torch
 
-        if torch.cuda.is_available():
-            return torch.cuda.get_device_properties(0).total_memory / 1024**3
-    except Exception:  # noqa: BLE001
-        pass
+        return torch.cuda.get_device_properties(0).total_memory / 1024**3
     return float(os.environ.get("SPPO_GPU_MEM_GIB", "80"))
 
 
@@ -370,45 +383,51 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
 def format_summary(s: dict, warnings: list[str]) -> str:
     """One screen: roles, models, GPUs, batch sizes, N, token budget, schedule, outputs."""
     r = s["roles"]
-    a, ro, c = r["actor"], r["rollout"], r["critic"]
-    b = s["batch"]
-    offload = [k for k in ("param", "optimizer") if a[f"{k}_offload"]]
+    a, ro, c, b = r["actor"], r["rollout"], r["critic"], s["batch"]
+    n, resp = s["samples_per_prompt"], s["lengths"]["response"]
+    offload = "+".join(k for k in ("param", "optimizer") if a[f"{k}_offload"]) or "none"
+    critic = "none"
+    if c:
+        critic = (
+            f"{c['model']}  [reads {c['reads']}, lr {c['lr']:g}, mini-batch {c['mini_batch']}, "
+            f"micro {c['micro_batch_per_gpu']}/GPU]"
+        )
+    tokens = f"<= {s['max_generated_tokens_per_step']:,} generated per step ({b['prompts_per_step']} x {n} x {resp})"
+    if "greedy_baseline_tokens_per_step" in s:
+        tokens += f" + {s['greedy_baseline_tokens_per_step']:,} greedy baseline"
+    epochs = f"<= {s['total_epochs']} epochs"
+    if s.get("steps_per_epoch"):
+        epochs += f", {s['steps_per_epoch']} steps/epoch on {s['train_rows']} rows"
+    ck = s["checkpoints"]
     lines = [
         "=" * 100,
         f"SPPO dry run: {s['estimator']} on verl's {s['trainer']} trainer (nothing started)",
-        f"  actor    {a['model']}  [{a['strategy']}, offload: {'+'.join(offload) or 'none'}, "
-        f"lr {a['lr']:g}, wd {a['weight_decay']:g}]",
-        f"  rollout  {ro['engine']}, TP {ro['tensor_parallel']}, gpu_memory_utilization {ro['gpu_memory_utilization']:g}, "
-        f"temperature {ro['temperature']:g} (val {ro['val_temperature']:g}), N = {s['samples_per_prompt']} per prompt",
+        (f"  actor    {a['model']}  [{a['strategy']}, offload: {offload}, lr {a['lr']:g}, wd {a['weight_decay']:g}]"),
         (
-            f"  critic   {c['model']}  [reads {c['reads']}, lr {c['lr']:g}, mini-batch {c['mini_batch']}, "
-            f"micro {c['micro_batch_per_gpu']}/GPU]"
-            if c
-            else "  critic   none"
+            f"  rollout  {ro['engine']}, TP {ro['tensor_parallel']}, gpu_memory_utilization "
+            f"{ro['gpu_memory_utilization']:g}, temperature {ro['temperature']:g} (val {ro['val_temperature']:g}), "
+            f"N = {n} per prompt"
         ),
+        f"  critic   {critic}",
         f"  ref      {'on (KL term)' if r['ref'] else 'none (no KL)'}",
-        f"  GPUs     {s['gpus']['nnodes']} node(s) x {s['gpus']['per_node']} = {s['gpus']['total']} "
-        f"(visible here: {s['gpus']['visible_here']})",
-        f"  batch    {b['prompts_per_step']} prompts x N {s['samples_per_prompt']} = {b['sequences_per_step']} "
-        f"sequences/step; actor mini-batch {b['actor_mini_batch_prompts']} prompts = "
-        f"{b['actor_mini_batch_sequences']} sequences ({b['actor_updates_per_step']} updates/step), "
-        f"micro {b['actor_micro_batch_per_gpu']}/GPU",
-        f"  lengths  prompt {s['lengths']['prompt']} (truncation {s['lengths']['truncation']}), "
-        f"response {s['lengths']['response']}",
-        f"  tokens   <= {s['max_generated_tokens_per_step']:,} generated per step "
-        f"({b['prompts_per_step']} x {s['samples_per_prompt']} x {s['lengths']['response']})"
-        + (
-            f" + {s['greedy_baseline_tokens_per_step']:,} greedy baseline"
-            if "greedy_baseline_tokens_per_step" in s
-            else ""
+        (
+            f"  GPUs     {s['gpus']['nnodes']} node(s) x {s['gpus']['per_node']} = {s['gpus']['total']} "
+            f"(visible here: {s['gpus']['visible_here']})"
         ),
-        f"  schedule {s['steps']} steps (<= {s['total_epochs']} epochs"
-        + (f", {s['steps_per_epoch']} steps/epoch on {s['train_rows']} rows" if s.get("steps_per_epoch") else "")
-        + f"), validation every {s['test_freq']} steps",
+        (
+            f"  batch    {b['prompts_per_step']} prompts x N {n} = {b['sequences_per_step']} sequences/step; "
+            f"actor mini-batch {b['actor_mini_batch_prompts']} prompts = {b['actor_mini_batch_sequences']} "
+            f"sequences ({b['actor_updates_per_step']} updates/step), micro {b['actor_micro_batch_per_gpu']}/GPU"
+        ),
+        f"  lengths  prompt {s['lengths']['prompt']} (truncation {s['lengths']['truncation']}), response {resp}",
+        f"  tokens   {tokens}",
+        f"  schedule {s['steps']} steps ({epochs}), validation every {s['test_freq']} steps",
         f"  data     train {', '.join(s['train_files'])}",
         f"           val   {', '.join(s['val_files'])}",
-        f"  output   checkpoints {s['checkpoints']['dir']} every {s['checkpoints']['save_freq']} steps, "
-        f"resume {s['checkpoints']['resume_mode']}; logger {s['logger']}",
+        (
+            f"  output   checkpoints {ck['dir']} every {ck['save_freq']} steps, resume {ck['resume_mode']}; "
+            f"logger {s['logger']}"
+        ),
     ]
     m = s.get("memory_estimate")
     if m:
@@ -416,8 +435,7 @@ def format_summary(s: dict, warnings: list[str]) -> str:
             f"  memory   ~{m['peak_gib']:g} GiB per GPU = {100 * m['peak_fraction']:.0f}% of {m['device_gib']:g} GiB "
             f"at peak ({m['peak_phase']}); details: python -m sppo.plan_memory --script <this script>"
         )
-    for w in warnings:
-        lines.append(f"warning: {w}")
+    lines += [f"warning: {w}" for w in warnings]
     lines.append("=" * 100)
     return "\n".join(lines)
 
@@ -432,6 +450,7 @@ def _to_container(config: DictConfig) -> Any:
 def dry_run(config: DictConfig) -> None:
     """Check ``config``, print it resolved and the summary, optionally write JSON; never starts Ray."""
     warnings = check_config_resources(config, dry_run=True)
+    validate_with_verl(config)
     summary, more = summarize(config)
     warnings += more
     resolved = _to_container(config)

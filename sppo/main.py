@@ -81,21 +81,26 @@ def _sppo_error_message(exc: BaseException) -> str | None:
 
 
 def run(config: DictConfig) -> None:
-    """Validate, then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
+    """Validate (one-line errors), then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
     from sppo.config_checks import check_config
+    from sppo.dry_run import check_config_resources, dry_run, validate_with_verl
 
     _select_platform(config)
     check_config(config)
+    if config.get("sppo", {}).get("dry_run", False) or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
+        dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
+        return
+    for warning in check_config_resources(config, dry_run=True):
+        print(f"sppo: warning: {warning}", file=sys.stderr)
+    validate_with_verl(config)
 
     from verl.trainer.main_ppo import run_ppo
-    from verl.trainer.ppo.utils import need_critic, need_reference_policy
-    from verl.utils.config import validate_config
 
-    validate_config(config=config, use_reference_policy=need_reference_policy(config), use_critic=need_critic(config))
-    if config.get("sppo", {}).get("dry_run", False) or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
-        from sppo.dry_run import dry_run
+    if not config.trainer.get("use_v1", True):
+        # verl's legacy trainer (ReMax's greedy baseline exists only there in verl 0.9.1); SPPO refuses it
+        from verl.trainer.main_ppo_v0 import TaskRunner
 
-        dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
+        run_ppo(config, task_runner_class=TaskRunner)
         return
     run_ppo(config, task_runner_class=_make_task_runner())
 

@@ -31,9 +31,9 @@ import subprocess
 import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 GIB = 1024**3
 # Bytes per parameter and role state (FSDP mixed precision: fp32 master weights, bf16 compute).
@@ -105,7 +105,7 @@ ARCHITECTURES: dict[str, Arch] = {
 _ALIASES = {"1.5b": "DeepSeek-R1-Distill-Qwen-1.5B", "7b": "DeepSeek-R1-Distill-Qwen-7B"}
 
 
-def find_arch(model: str) -> Optional[Arch]:
+def find_arch(model: str) -> Arch | None:
     """The architecture of ``model``: a local checkpoint's config.json, else the table by name or size alias."""
     cfg_file = Path(os.path.expanduser(str(model))) / "config.json"
     if cfg_file.is_file():
@@ -160,7 +160,7 @@ class PlanInput:
     """Everything the planner needs; built from a resolved config (``from_config``) or from the CLI."""
 
     actor: RoleSpec
-    critic: Optional[RoleSpec]
+    critic: RoleSpec | None
     gpus: int  # GPUs the FSDP roles are sharded over (n_gpus_per_node x nnodes)
     tp: int  # vLLM tensor parallel size
     gpu_memory_utilization: float
@@ -179,7 +179,7 @@ class Plan:
     peak_phase: str
     peak_gib: float
     device_gib: float
-    kv_cache_tokens: Optional[int]
+    kv_cache_tokens: int | None
     notes: list[str]
 
     @property
@@ -188,6 +188,22 @@ class Plan:
 
 
 PHASES = ("rollout", "actor update", "critic update")
+ROWS = (
+    "actor params (fp32 shard)",
+    "actor grads (fp32 shard)",
+    "actor Adam states (fp32 shard)",
+    "actor FSDP all-gather (bf16)",
+    "actor activations (micro-batch)",
+    "actor logits (micro-batch)",
+    "critic params (fp32 shard)",
+    "critic grads (fp32 shard)",
+    "critic Adam states (fp32 shard)",
+    "critic FSDP all-gather (bf16)",
+    "critic activations (micro-batch)",
+    "vLLM weights (bf16 / TP)",
+    "vLLM KV cache + workspace",
+    "overhead (CUDA ctx, NCCL, frag.)",
+)
 
 
 def _state(role: RoleSpec, gpus: int) -> dict[str, float]:
@@ -199,7 +215,7 @@ def _state(role: RoleSpec, gpus: int) -> dict[str, float]:
     }
 
 
-def _resident(role: Optional[RoleSpec], gpus: int) -> tuple[float, float]:
+def _resident(role: RoleSpec | None, gpus: int) -> tuple[float, float]:
     """(params, optimizer) GiB a role keeps on each GPU outside its own update."""
     if role is None:
         return 0.0, 0.0
@@ -337,8 +353,10 @@ def from_config(
     def arch_of(path: str, role: str) -> Arch:
         arch = find_arch(path)
         if arch is None:
-            raise ValueError(f"unknown architecture for the {role} model {path!r}: give a local checkpoint "
-                             f"(config.json) or one of {', '.join(ARCHITECTURES)}")
+            raise ValueError(
+                f"unknown architecture for the {role} model {path!r}: give a local checkpoint "
+                f"(config.json) or one of {', '.join(ARCHITECTURES)}"
+            )
         return arch
 
     a_arch = arch_of(_get(cfg, "actor_rollout_ref.model.path", ""), "policy")
@@ -389,11 +407,7 @@ def from_config(
 def format_plan(p: PlanInput, result: Plan, title: str = "") -> str:
     """The per-GPU table: components x phases, totals, the peak."""
     phases = list(result.phases)
-    rows: list[str] = []
-    for phase in phases:
-        for comp in result.phases[phase]:
-            if comp not in rows:
-                rows.append(comp)
+    rows = [r for r in ROWS if any(r in result.phases[ph] for ph in phases)]
     width = max(len(r) for r in rows) + 2
     lines = []
     if title:
@@ -453,11 +467,21 @@ def dry_run_config(script: str, overrides: list[str], timeout: int = 600) -> dic
     """Run ``script`` in dry-run mode and return its resolved config (data files may be missing)."""
     with tempfile.TemporaryDirectory(prefix="sppo_plan_") as tmp:
         out = Path(tmp) / "dry.json"
-        env = dict(os.environ, SPPO_DRY_RUN="1", SPPO_DRY_RUN_JSON=str(out), SPPO_DRY_RUN_ALLOW_MISSING="1",
-                   SPPO_DRY_RUN_QUIET="1", PYTHON=os.environ.get("PYTHON", sys.executable))
+        env = dict(
+            os.environ,
+            SPPO_DRY_RUN="1",
+            SPPO_DRY_RUN_JSON=str(out),
+            SPPO_DRY_RUN_ALLOW_MISSING="1",
+            SPPO_DRY_RUN_QUIET="1",
+            PYTHON=os.environ.get("PYTHON", sys.executable),
+        )
         proc = subprocess.run(
             ["bash", script, *overrides, f"hydra.run.dir={tmp}/hydra", "hydra.output_subdir=null"],
-            env=env, capture_output=True, text=True, timeout=timeout,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
         )
         if proc.returncode != 0 or not out.is_file():
             tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
@@ -466,7 +490,7 @@ def dry_run_config(script: str, overrides: list[str], timeout: int = 600) -> dic
 
 
 def _explicit_input(args: argparse.Namespace) -> PlanInput:
-    def role(name: Optional[str], params: Optional[float], value_model: bool) -> Optional[tuple[Arch, float, str]]:
+    def role(name: str | None, params: float | None, value_model: bool) -> tuple[Arch, float, str] | None:
         if name is None and params is None:
             return None
         note = ""
@@ -492,15 +516,28 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
         if crit[2]:
             notes.append(crit[2])
         ctoks = args.prompt_len if args.critic_tokens == "prompt" else seq
-        critic = RoleSpec(crit[0], crit[1], args.critic_offload, args.critic_offload,
-                          args.critic_micro_batch * ctoks, True, False)
-    return PlanInput(actor, critic, args.gpus, args.tp, args.gpu_memory_utilization, args.gpu_mem_gib,
-                     args.vllm_budget, args.overhead_gib, notes)
+        critic = RoleSpec(
+            crit[0], crit[1], args.critic_offload, args.critic_offload, args.critic_micro_batch * ctoks, True, False
+        )
+    return PlanInput(
+        actor,
+        critic,
+        args.gpus,
+        args.tp,
+        args.gpu_memory_utilization,
+        args.gpu_mem_gib,
+        args.vllm_budget,
+        args.overhead_gib,
+        notes,
+    )
 
 
-def main(argv: Optional[list[str]] = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m sppo.plan_memory", description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(
+        prog="python -m sppo.plan_memory",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     src = ap.add_argument_group("source (one of)")
     src.add_argument("--script", action="append", default=[], help="run script (repeat to compare); dry-run")
     src.add_argument("--config-json", action="append", default=[], help="JSON from SPPO_DRY_RUN_JSON=...")
@@ -515,8 +552,12 @@ def main(argv: Optional[list[str]] = None) -> int:
     ex.add_argument("--response-len", type=int, default=8192)
     ex.add_argument("--micro-batch", type=int, default=1, help="actor sequences per micro-batch per GPU")
     ex.add_argument("--critic-micro-batch", type=int, default=1)
-    ex.add_argument("--critic-tokens", choices=("prompt", "all", "none"), default="prompt",
-                    help="prompt: SPPO critic; all: token-level (GAE) critic; none: no critic")
+    ex.add_argument(
+        "--critic-tokens",
+        choices=("prompt", "all", "none"),
+        default="prompt",
+        help="prompt: SPPO critic; all: token-level (GAE) critic; none: no critic",
+    )
     ex.add_argument("--actor-offload", action="store_true", help="actor param + optimizer offload")
     ex.add_argument("--critic-offload", action="store_true", help="critic param + optimizer offload")
     ex.add_argument("--gpu-memory-utilization", type=float, default=0.8)
@@ -529,7 +570,7 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = ap.parse_args(argv)
 
     inputs: list[tuple[str, PlanInput]] = []
-    kw = dict(device_gib=args.gpu_mem_gib, vllm_budget=args.vllm_budget, overhead_gib=args.overhead_gib)
+    kw = {"device_gib": args.gpu_mem_gib, "vllm_budget": args.vllm_budget, "overhead_gib": args.overhead_gib}
     try:
         for path in args.config_json:
             data = json.loads(Path(path).read_text())
@@ -551,8 +592,13 @@ def main(argv: Optional[list[str]] = None) -> int:
         print(format_plan(p, r, title=f"== {name}"))
         print()
     if len(results) > 1:
-        print("summary: " + "; ".join(f"{Path(n).stem}: {r.peak_gib:.1f} GiB ({100 * r.peak_fraction:.1f}%, "
-                                      f"{r.peak_phase})" for n, _, r in results))
+        print(
+            "summary: "
+            + "; ".join(
+                f"{Path(n).stem}: {r.peak_gib:.1f} GiB ({100 * r.peak_fraction:.1f}%, {r.peak_phase})"
+                for n, _, r in results
+            )
+        )
     if args.json:
         Path(args.json).write_text(json.dumps({n: plan_to_dict(p, r) for n, p, r in results}, indent=2))
     return 0

@@ -1,0 +1,238 @@
+# shellcheck shell=bash
+# Shared settings of the experiment scripts run_scripts/run_*.sh (sourced by them, never run directly).
+#
+# An experiment = COMMON (every run) + one column of the paper's table (DS15B or R1_7B) + one algorithm
+# (ALGO_SPPO, ALGO_GAE, ALGO_GRPO, ALGO_RLOO, ALGO_REMAX) + the script's own overrides + its "$@".
+# Later overrides win, so any value below can be changed from the command line:
+#     bash run_scripts/run_ds1.5B_GRPO.sh trainer.total_training_steps=10 data.train_batch_size=64
+#
+# Environment (defaults in brackets; relative paths are taken from the directory you call from):
+#   MODEL_PATH         policy checkpoint dir or hub id [deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B | -7B]
+#   CRITIC_MODEL_PATH  critic checkpoint [MODEL_PATH; the small-critic script: ...-Qwen-1.5B]
+#   DATA_DIR           train parquet + offline_eval/ [<repo>/data]
+#   CKPT_DIR           checkpoints go to $CKPT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME [<repo>/checkpoints]
+#   PROJECT_NAME [SPPO]   EXPERIMENT_NAME [script name without run_ and .sh]
+#   N_GPUS_PER_NODE [4]   NNODES [1]   (multi-node: start Ray first, see docs/running.md)
+#   SAVE_FREQ, TEST_FREQ [per model size, below]   MAX_CKPT_TO_KEEP [2]
+#   WANDB_API_KEY      set: trainer.logger=[console,wandb]; unset: [console]
+#   PYTHON [python]    the interpreter (tests point it at .venv/bin/python)
+#   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/dry_run.py);
+#                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
+#
+# Paper: "SPPO: Sequence-Level PPO for Long-Horizon Reasoning Tasks" (Wang et al., ACL 2026), official
+# hyper-parameter table in docs (/work/shared/docs/sppo.md). "paper:" marks a value from that table;
+# "official script:" a value the paper does not state but its released run scripts use; "ours:" our choice.
+# Keys are verl 0.9.1's (verl/trainer/config/_generated_ppo_trainer.yaml).
+
+set -euo pipefail
+
+SPPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+_abs() {  # _abs PATH: PATH made absolute against the caller's working directory
+  case "$1" in /*) printf '%s\n' "$1" ;; *) printf '%s\n' "$PWD/$1" ;; esac
+}
+
+DATA_DIR=$(_abs "${DATA_DIR:-$SPPO_ROOT/data}")
+CKPT_DIR=$(_abs "${CKPT_DIR:-$SPPO_ROOT/checkpoints}")
+PROJECT_NAME=${PROJECT_NAME:-SPPO}
+EXPERIMENT_NAME=${EXPERIMENT_NAME:-$(basename "$0" .sh)}
+EXPERIMENT_NAME=${EXPERIMENT_NAME#run_}
+N_GPUS_PER_NODE=${N_GPUS_PER_NODE:-4}  # paper: 1 node x 4 GPUs
+NNODES=${NNODES:-1}
+MAX_CKPT_TO_KEEP=${MAX_CKPT_TO_KEEP:-2}
+if [ -n "${WANDB_API_KEY:-}" ]; then LOGGER='[console,wandb]'; else LOGGER='[console]'; fi
+
+# --- every experiment --------------------------------------------------------------------------------
+COMMON=(
+  # validation: AIME24 repeated 8x (240 rows, i.e. 8 samples per problem) and MATH500 (paper)
+  "data.val_files=['$DATA_DIR/offline_eval/math__aime_repeated_8x_240.parquet','$DATA_DIR/offline_eval/math__math_500.parquet']"
+  data.shuffle=True                                      # official script ("_shuffle" in the 1.5B name)
+  reward.custom_reward_function.path=pkg://sppo.reward   # ours: boxed answer + math-verify, 0/1
+  reward.custom_reward_function.name=compute_score
+  # PPO surrogate: one epoch, clip 0.2, token-mean, no KL anywhere, no entropy bonus (paper)
+  actor_rollout_ref.actor.ppo_epochs=1
+  actor_rollout_ref.actor.clip_ratio=0.2
+  actor_rollout_ref.actor.clip_ratio_low=0.2
+  actor_rollout_ref.actor.clip_ratio_high=0.2
+  actor_rollout_ref.actor.loss_agg_mode=token-mean
+  actor_rollout_ref.actor.use_kl_loss=False
+  algorithm.use_kl_in_reward=False
+  actor_rollout_ref.actor.entropy_coeff=0
+  # optimiser: constant lr, no warm-up (paper); the lr values are per model size below
+  actor_rollout_ref.actor.optim.lr_scheduler_type=constant
+  actor_rollout_ref.actor.optim.lr_warmup_steps_ratio=0
+  critic.optim.lr_scheduler_type=constant
+  critic.optim.lr_warmup_steps_ratio=0
+  # critic weight decay: paper silent, official script keeps verl's default
+  critic.optim.weight_decay=0.01
+  # efficiency (paper): gradient checkpointing, remove-padding and torch.compile on the actor
+  actor_rollout_ref.model.enable_gradient_checkpointing=True
+  actor_rollout_ref.model.use_remove_padding=True
+  actor_rollout_ref.actor.use_torch_compile=True
+  critic.model.enable_gradient_checkpointing=True
+  # ours: remove-padding on the critic too. The official critic could not use it (a known defect of the
+  # release); ours reads prompt-only, unpadded sequences either way, and verl's GAE critic supports it.
+  critic.model.use_remove_padding=True
+  critic.fsdp.param_offload=False        # official script: the critic is never offloaded
+  critic.fsdp.optimizer_offload=False
+  # rollout: vLLM, temperature 0.6 for training and validation, sampling in both (paper)
+  actor_rollout_ref.rollout.name=vllm
+  actor_rollout_ref.rollout.gpu_memory_utilization=0.8
+  actor_rollout_ref.rollout.do_sample=True
+  actor_rollout_ref.rollout.temperature=0.6
+  actor_rollout_ref.rollout.val_kwargs.do_sample=True
+  actor_rollout_ref.rollout.val_kwargs.temperature=0.6
+  actor_rollout_ref.rollout.val_kwargs.n=1               # ours: the AIME file already repeats each problem 8x
+  actor_rollout_ref.rollout.enforce_eager=True           # official script: no CUDA graphs (saves memory)
+  # schedule and bookkeeping
+  trainer.critic_warmup=0                                # paper
+  trainer.val_before_train=True                          # official script
+  trainer.project_name="$PROJECT_NAME"
+  trainer.experiment_name="$EXPERIMENT_NAME"
+  trainer.logger="$LOGGER"
+  trainer.n_gpus_per_node="$N_GPUS_PER_NODE"
+  trainer.nnodes="$NNODES"
+  # checkpoints + automatic resume from the newest one in default_local_dir (ours: official wrote to ./)
+  trainer.default_local_dir="$CKPT_DIR/$PROJECT_NAME/$EXPERIMENT_NAME"
+  trainer.resume_mode=auto
+  trainer.max_actor_ckpt_to_keep="$MAX_CKPT_TO_KEEP"
+  trainer.max_critic_ckpt_to_keep="$MAX_CKPT_TO_KEEP"
+)
+
+# --- DeepSeek-R1-Distill-Qwen-1.5B on DeepScaleR (paper table, column 1) ------------------------------
+ds15b() {
+  MODEL_PATH=${MODEL_PATH:-deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B}
+  CRITIC_MODEL_PATH=${CRITIC_MODEL_PATH:-$MODEL_PATH}    # paper: critic = the same 1.5B
+  SIZE=(
+    "data.train_files=['$DATA_DIR/deepscaler-math.parquet']"
+    data.train_batch_size=256                            # paper: train batch 256
+    actor_rollout_ref.actor.ppo_mini_batch_size=128      # paper: actor mini-batch 128
+    critic.ppo_mini_batch_size=128                       # paper: critic mini-batch 128
+    data.max_prompt_length=1024                          # paper
+    data.max_response_length=8192                        # paper
+    data.filter_overlong_prompts=True                    # official script: drop prompts over 1024 tokens
+    data.truncation=error
+    actor_rollout_ref.actor.optim.lr=1e-6                # paper: 1e-6 constant
+    actor_rollout_ref.actor.optim.weight_decay=0.01      # paper
+    critic.optim.lr=5e-6                                 # paper
+    actor_rollout_ref.rollout.tensor_model_parallel_size=1   # paper: vLLM TP 1
+    actor_rollout_ref.actor.fsdp_config.param_offload=False  # paper: offload only for 7B
+    actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
+    # micro-batches (official script; paper silent): fixed sizes, no dynamic batching
+    actor_rollout_ref.actor.use_dynamic_bsz=False
+    actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2
+    actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2
+    actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=2  # used only if a KL term is switched on
+    critic.ppo_micro_batch_size_per_gpu=1
+    # vLLM limits (official script): prompt + response, and the scheduler's token budget per step
+    actor_rollout_ref.rollout.max_model_len=9216
+    actor_rollout_ref.rollout.max_num_batched_tokens=24576
+    # paper: 2000 steps. "500 in the lr schedule": the official script set optim.total_training_steps=500,
+    # but verl 0.9.1 overwrites that key from trainer.total_training_steps, and with a constant lr and no
+    # warm-up the schedule's length has no effect, so it is not set here.
+    trainer.total_training_steps=2000
+    trainer.total_epochs=100                             # ours: an upper bound; the step count stops first
+    trainer.test_freq="${TEST_FREQ:-10}"                 # official script
+    # ours: official saved every 2 steps with no limit (~50 GB per save); every 20, keeping MAX_CKPT_TO_KEEP
+    trainer.save_freq="${SAVE_FREQ:-20}"
+  )
+}
+
+# --- DeepSeek-R1-Distill-Qwen-7B on DAPO-17k dedup (paper table, column 2) ----------------------------
+r1_7b() {
+  MODEL_PATH=${MODEL_PATH:-deepseek-ai/DeepSeek-R1-Distill-Qwen-7B}
+  CRITIC_MODEL_PATH=${CRITIC_MODEL_PATH:-$MODEL_PATH}    # paper: 7B critic (1.5B in the small-critic script)
+  SIZE=(
+    "data.train_files=['$DATA_DIR/dapo-math-17k_dedup.parquet']"
+    data.train_batch_size=512                            # paper: train batch 512
+    actor_rollout_ref.actor.ppo_mini_batch_size=32       # paper: actor mini-batch 32
+    critic.ppo_mini_batch_size=32                        # paper: critic mini-batch 32
+    data.max_prompt_length=2048                          # paper
+    data.max_response_length=8192                        # paper
+    data.filter_overlong_prompts=False                   # paper: long prompts are truncated on the left
+    data.truncation=left
+    actor_rollout_ref.actor.optim.lr=1e-6                # paper: 1e-6 constant
+    actor_rollout_ref.actor.optim.weight_decay=0.1       # paper
+    critic.optim.lr=1e-5                                 # paper
+    actor_rollout_ref.rollout.tensor_model_parallel_size=4   # paper: vLLM TP 4
+    actor_rollout_ref.actor.fsdp_config.param_offload=True   # paper: actor param + optimizer offload
+    actor_rollout_ref.actor.fsdp_config.optimizer_offload=True
+    # micro-batches (official script; paper silent)
+    actor_rollout_ref.actor.use_dynamic_bsz=False
+    actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=1
+    actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=1
+    actor_rollout_ref.ref.log_prob_micro_batch_size_per_gpu=1  # used only if a KL term is switched on
+    critic.ppo_micro_batch_size_per_gpu=1
+    # vLLM limits. Official script: max_model_len 20480; prompts are cut to 2048 and responses to 8192, so
+    # 10240 is the longest sequence and the larger value changes nothing (ours: state the real bound).
+    actor_rollout_ref.rollout.max_model_len=10240
+    actor_rollout_ref.rollout.max_num_batched_tokens=32768  # official script
+    trainer.total_training_steps=200                     # paper: 200 steps
+    trainer.total_epochs=100                             # ours: an upper bound; the step count stops first
+    trainer.test_freq="${TEST_FREQ:-2}"                  # official script
+    trainer.save_freq="${SAVE_FREQ:-10}"                 # official script
+  )
+}
+
+# --- algorithms (baselines: "same data and budget" = same prompts per step, same steps) ------------------
+ALGO_SPPO=(   # the sequence-level critic V(prompt) and A = R - sigmoid(V), one response per prompt (paper)
+  algorithm.adv_estimator=sppo
+  actor_rollout_ref.rollout.n=1
+  critic.enable=True
+)
+ALGO_GAE=(    # token-level PPO: a critic over all tokens, GAE
+  algorithm.adv_estimator=gae
+  actor_rollout_ref.rollout.n=1
+  critic.enable=True
+  algorithm.gamma=1.0                                    # ours (paper silent): verl's defaults, no discount
+  algorithm.lam=1.0
+)
+ALGO_GRPO=(   # paper: N = 8 samples per prompt, group-normalised advantage, no critic
+  algorithm.adv_estimator=grpo
+  actor_rollout_ref.rollout.n=8
+  critic.enable=False
+  algorithm.norm_adv_by_std_in_grpo=True
+)
+ALGO_RLOO=(   # paper: N = 8, leave-one-out baseline, no critic
+  algorithm.adv_estimator=rloo
+  actor_rollout_ref.rollout.n=8
+  critic.enable=False
+)
+ALGO_REMAX=(  # one sample + one greedy baseline response per prompt, no critic
+  algorithm.adv_estimator=remax
+  actor_rollout_ref.rollout.n=1
+  critic.enable=False
+  # verl 0.9.1's v1 trainer does not generate ReMax's greedy baseline; its legacy trainer does.
+  trainer.use_v1=False
+)
+
+# sppo_launch SIZE ALGO [overrides...]: SIZE is ds1.5B or R1-7B; ALGO is sppo, gae, grpo, rloo or remax.
+sppo_launch() {
+  local size=$1 algo=$2
+  shift 2
+  case "$size" in
+    ds1.5B) ds15b ;;
+    R1-7B) r1_7b ;;
+    *) echo "sppo_launch: unknown size '$size' (ds1.5B, R1-7B)" >&2; return 2 ;;
+  esac
+  local -a algo_args
+  case "$algo" in
+    sppo) algo_args=("${ALGO_SPPO[@]}") ;;
+    gae) algo_args=("${ALGO_GAE[@]}") ;;
+    grpo) algo_args=("${ALGO_GRPO[@]}") ;;
+    rloo) algo_args=("${ALGO_RLOO[@]}") ;;
+    remax) algo_args=("${ALGO_REMAX[@]}") ;;
+    *) echo "sppo_launch: unknown algorithm '$algo' (sppo, gae, grpo, rloo, remax)" >&2; return 2 ;;
+  esac
+  # local checkpoints given relative to the caller's directory (hub ids are left as they are)
+  [ -e "$MODEL_PATH" ] && MODEL_PATH=$(_abs "$MODEL_PATH")
+  [ -e "$CRITIC_MODEL_PATH" ] && CRITIC_MODEL_PATH=$(_abs "$CRITIC_MODEL_PATH")
+  cd "$SPPO_ROOT"
+  export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+  set -x
+  exec "${PYTHON:-python}" -m sppo.main \
+    "${COMMON[@]}" "${SIZE[@]}" "${algo_args[@]}" \
+    actor_rollout_ref.model.path="$MODEL_PATH" \
+    critic.model.path="$CRITIC_MODEL_PATH" \
+    "$@"
+}

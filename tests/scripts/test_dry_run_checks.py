@@ -1,0 +1,117 @@
+"""The dry run's checks on small hand-made configs, in-process (verl is not imported: its need_critic rule is
+stubbed), so every error branch is covered without a subprocess."""
+
+from __future__ import annotations
+
+import pytest
+from omegaconf import OmegaConf
+
+from sppo import dry_run as dr
+from sppo.config_checks import SPPOConfigError
+
+
+@pytest.fixture(autouse=True)
+def no_verl(monkeypatch):
+    monkeypatch.setattr(dr, "_critic_on", lambda c: bool(c.critic.enable))
+    monkeypatch.setattr(dr, "visible_gpus", lambda: 0)
+
+
+def make(**over):
+    """The 7B SPPO column's batch layout: 512 prompts, mini-batch 32, micro 1, 4 GPUs, TP 4."""
+    cfg = OmegaConf.create(
+        {
+            "algorithm": {"adv_estimator": "sppo"},
+            "data": {"train_batch_size": 512, "train_files": [], "val_files": []},
+            "trainer": {"n_gpus_per_node": 4, "nnodes": 1, "use_v1": True, "device": "cuda"},
+            "actor_rollout_ref": {
+                "model": {"path": "org/model"},
+                "actor": {"ppo_mini_batch_size": 32, "ppo_micro_batch_size_per_gpu": 1, "use_dynamic_bsz": False},
+                "rollout": {"n": 1, "tensor_model_parallel_size": 4},
+            },
+            "critic": {
+                "enable": True,
+                "model": {"path": "org/critic"},
+                "ppo_mini_batch_size": 32,
+                "ppo_micro_batch_size_per_gpu": 1,
+                "use_dynamic_bsz": False,
+            },
+        }
+    )
+    for key, value in over.items():
+        OmegaConf.update(cfg, key, value)
+    return cfg
+
+
+def test_the_paper_layout_passes():
+    cfg = make()
+    dr.check_estimator(cfg)
+    dr.check_batches(cfg)
+    dr.check_parallelism(cfg)
+    grpo = make(**{"algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 8, "critic.enable": False})
+    dr.check_estimator(grpo)
+    dr.check_batches(grpo)
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        ({"data.train_batch_size": 510}, r"510 x 1 = 510 sequences per step do not split over 4 GPUs"),
+        ({"actor_rollout_ref.actor.ppo_mini_batch_size": 48}, r"not a multiple of actor_rollout_ref.actor.ppo_mini"),
+        ({"critic.ppo_mini_batch_size": 24}, r"not a multiple of critic.ppo_mini_batch_size=24"),
+        ({"actor_rollout_ref.actor.ppo_mini_batch_size": 2}, r"2 x 1 = 2 sequences do not split over 4 data-parallel"),
+        ({"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu": 3}, r"8 sequences per GPU .* multiple of .*=3"),
+        ({"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu": None}, r"set actor_rollout_ref.actor.ppo_micro"),
+    ],
+)
+def test_batch_errors(over, message):
+    with pytest.raises(SPPOConfigError, match=message):
+        dr.check_batches(make(**over))
+
+
+def test_dynamic_batching_skips_the_micro_batch_rule():
+    dr.check_batches(
+        make(
+            **{
+                "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu": None,
+                "actor_rollout_ref.actor.use_dynamic_bsz": True,
+            }
+        )
+    )
+
+
+def test_parallelism_and_estimator_errors():
+    with pytest.raises(SPPOConfigError, match="tensor_model_parallel_size=3 must divide"):
+        dr.check_parallelism(make(**{"actor_rollout_ref.rollout.tensor_model_parallel_size": 3}))
+    with pytest.raises(SPPOConfigError, match="tensor_model_parallel_size=8 must divide the GPUs per node"):
+        dr.check_parallelism(make(**{"actor_rollout_ref.rollout.tensor_model_parallel_size": 8, "trainer.nnodes": 2}))
+    with pytest.raises(SPPOConfigError, match="rollout.n >= 2"):
+        dr.check_estimator(make(**{"algorithm.adv_estimator": "rloo"}))
+    with pytest.raises(SPPOConfigError, match="remax needs trainer.use_v1=False"):
+        dr.check_estimator(make(**{"algorithm.adv_estimator": "remax"}))
+    dr.check_estimator(make(**{"algorithm.adv_estimator": "remax", "trainer.use_v1": False}))
+
+
+def test_files_and_models(tmp_path, monkeypatch):
+    present = tmp_path / "train.parquet"
+    present.write_bytes(b"")
+    cfg = make(**{"data.train_files": [str(present)], "data.val_files": str(tmp_path / "val.parquet")})
+    with pytest.raises(SPPOConfigError, match=r"missing: data.val_files: .*val.parquet \("):
+        dr.check_files(cfg)
+    assert "val.parquet" in dr.check_files(cfg, allow_missing=True)[0]
+    cfg = make(**{"actor_rollout_ref.model.path": str(tmp_path / "no_such_model")})
+    with pytest.raises(SPPOConfigError, match="actor_rollout_ref.model.path"):
+        dr.check_files(cfg)
+    assert dr.check_files(make(**{"data.train_files": "hdfs://x/train.parquet"})) == []  # remote, hub ids: unchecked
+
+
+def test_gpus():
+    assert "no CUDA device is visible" in dr.check_gpus(make(), dry_run=True)[0]
+    with pytest.raises(SPPOConfigError, match="no CUDA device"):
+        dr.check_gpus(make(), dry_run=False)
+    assert dr.check_gpus(make(**{"trainer.device": "cpu"})) == []
+
+
+def test_too_few_gpus_is_an_error(monkeypatch):
+    monkeypatch.setattr(dr, "visible_gpus", lambda: 2)
+    with pytest.raises(SPPOConfigError, match="n_gpus_per_node=4 but this node sees 2"):
+        dr.check_gpus(make())

@@ -1,0 +1,303 @@
+"""The experiment scripts, dry-run on CPU: composed values equal the paper's table; bad settings fail in one line.
+
+    .venv/bin/python -m pytest tests/scripts -q -p no:cacheprovider
+
+All dry runs happen once, in parallel, in the session fixture ``dry_runs`` (conftest.py).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.scripts.conftest import ALL_SCRIPTS, BAD_CASES, BASELINES, REAL_RUNS, ROOT, SCRIPTS_DIR, SPPO_SCRIPTS
+
+
+def get(cfg: dict, dotted: str):
+    node = cfg
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+# The paper's table, in verl 0.9.1 keys (one dict per column), checked on every script of that size.
+PAPER_1_5B = {
+    "actor_rollout_ref.model.path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
+    "data.train_batch_size": 256,
+    "actor_rollout_ref.actor.ppo_mini_batch_size": 128,
+    "actor_rollout_ref.actor.optim.lr": 1e-6,
+    "actor_rollout_ref.actor.optim.lr_scheduler_type": "constant",
+    "actor_rollout_ref.actor.optim.weight_decay": 0.01,
+    "critic.optim.lr": 5e-6,
+    "critic.ppo_mini_batch_size": 128,
+    "data.max_prompt_length": 1024,
+    "data.max_response_length": 8192,
+    "actor_rollout_ref.rollout.tensor_model_parallel_size": 1,
+    "actor_rollout_ref.actor.fsdp_config.param_offload": False,
+    "actor_rollout_ref.actor.fsdp_config.optimizer_offload": False,
+    "trainer.total_training_steps": 2000,
+}
+PAPER_7B = {
+    "actor_rollout_ref.model.path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
+    "data.train_batch_size": 512,
+    "actor_rollout_ref.actor.ppo_mini_batch_size": 32,
+    "actor_rollout_ref.actor.optim.lr": 1e-6,
+    "actor_rollout_ref.actor.optim.lr_scheduler_type": "constant",
+    "actor_rollout_ref.actor.optim.weight_decay": 0.1,
+    "critic.optim.lr": 1e-5,
+    "critic.ppo_mini_batch_size": 32,
+    "data.max_prompt_length": 2048,
+    "data.max_response_length": 8192,
+    "data.truncation": "left",
+    "actor_rollout_ref.rollout.tensor_model_parallel_size": 4,
+    "actor_rollout_ref.actor.fsdp_config.param_offload": True,
+    "actor_rollout_ref.actor.fsdp_config.optimizer_offload": True,
+    "trainer.total_training_steps": 200,
+}
+PAPER_BOTH = {
+    "actor_rollout_ref.rollout.name": "vllm",
+    "actor_rollout_ref.rollout.gpu_memory_utilization": 0.8,
+    "actor_rollout_ref.rollout.temperature": 0.6,
+    "actor_rollout_ref.rollout.do_sample": True,
+    "actor_rollout_ref.rollout.val_kwargs.temperature": 0.6,
+    "actor_rollout_ref.rollout.val_kwargs.do_sample": True,
+    "trainer.n_gpus_per_node": 4,
+    "trainer.nnodes": 1,
+    "trainer.critic_warmup": 0,
+    "actor_rollout_ref.model.enable_gradient_checkpointing": True,
+    "critic.model.enable_gradient_checkpointing": True,
+    "actor_rollout_ref.model.use_remove_padding": True,
+    "actor_rollout_ref.actor.use_remove_padding": True,  # verl's actor reads it from the model section
+    "actor_rollout_ref.actor.use_torch_compile": True,
+    "actor_rollout_ref.actor.ppo_epochs": 1,
+    "actor_rollout_ref.actor.clip_ratio": 0.2,
+    "actor_rollout_ref.actor.clip_ratio_low": 0.2,
+    "actor_rollout_ref.actor.clip_ratio_high": 0.2,
+    "actor_rollout_ref.actor.loss_agg_mode": "token-mean",
+    "actor_rollout_ref.actor.use_kl_loss": False,
+    "algorithm.use_kl_in_reward": False,
+    "actor_rollout_ref.actor.entropy_coeff": 0,
+    "actor_rollout_ref.actor.optim.lr_warmup_steps_ratio": 0,
+    "reward.custom_reward_function.path": "pkg://sppo.reward",
+    "reward.custom_reward_function.name": "compute_score",
+    "trainer.resume_mode": "auto",
+    "trainer.logger": ["console"],  # WANDB_API_KEY is unset in the tests
+    "trainer.project_name": "SPPO",
+}
+# What each algorithm sets; everything else must equal the SPPO run of the same size ("same data and budget").
+ALGO = {
+    "sppo": {"algorithm.adv_estimator": "sppo", "actor_rollout_ref.rollout.n": 1, "critic.enable": True},
+    "gae": {
+        "algorithm.adv_estimator": "gae",
+        "actor_rollout_ref.rollout.n": 1,
+        "critic.enable": True,
+        "algorithm.gamma": 1.0,
+        "algorithm.lam": 1.0,
+    },
+    "grpo": {"algorithm.adv_estimator": "grpo", "actor_rollout_ref.rollout.n": 8, "critic.enable": False},
+    "rloo": {"algorithm.adv_estimator": "rloo", "actor_rollout_ref.rollout.n": 8, "critic.enable": False},
+    "remax": {
+        "algorithm.adv_estimator": "remax",
+        "actor_rollout_ref.rollout.n": 1,
+        "critic.enable": False,
+        "trainer.use_v1": False,
+    },
+}
+
+
+def size_of(script: str) -> str:
+    return "ds1.5B" if "ds1.5B" in script else "R1-7B"
+
+
+def algo_of(script: str) -> str:
+    if "SEQUENCE" in script:
+        return "sppo"
+    return Path(script).stem.rsplit("_", 1)[1].lower()
+
+
+def check(cfg: dict, expected: dict, script: str) -> None:
+    wrong = {k: (get(cfg, k), v) for k, v in expected.items() if get(cfg, k) != v}
+    assert not wrong, f"{script}: (composed, expected) differ: {wrong}"
+
+
+def test_every_experiment_script_is_tested():
+    """Every run_*.sh that uses common.sh is in the list above (and so is dry-run by this module)."""
+    found = {p.name for p in SCRIPTS_DIR.glob("run_*.sh") if "common.sh" in p.read_text()}
+    assert found == set(ALL_SCRIPTS)
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_dry_run_composes_validates_and_exits(dry_runs, script):
+    run = dry_runs[script]
+    assert run.returncode == 0, f"{script} exited {run.returncode}:\n{run.stderr[-4000:]}"
+    assert "SPPO dry run" in run.stdout and "(nothing started)" in run.stdout
+    assert "warning: no CUDA device is visible here" in run.stdout  # CPU: a warning, not a failure
+    assert "Started a local Ray instance" not in run.stdout + run.stderr
+    assert "python -m sppo.main" not in run.stdout  # the summary, not a launch trace
+    s = run.summary
+    expected_tokens = s["batch"]["prompts_per_step"] * s["samples_per_prompt"] * s["lengths"]["response"]
+    assert s["max_generated_tokens_per_step"] == expected_tokens
+    assert f"{expected_tokens:,} generated per step" in run.stdout
+
+
+@pytest.mark.parametrize("script", ALL_SCRIPTS)
+def test_composed_values_equal_the_paper_table(dry_runs, script, script_env):
+    cfg = dry_runs[script].config
+    check(cfg, PAPER_BOTH, script)
+    check(cfg, PAPER_1_5B if size_of(script) == "ds1.5B" else PAPER_7B, script)
+    check(cfg, ALGO[algo_of(script)], script)
+    data = script_env["DATA_DIR"]
+    train = "deepscaler-math.parquet" if size_of(script) == "ds1.5B" else "dapo-math-17k_dedup.parquet"
+    assert get(cfg, "data.train_files") == [f"{data}/{train}"]
+    assert get(cfg, "data.val_files") == [
+        f"{data}/offline_eval/math__aime_repeated_8x_240.parquet",
+        f"{data}/offline_eval/math__math_500.parquet",
+    ]
+    name = Path(script).stem.removeprefix("run_")
+    assert get(cfg, "trainer.experiment_name") == name
+    assert get(cfg, "trainer.default_local_dir") == f"{script_env['CKPT_DIR']}/SPPO/{name}"
+    assert get(cfg, "trainer.save_freq") > 0
+    # steps fit: the epoch bound never stops a run early on the real data sets (40,309 and 17,398 rows)
+    rows = 40309 if size_of(script) == "ds1.5B" else 17398
+    steps_per_epoch = rows // get(cfg, "data.train_batch_size")
+    assert steps_per_epoch * get(cfg, "trainer.total_epochs") >= get(cfg, "trainer.total_training_steps")
+
+
+def test_critic_models(dry_runs):
+    """Same-size critic for the 1.5B and 7B SPPO runs; a 1.5B critic in the small-critic script, and only there."""
+    assert get(dry_runs["run_ds1.5B_PPO_SEQUENCE_shuffle.sh"].config, "critic.model.path").endswith("Qwen-1.5B")
+    big = dry_runs["run_R1-7B_DAPO_SEQUENCE.sh"].config
+    small = dry_runs["run_R1-7B_DAPO_SEQUENCE_small_critic.sh"].config
+    assert get(big, "critic.model.path") == "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B"
+    assert get(small, "critic.model.path") == "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    assert diff(big, small) == {
+        "critic.model.path",
+        "trainer.experiment_name",
+        "trainer.default_local_dir",
+        "actor_rollout_ref.rollout.trace.experiment_name",
+    }
+    roles = dry_runs["run_R1-7B_DAPO_SEQUENCE_small_critic.sh"].summary["roles"]
+    assert roles["critic"]["reads"].startswith("prompt only") and roles["ref"] is False
+
+
+def flatten(node, prefix=""):
+    if isinstance(node, dict):
+        out = {}
+        for k, v in node.items():
+            out.update(flatten(v, f"{prefix}{k}."))
+        return out
+    return {prefix[:-1]: node}
+
+
+def diff(a: dict, b: dict) -> set[str]:
+    fa, fb = flatten(a), flatten(b)
+    return {k for k in fa.keys() | fb.keys() if fa.get(k) != fb.get(k)}
+
+
+NAME_KEYS = {"trainer.experiment_name", "trainer.default_local_dir", "actor_rollout_ref.rollout.trace.experiment_name"}
+
+
+@pytest.mark.parametrize("size", ["ds1.5B", "R1-7B"])
+def test_baselines_share_data_and_budget_with_sppo(dry_runs, size):
+    """A baseline's composed config differs from the SPPO run of its size only in the algorithm's own keys."""
+    sppo = dry_runs[SPPO_SCRIPTS[0] if size == "ds1.5B" else SPPO_SCRIPTS[1]].config
+    for script in BASELINES[size]:
+        algo_keys = set(ALGO[algo_of(script)]) | set(ALGO["sppo"])
+        # rollout_n mirrors rollout.n inside verl's actor/ref/critic sections
+        derived = {"actor_rollout_ref.actor.rollout_n", "actor_rollout_ref.ref.rollout_n", "critic.rollout_n"}
+        extra = diff(sppo, dry_runs[script].config) - algo_keys - NAME_KEYS - derived
+        assert not extra, f"{script} also changes {sorted(extra)}"
+
+
+@pytest.mark.parametrize("case", [*sorted(BAD_CASES), "real_missing_data"])
+def test_bad_setting_fails_with_one_line(dry_runs, case):
+    run = dry_runs[case]
+    case = REAL_RUNS.get(case, case)
+    errors = [ln for ln in run.stderr.splitlines() if ln.startswith("sppo: error:")]
+    assert run.returncode == 2, f"{case}: exit {run.returncode}\n{run.stderr[-3000:]}"
+    assert len(errors) == 1, run.stderr[-3000:]
+    assert "Traceback" not in run.stderr
+    expected = {
+        "mini_batch_not_dividing": r"train_batch_size=256 is not a multiple of actor_rollout_ref\.actor\.ppo_mini_batch_size=96",
+        "tp_not_dividing_gpus": r"tensor_model_parallel_size=3 must divide",
+        "missing_data": r"missing: data\.train_files: .*/empty/dapo-math-17k_dedup\.parquet",
+    }[case]
+    assert re.search(expected, errors[0]), errors[0]
+
+
+def test_batched_dry_runs_equal_real_subprocess_runs(dry_runs):
+    """The batch (recorded command lines replayed in forked children) gives what `bash X.sh` gives end to end."""
+    real, twin = dry_runs["real_run_ds1.5B_PPO_SEQUENCE_shuffle.sh"], dry_runs["run_ds1.5B_PPO_SEQUENCE_shuffle.sh"]
+    assert real.returncode == 0, real.stderr[-4000:]
+    assert "+ exec " in real.stderr and " -m sppo.main " in real.stderr  # the script's own launch line
+    assert real.config == twin.config
+    assert real.summary == twin.summary
+
+
+# --- the shell layer alone (a stub interpreter records the arguments; no Python start-up) ------------------------
+
+
+@pytest.fixture
+def stub(tmp_path):
+    args_file = tmp_path / "args.txt"
+    stub = tmp_path / "python"
+    stub.write_text(f'#!/usr/bin/env bash\nprintf "%s\\n" "$@" > {args_file}\necho "cwd=$PWD" >> {args_file}\n')
+    stub.chmod(0o755)
+
+    def run(script: str, *overrides: str, env: dict | None = None, cwd: Path = ROOT) -> list[str]:
+        base = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("WANDB_API_KEY", "MODEL_PATH", "CRITIC_MODEL_PATH", "DATA_DIR", "CKPT_DIR")
+        }
+        proc = subprocess.run(
+            ["bash", str(SCRIPTS_DIR / script), *overrides],
+            env=dict(base, PYTHON=str(stub), **(env or {})),
+            cwd=str(cwd),
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert proc.returncode == 0, proc.stderr
+        return args_file.read_text().splitlines()
+
+    return run
+
+
+def test_shell_defaults_and_passthrough(stub, tmp_path):
+    args = stub("run_R1-7B_DAPO_SEQUENCE_small_critic.sh", "trainer.total_training_steps=3", "+foo=bar")
+    assert args[:2] == ["-m", "sppo.main"]
+    assert args[-3:-1] == ["trainer.total_training_steps=3", "+foo=bar"]  # "$@" last, so it wins
+    assert args[-1] == f"cwd={ROOT}"
+    assert "actor_rollout_ref.model.path=deepseek-ai/DeepSeek-R1-Distill-Qwen-7B" in args
+    assert "critic.model.path=deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B" in args
+    assert f"data.train_files=['{ROOT}/data/dapo-math-17k_dedup.parquet']" in args
+    assert f"trainer.default_local_dir={ROOT}/checkpoints/SPPO/R1-7B_DAPO_SEQUENCE_small_critic" in args
+    assert "trainer.logger=[console]" in args
+
+
+def test_shell_environment(stub, tmp_path):
+    (tmp_path / "ckpt").mkdir()
+    (tmp_path / "my_model").mkdir()
+    env = {
+        "WANDB_API_KEY": "x",
+        "DATA_DIR": "rel/data",
+        "CKPT_DIR": "ckpt",
+        "MODEL_PATH": "my_model",
+        "CRITIC_MODEL_PATH": "org/critic",
+        "N_GPUS_PER_NODE": "8",
+        "NNODES": "2",
+        "SAVE_FREQ": "5",
+    }
+    args = stub("run_ds1.5B_GAE.sh", env=env, cwd=tmp_path)
+    assert "trainer.logger=[console,wandb]" in args
+    assert f"data.train_files=['{tmp_path}/rel/data/deepscaler-math.parquet']" in args  # relative to the caller
+    assert f"trainer.default_local_dir={tmp_path}/ckpt/SPPO/ds1.5B_GAE" in args
+    assert f"actor_rollout_ref.model.path={tmp_path}/my_model" in args  # an existing local dir is made absolute
+    assert "critic.model.path=org/critic" in args  # a hub id is left alone
+    assert "trainer.n_gpus_per_node=8" in args and "trainer.nnodes=2" in args and "trainer.save_freq=5" in args
