@@ -99,7 +99,7 @@ def calibration_metrics(probs: torch.Tensor, outcomes: torch.Tensor, n_bins: int
     for b in range(n_bins):
         in_bin = bins == b
         if in_bin.any():
-            ece += in_bin.sum() / n * (probs[in_bin].mean() - outcomes[in_bin].mean()).abs()
+            ece += in_bin.sum().double() / n * (probs[in_bin].mean() - outcomes[in_bin].mean()).abs()
     var_r = outcomes.var(unbiased=False)
     explained = 1.0 - (outcomes - probs).var(unbiased=False) / var_r if var_r > 0 else torch.zeros(())
     return {

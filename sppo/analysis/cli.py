@@ -1,0 +1,119 @@
+"""Command line of the analyses: ``python -m sppo.analysis {calibration,tail-effect}``.
+
+    python -m sppo.analysis calibration runs/quickstart [--out DIR] [--bins 10] [--window 10]
+    python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
+
+``calibration`` reads a run's ``calibration.jsonl`` (sppo/analysis/calibration.py); ``tail-effect`` runs
+the token-critic study (sppo/analysis/tail_effect.py; every field of its ``Args`` is a flag). Bad input
+(a missing, empty or malformed log, p outside [0, 1], a bad option) fails with one line
+``python -m sppo.analysis <verb>: error: ...`` and exit code 2, before any model is built.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+
+from sppo.analysis.errors import AnalysisError
+
+VERBS = ("calibration", "tail-effect")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line instead of usage + message
+        raise AnalysisError(f"{self.prog}: error: {message}")
+
+
+def cmd_calibration(args: argparse.Namespace) -> int:
+    """Reliability diagram, Brier and ECE of the SPPO critic over a run.
+
+        python -m sppo.analysis calibration RUN [--out DIR] [--bins 10] [--window 10]
+    """
+    from sppo.analysis.calibration import write_report
+
+    summary = write_report(args.run, args.out, n_bins=args.bins, window=args.window)
+    if summary["skipped_lines"]:
+        print(
+            f"warning: skipped {summary['skipped_lines']} line(s) of {summary['source']} that are not valid JSON "
+            f"(first: line {summary['first_skipped_line']})",
+            file=sys.stderr,
+        )
+    first, last = summary["first_window"]["metrics"] or {}, summary["last_window"]["metrics"] or {}
+    print(
+        f"{summary['n_steps']} steps, {summary['n_rows']} rows; first {summary['first_window']['n_steps']} steps: "
+        f"Brier {first.get('brier', float('nan')):.4f} ECE {first.get('ece', float('nan')):.4f}; "
+        f"last {summary['last_window']['n_steps']} steps: Brier {last.get('brier', float('nan')):.4f} "
+        f"ECE {last.get('ece', float('nan')):.4f}"
+    )
+    print("wrote " + ", ".join(summary["files"].values()))
+    return 0
+
+
+def cmd_tail_effect(args: argparse.Namespace) -> int:
+    """Token-level critic vs SPPO critic on the quickstart task (plain PyTorch).
+
+        python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
+    """
+    from sppo.analysis import tail_effect
+
+    names = [f.name for f in dataclasses.fields(tail_effect.Args)]
+    study = tail_effect.Args(**{name: getattr(args, name) for name in names})
+    study.check()
+    result = tail_effect.run(study)
+    ev = result["eval"]
+    print(json.dumps({"success_rate": result["policy"]["eval_success_rate"], "n_correct": ev["n_correct"],
+                      "n_incorrect": ev["n_incorrect"], "seconds": result["seconds"], **result["files"]}))
+    return 0
+
+
+def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
+    """One ``--flag`` per dataclass field, typed from its default, with the field's help text."""
+    for f in dataclasses.fields(cls):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), type(default))
+        text = f.metadata.get("help", "")
+        kwargs = {"default": default, "type": kind, "help": text if "default" in text else f"{text} (default: {default})"}
+        if f.name == "format":
+            from sppo.analysis.tail_effect import FORMATS
+
+            kwargs["choices"] = FORMATS
+        parser.add_argument(flag, dest=f.name, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from sppo.analysis import tail_effect
+
+    parser = _Parser(prog="python -m sppo.analysis", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
+    cal = sub.add_parser("calibration", help="reliability diagram, Brier and ECE of the SPPO critic over a run",
+                         description=cmd_calibration.__doc__)
+    cal.add_argument("run", help="run directory holding calibration.jsonl, or the path of such a file")
+    cal.add_argument("--out", default=None, help="output directory (default: the directory of the log)")
+    cal.add_argument("--bins", type=int, default=10, help="equal-width bins of p (10 = the trainer's ECE bins)")
+    cal.add_argument("--window", type=int, default=10,
+                     help="steps in the first/last reliability windows and in the moving average")
+    cal.set_defaults(func=cmd_calibration)
+    tail = sub.add_parser("tail-effect", help="token-level critic vs SPPO critic along the response (plain PyTorch)",
+                          description=cmd_tail_effect.__doc__)
+    _add_dataclass_flags(tail, tail_effect.Args)
+    tail.set_defaults(func=cmd_tail_effect)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse and run one verb; a user error prints one line to stderr and returns 2."""
+    argv = sys.argv[1:] if argv is None else argv
+    verb = next((a for a in argv if not a.startswith("-")), "")
+    prog = f"python -m sppo.analysis {verb}" if verb in VERBS else "python -m sppo.analysis"
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except AnalysisError as exc:
+        message = str(exc)
+        if not message.startswith("python -m sppo.analysis"):
+            message = f"{prog}: error: {message}"
+        print(message.splitlines()[0] if message else prog, file=sys.stderr)
+        return 2
