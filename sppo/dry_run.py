@@ -26,11 +26,11 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from sppo.config_checks import SPPOConfigError
+from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
 
 # Estimators whose baseline comes from the other samples of the same prompt: they need N >= 2.
 GROUP_ESTIMATORS = ("grpo", "rloo", "grpo_vectorized", "rloo_vectorized", "grpo_passk", "opo", "gdpo")
-SPPO_ESTIMATORS = ("sppo", "sequence_level_adv")
+
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
