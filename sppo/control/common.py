@@ -244,6 +244,26 @@ def minibatches(n: int, size: int, generator: torch.Generator):
     return [perm[i:i + size] for i in range(0, n, size)]
 
 
+def outcome_policy_update(actor, actor_opt, obs, actions, old_logp, adv, args, generator) -> dict[str, list]:
+    """PPO clipped-surrogate epochs on fixed per-step advantages (SPPO and GRPO share this update).
+
+    obs, actions, old_logp, adv: (n, ...) flattened valid steps. Returns per-minibatch lists of
+    policy_loss, entropy, approx_kl, clipfrac.
+    """
+    stats = {"policy_loss": [], "entropy": [], "approx_kl": [], "clipfrac": []}
+    for _ in range(args.update_epochs):
+        for idx in minibatches(len(obs), args.minibatch_size, generator):
+            new_logp, ent = actor.log_prob_entropy(obs[idx], actions[idx])
+            loss, kl, cf = clipped_surrogate(new_logp, old_logp[idx], adv[idx], args.clip_coef)
+            actor_opt.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
+            actor_opt.step()
+            for k, v in zip(stats, (loss.item(), ent.mean().item(), kl, cf)):
+                stats[k].append(v)
+    return stats
+
+
 def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
     """1 - Var[target - pred] / Var[target]; NaN when the target is constant."""
     var = target.var(unbiased=False)

@@ -22,11 +22,10 @@ from sppo.control.common import (
     Actor,
     CommonArgs,
     Recorder,
-    clipped_surrogate,
     collect_episodes,
     evaluate,
     make_vector_env,
-    minibatches,
+    outcome_policy_update,
     seed_everything,
     start_seeds,
 )
@@ -90,17 +89,7 @@ def train(args: Args) -> dict:
         b_obs, b_act, b_logp, b_adv = batch.obs[m], batch.actions[m], batch.logprobs[m], adv[m]
 
         # --- policy update: PPO clipped surrogate, token-mean
-        stats = {"policy_loss": [], "entropy": [], "approx_kl": [], "clipfrac": []}
-        for _ in range(args.update_epochs):
-            for idx in minibatches(len(b_obs), args.minibatch_size, gen):
-                new_logp, ent = actor.log_prob_entropy(b_obs[idx], b_act[idx])
-                loss, kl, cf = clipped_surrogate(new_logp, b_logp[idx], b_adv[idx], args.clip_coef)
-                actor_opt.zero_grad()
-                loss.backward()
-                torch.nn.utils.clip_grad_norm_(actor.parameters(), args.max_grad_norm)
-                actor_opt.step()
-                for k, v in zip(stats, (loss.item(), ent.mean().item(), kl, cf)):
-                    stats[k].append(v)
+        stats = outcome_policy_update(actor, actor_opt, b_obs, b_act, b_logp, b_adv, args, gen)
 
         diag = {k: float(np.mean(v)) for k, v in stats.items()}
         diag.update(value_loss=None, explained_variance=None, iter_s=time.perf_counter() - t0)
