@@ -84,20 +84,22 @@ class SPPOTrainer(PPOTrainerSync):
             logger.info("SPPO: prompt-only BCE critic loss installed")
 
     # ------------------------------------------------------------------ helpers
-    def _critic_batch(self, batch: KVBatchMeta, extra_fields: list[str]) -> tuple[TensorDict, TensorDict]:
+    def _critic_batch(self, batch: KVBatchMeta, extra_fields: list[str]) -> tuple[TensorDict, TensorDict, torch.Tensor]:
+        """Prompt-only critic input, the fetched fields, and the padded response mask `(bs, max_resp)`."""
         fields = ["prompts", "position_ids", "response_mask", *extra_fields]
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
-        weights = (data["response_mask"].to_padded_tensor(0).sum(-1) > 0).float()
+        mask = data["response_mask"].to_padded_tensor(0).float()
+        weights = (mask.sum(-1) > 0).float()  # verl's synthetic padding rows have no response token
         td = prompt_only_batch(data["prompts"], data["position_ids"], weights)
         tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature)
-        return td, data
+        return td, data, mask
 
     # ------------------------------------------------------------------ overrides
     def _compute_values(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
         """verl runs the critic over prompt+response; SPPO's V(s_p) needs the prompt only."""
         if not is_sppo(self.config):
             return super()._compute_values(batch, metrics)
-        td, data = self._critic_batch(batch, [])
+        td, data, _ = self._critic_batch(batch, [])
         tu.assign_non_tensor(td, compute_loss=False)
         output = self.critic_wg.infer_batch(td).get()
         logits = last_token_logits(tu.get(output, "values")).float().cpu()
@@ -132,8 +134,7 @@ class SPPOTrainer(PPOTrainerSync):
         """Train V(s_p) with BCE against R on prompt-only sequences; log how well σ(V) was calibrated."""
         if not is_sppo(self.config):
             return super()._update_critic(batch, metrics)
-        td, data = self._critic_batch(batch, ["returns", "values"])
-        mask = data["response_mask"].to_padded_tensor(0).float()
+        td, data, mask = self._critic_batch(batch, ["returns", "values"])
         n_tokens = mask.sum(-1)
         returns = (data["returns"].to_padded_tensor(0).float() * mask).sum(-1) / n_tokens.clamp(min=1)
         weights = (n_tokens > 0).float()
