@@ -48,6 +48,9 @@ def check_config(config: DictConfig) -> None:
     known = sorted(set(ADV_ESTIMATOR_REGISTRY) | {e.value for e in AdvantageEstimator})
     if estimator not in known:
         raise SPPOConfigError(f"algorithm.adv_estimator={estimator!r} is unknown; choose one of {', '.join(known)}")
+    budget = (config.get("sppo", {}) or {}).get("max_train_seconds", None)
+    if budget is not None and not float(budget) > 0:
+        raise SPPOConfigError(f"sppo.max_train_seconds={budget}; expected a positive number of seconds or null")
     if not is_sppo(config):
         return
 

@@ -11,12 +11,14 @@ Overrides (all SPPO-only unless noted):
   _update_critic      train the critic on prompt-only sequences against R; log calibration metrics
   _build_replay_buffer  (all estimators) poll finished rollouts every ``sppo.replay_poll_interval_s``
                       instead of verl's hard-coded 2 s, which dominates small-model step time
+  on_step_begin/end   (all estimators) stop after ``sppo.max_train_seconds`` of training-step time
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import time
 from functools import partial
 
 import numpy as np
@@ -76,6 +78,23 @@ class SPPOTrainer(PPOTrainerSync):
         if interval is not None and hasattr(replay_buffer, "poll_interval"):
             replay_buffer.poll_interval = float(interval)
         return replay_buffer
+
+    def on_step_begin(self):
+        super().on_step_begin()
+        self._step_started = time.monotonic()
+
+    def on_step_end(self):
+        super().on_step_end()
+        self._train_seconds = getattr(self, "_train_seconds", 0.0) + time.monotonic() - self._step_started
+        budget = self.config.get("sppo", {}).get("max_train_seconds", None)
+        if budget is not None and self._train_seconds >= float(budget) and self.global_steps < self.total_training_steps:
+            # verl's loop treats the step with global_steps == total_training_steps as the last one (final
+            # checkpoint and validation), so the next step becomes it.
+            logger.warning(
+                "SPPO: sppo.max_train_seconds=%s reached after %.0f s of training steps; step %d is the last",
+                budget, self._train_seconds, self.global_steps + 1,
+            )
+            self.total_training_steps = self.global_steps + 1
 
     def _setup(self):
         super()._setup()

@@ -61,6 +61,7 @@ def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_tokenizer_cri
         ("algorithm.sppo.advantage=gaussian", "algorithm.sppo.advantage='gaussian'; choose residual or bernoulli"),
         ("algorithm.sppo.reward_range=[1,0]", "algorithm.sppo.reward_range=[1, 0]; expected [lo, hi] with hi > lo"),
         ("algorithm.use_kl_in_reward=True", "algorithm.use_kl_in_reward=True is not supported with sppo"),
+        ("sppo.max_train_seconds=0", "sppo.max_train_seconds=0; expected a positive number of seconds or null"),
     ],
 )
 def test_other_bad_settings(tiny_task, tmp_path, override, message):

@@ -65,11 +65,14 @@ def test_sppo_trains_on_cpu_and_resumes_exactly(tiny_task, tmp_path):
     assert (out / "ckpt" / "latest_checkpointed_iteration.txt").read_text().strip() == "3"
 
 
-def test_gae_baseline_runs_stock_verl(tiny_task, tmp_path):
+def test_gae_baseline_runs_stock_verl_and_stops_on_the_time_budget(tiny_task, tmp_path):
     out = tmp_path / "gae"
-    result = run_sppo_main(tiny_overrides(tiny_task, out, steps=2, estimator="gae"), out)
+    overrides = tiny_overrides(tiny_task, out, steps=50, estimator="gae") + ["sppo.max_train_seconds=0.001"]
+    result = run_sppo_main(overrides, out)
     assert result.returncode == 0, result.log[-4000:]
+    # the budget is spent during step 1, so step 2 is the last of the 50 requested
     assert [r["step"] for r in result.steps] == [1, 2]
+    assert "sppo.max_train_seconds=0.001 reached" in result.log
     d = result.steps[-1]["data"]
     assert "critic/vf_loss" in d and math.isfinite(d["critic/vf_loss"])  # verl's own value loss
     assert "critic/bce_loss" not in d
