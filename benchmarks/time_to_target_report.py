@@ -1,0 +1,247 @@
+"""Analysis of the time-to-target benchmark's runs: smoothing, time to target, ratios, tables and figures.
+
+Pure functions of the run records written by ``bench_time_to_target.py`` (one record per method and seed,
+with verl's per-step metric rows), so they are tested on hand-made rows.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import statistics
+from pathlib import Path
+
+REWARD_KEY = "critic/score/mean"
+VAL_KEY = "val-core/sppo_addition/acc/mean@4"
+# verl's timing_s/* phases of one step, in pipeline order ("other" is the rest of timing_s/step)
+PHASES = ["gen", "reward", "old_log_prob", "ref", "values", "adv", "update_critic", "update_actor", "update_weights"]
+
+
+def training_rows(rows: list[dict]) -> list[dict]:
+    return [r for r in rows if REWARD_KEY in r["data"]]
+
+
+def reward_curve(rows: list[dict], samples_per_step: int, window_samples: int) -> list[dict]:
+    """Per step: cumulative training time, samples and generated tokens, and the smoothed reward.
+
+    The smoothed reward at step k is the mean reward of the last ``ceil(window_samples / samples_per_step)``
+    steps (every step holds the same number of samples); it is ``None`` until that many steps exist.
+    """
+    width = max(1, math.ceil(window_samples / samples_per_step))
+    curve, t, tokens, rewards = [], 0.0, 0.0, []
+    for k, row in enumerate(training_rows(rows), start=1):
+        d = row["data"]
+        t += float(d.get("timing_s/step", 0.0))
+        tokens += float(d.get("response_length/mean", 0.0)) * samples_per_step
+        rewards.append(float(d[REWARD_KEY]))
+        smoothed = sum(rewards[-width:]) / width if len(rewards) >= width else None
+        curve.append(
+            {"step": row["step"], "train_s": t, "samples": k * samples_per_step, "tokens": tokens, "reward": rewards[-1], "smoothed": smoothed}
+        )
+    return curve
+
+
+def time_to_target(curve: list[dict], target: float) -> dict | None:
+    """The first point of ``curve`` whose smoothed reward is >= ``target`` (``None``: never reached)."""
+    for point in curve:
+        if point["smoothed"] is not None and point["smoothed"] >= target:
+            return {k: point[k] for k in ("step", "train_s", "samples", "tokens")}
+    return None
+
+
+def _mean_std(values: list[float]) -> dict:
+    if not values:
+        return {"mean": None, "std": None, "n": 0}
+    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+
+
+def _peak_gpu_memory(rows: list[dict]) -> dict[str, float]:
+    """verl's per-role peak GPU memory (``<role>/perf/max_memory_allocated_gb``), max over steps; empty on CPU."""
+    peaks: dict[str, float] = {}
+    for row in rows:
+        for key, value in row["data"].items():
+            if key.endswith("max_memory_allocated_gb") and isinstance(value, (int, float)) and value > 0:
+                role = key.split("/perf/")[0] if "/perf/" in key else "all"
+                peaks[role] = max(peaks.get(role, 0.0), float(value))
+    return peaks
+
+
+def run_summary(record: dict, targets: list[float], window_samples: int) -> dict:
+    samples_per_step = record["batch"] * record["n"]
+    curve = reward_curve(record["rows"], samples_per_step, window_samples)
+    train = training_rows(record["rows"])
+    vals = [r["data"][VAL_KEY] for r in record["rows"] if VAL_KEY in r["data"]]
+    last = next((p["smoothed"] for p in reversed(curve) if p["smoothed"] is not None), None)
+    phases = {p: statistics.fmean(r["data"].get(f"timing_s/{p}", 0.0) for r in train) for p in PHASES} if train else {}
+    if train:
+        phases["other"] = max(0.0, statistics.fmean(r["data"].get("timing_s/step", 0.0) for r in train) - sum(phases.values()))
+    throughput = [r["data"]["perf/throughput"] for r in train if "perf/throughput" in r["data"]]
+    return {
+        "method": record["method"],
+        "seed": record["seed"],
+        "steps": len(train),
+        "samples": len(train) * samples_per_step,
+        "train_s": curve[-1]["train_s"] if curve else 0.0,
+        "final_reward": last,
+        "val_before": vals[0] if vals else None,
+        "val_after": vals[-1] if len(vals) > 1 else None,
+        "peak_rss_gib": record.get("peak_rss_gib"),
+        "peak_gpu_gib": _peak_gpu_memory(record["rows"]),
+        "tokens_per_s": statistics.fmean(throughput) if throughput else None,
+        "step_phases_s": phases,
+        "to_target": {str(t): time_to_target(curve, t) for t in targets},
+    }
+
+
+def summarize(records: list[dict], targets: list[float], window_samples: int) -> dict:
+    """Per-run summaries, per-method aggregates, and per-seed ratios against SPPO of the same seed."""
+    runs = [run_summary(r, targets, window_samples) for r in records]
+    by = {(r["method"], r["seed"]): r for r in runs}
+    methods = list(dict.fromkeys(r["method"] for r in runs))
+    aggregate: dict[str, dict] = {}
+    for m in methods:
+        mine = [r for r in runs if r["method"] == m]
+        agg = {
+            "seeds": [r["seed"] for r in mine],
+            **{key: _mean_std([r[key] for r in mine if r[key] is not None]) for key in ("steps", "train_s", "final_reward", "val_before", "val_after", "peak_rss_gib")},
+            "to_target": {},
+        }
+        for t in map(str, targets):
+            hits = [r["to_target"][t] for r in mine if r["to_target"][t] is not None]
+            agg["to_target"][t] = {
+                "reached": f"{len(hits)}/{len(mine)}",
+                **{key: _mean_std([h[key] for h in hits]) for key in ("step", "samples", "train_s", "tokens")},
+            }
+        if m != "sppo":
+            agg["ratio_vs_sppo"] = {}
+            for t in map(str, targets):
+                per_seed = {}
+                for r in mine:
+                    base = by.get(("sppo", r["seed"]))
+                    if base is None or base["to_target"][t] is None:
+                        continue
+                    mine_t = r["to_target"][t]
+                    # a method that never reached the target took at least its whole budget: a lower bound
+                    per_seed[r["seed"]] = {
+                        "wall": (mine_t["train_s"] if mine_t else r["train_s"]) / base["to_target"][t]["train_s"],
+                        "samples": (mine_t["samples"] if mine_t else r["samples"]) / base["to_target"][t]["samples"],
+                        "lower_bound": mine_t is None,
+                    }
+                agg["ratio_vs_sppo"][t] = {
+                    "per_seed": per_seed,
+                    "wall": _mean_std([v["wall"] for v in per_seed.values()]),
+                    "samples": _mean_std([v["samples"] for v in per_seed.values()]),
+                    "any_lower_bound": any(v["lower_bound"] for v in per_seed.values()),
+                }
+        aggregate[m] = agg
+    return {"targets": targets, "window_samples": window_samples, "methods": aggregate, "runs": runs}
+
+
+def _fmt(ms: dict, digits: int = 2, unit: str = "") -> str:
+    if ms.get("mean") is None:
+        return "–"
+    if ms["n"] > 1:
+        return f"{ms['mean']:.{digits}f} ± {ms['std']:.{digits}f}{unit}"
+    return f"{ms['mean']:.{digits}f}{unit}"
+
+
+def markdown_table(summary: dict) -> str:
+    targets = [str(t) for t in summary["targets"]]
+    main = targets[len(targets) // 2]
+    lines = [
+        f"Target: smoothed training reward ≥ {main} (mean of the last {summary['window_samples']} samples). "
+        "Mean ± std over seeds; ratios are per seed against SPPO of the same seed, then averaged; "
+        "'≥' marks a lower bound (a seed that never reached the target counts its whole budget).",
+        "",
+        "| method | seeds | reached | steps to target | samples to target | train s to target | wall ratio vs SPPO | samples ratio vs SPPO | final reward | held-out before → after | peak RSS GiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for m, agg in summary["methods"].items():
+        tt = agg["to_target"][main]
+        ratio = agg.get("ratio_vs_sppo", {}).get(main)
+        wall_ratio = sample_ratio = "1 (reference)" if m == "sppo" else "–"
+        if ratio and ratio["wall"]["mean"] is not None:
+            prefix = "≥ " if ratio["any_lower_bound"] else ""
+            wall_ratio = prefix + _fmt(ratio["wall"], 2, "×")
+            sample_ratio = prefix + _fmt(ratio["samples"], 2, "×")
+        lines.append(
+            f"| {m} | {len(agg['seeds'])} | {tt['reached']} | {_fmt(tt['step'], 0)} | {_fmt(tt['samples'], 0)} | {_fmt(tt['train_s'], 0)} | "
+            f"{wall_ratio} | {sample_ratio} | {_fmt(agg['final_reward'])} | {_fmt(agg['val_before'])} → {_fmt(agg['val_after'])} | {_fmt(agg['peak_rss_gib'])} |"
+        )
+    lines += ["", "Wall-time ratio vs SPPO at every target:", "", "| method | " + " | ".join(f"target {t}" for t in targets) + " |", "|---|" + "---|" * len(targets)]
+    for m, agg in summary["methods"].items():
+        if m == "sppo":
+            continue
+        cells = []
+        for t in targets:
+            r = agg["ratio_vs_sppo"][t]
+            cells.append(("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)")
+        lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    gpu = {r["method"]: r["peak_gpu_gib"] for r in summary["runs"] if r["peak_gpu_gib"]}
+    if gpu:
+        lines += ["", "Peak GPU memory per role (GiB, verl's max_memory_allocated):", ""]
+        lines += [f"- {m}: " + ", ".join(f"{role} {v:.2f}" for role, v in peaks.items()) for m, peaks in gpu.items()]
+    return "\n".join(lines) + "\n"
+
+
+def write_report(summary: dict, records: list[dict], out: Path, window_samples: int) -> None:
+    (out / "time_to_target.json").write_text(json.dumps(summary, indent=1))
+    (out / "time_to_target.md").write_text(
+        f"# Time to target ({summary.get('date', '')}; {summary.get('machine', '')}; budget {summary.get('budget_s', '?')} s of training steps per run)\n\n"
+        + markdown_table(summary)
+    )
+    plot_reward_vs_time(summary, records, out / "reward_vs_time.png", window_samples)
+    plot_step_breakdown(summary, out / "step_breakdown.png")
+
+
+def plot_reward_vs_time(summary: dict, records: list[dict], path: Path, window_samples: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 5))
+    colors = {}
+    for record in records:
+        curve = [p for p in reward_curve(record["rows"], record["batch"] * record["n"], window_samples) if p["smoothed"] is not None]
+        if not curve:
+            continue
+        m = record["method"]
+        label = None if m in colors else f"{m} (N={record['n']})"
+        line = ax.plot([p["train_s"] for p in curve], [p["smoothed"] for p in curve], color=colors.get(m), alpha=0.8, lw=1.5, label=label)[0]
+        colors.setdefault(m, line.get_color())
+    for t in summary["targets"]:
+        ax.axhline(t, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("training-step time (s)")
+    ax.set_ylabel(f"training reward (mean of last {window_samples} samples)")
+    ax.set_title("Reward vs wall time, one line per seed (quickstart task, tiny Qwen2)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_step_breakdown(summary: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = list(summary["methods"])
+    phases = [*PHASES, "other"]
+    means = {m: {p: statistics.fmean(r["step_phases_s"].get(p, 0.0) for r in summary["runs"] if r["method"] == m) for p in phases} for m in methods}
+    fig, ax = plt.subplots(figsize=(8, 5))
+    bottom = [0.0] * len(methods)
+    for p in phases:
+        heights = [means[m][p] for m in methods]
+        if not any(h > 0 for h in heights):
+            continue
+        ax.bar(methods, heights, bottom=bottom, label=p)
+        bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
+    ax.set_ylabel("seconds per step (mean over steps and seeds)")
+    ax.set_title("Step-time breakdown from verl's timing_s metrics")
+    ax.legend(fontsize=8, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

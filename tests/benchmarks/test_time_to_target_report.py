@@ -1,0 +1,91 @@
+"""The time-to-target benchmark's analysis on hand-made verl metric rows (values computed by hand)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from benchmarks.time_to_target_report import (
+    VAL_KEY,
+    markdown_table,
+    reward_curve,
+    summarize,
+    time_to_target,
+    write_report,
+)
+
+
+def _rows(rewards, step_s, resp_len=3.0, val=(0.1, 0.4), extra=None):
+    rows = [{"step": 0, "data": {VAL_KEY: val[0]}}]
+    for k, (r, t) in enumerate(zip(rewards, step_s, strict=True), start=1):
+        d = {"critic/score/mean": r, "timing_s/step": t, "timing_s/gen": t / 2, "timing_s/update_actor": t / 4, "response_length/mean": resp_len}
+        d.update(extra or {})
+        rows.append({"step": k, "data": d})
+    rows.append({"step": len(rewards), "data": {VAL_KEY: val[1]}})
+    return rows
+
+
+SPPO = {"method": "sppo", "n": 1, "batch": 2, "seed": 0, "peak_rss_gib": 1.5, "rows": _rows([0.0, 0.5, 1.0, 1.0], [1, 2, 3, 4])}
+GRPO = {"method": "grpo", "n": 2, "batch": 2, "seed": 0, "peak_rss_gib": 2.5, "rows": _rows([0.25, 0.75], [5, 5])}
+
+
+def test_reward_curve_smooths_over_equal_sample_windows():
+    curve = reward_curve(SPPO["rows"], samples_per_step=2, window_samples=4)  # window: 2 steps
+    assert [p["smoothed"] for p in curve] == [None, 0.25, 0.75, 1.0]
+    assert [p["train_s"] for p in curve] == [1, 3, 6, 10]
+    assert [p["samples"] for p in curve] == [2, 4, 6, 8]
+    assert [p["tokens"] for p in curve] == [6, 12, 18, 24]
+    grpo = reward_curve(GRPO["rows"], samples_per_step=4, window_samples=4)  # window: 1 step
+    assert [p["smoothed"] for p in grpo] == [0.25, 0.75]
+
+
+def test_time_to_target_is_the_first_smoothed_hit():
+    curve = reward_curve(SPPO["rows"], 2, 4)
+    assert time_to_target(curve, 0.5) == {"step": 3, "train_s": 6, "samples": 6, "tokens": 18}
+    assert time_to_target(curve, 0.25) == {"step": 2, "train_s": 3, "samples": 4, "tokens": 12}
+    assert time_to_target(curve, 1.01) is None
+
+
+def test_ratios_against_sppo_of_the_same_seed():
+    summary = summarize([SPPO, GRPO], targets=[0.5, 0.9], window_samples=4)
+    grpo = summary["methods"]["grpo"]
+    r = grpo["ratio_vs_sppo"]["0.5"]
+    assert r["per_seed"][0]["wall"] == pytest.approx(10 / 6)
+    assert r["per_seed"][0]["samples"] == pytest.approx(8 / 6)
+    assert not r["any_lower_bound"]
+    # GRPO never reaches 0.9 (best 0.75); SPPO does at step 4 (10 s): its whole 10 s is a lower bound
+    r9 = grpo["ratio_vs_sppo"]["0.9"]
+    assert r9["per_seed"][0] == {"wall": 1.0, "samples": 1.0, "lower_bound": True}
+    assert grpo["to_target"]["0.9"]["reached"] == "0/1"
+    sppo_run = next(x for x in summary["runs"] if x["method"] == "sppo")
+    assert sppo_run["final_reward"] == 1.0
+    assert (sppo_run["val_before"], sppo_run["val_after"]) == (0.1, 0.4)
+    assert sppo_run["step_phases_s"]["gen"] == pytest.approx(1.25)  # mean of 0.5, 1, 1.5, 2
+    assert sppo_run["step_phases_s"]["other"] == pytest.approx(2.5 - 1.25 - 0.625)
+
+
+def test_seed_spread_and_table(tmp_path):
+    sppo1 = dict(SPPO, seed=1, rows=_rows([0.5, 0.5, 1.0, 1.0], [1, 1, 1, 1]))  # hits 0.5 at step 2, 2 s
+    grpo1 = dict(GRPO, seed=1, rows=_rows([0.75, 0.75], [4, 4]))  # hits at step 1, 4 s
+    summary = summarize([SPPO, GRPO, sppo1, grpo1], targets=[0.5], window_samples=4)
+    wall = summary["methods"]["grpo"]["ratio_vs_sppo"]["0.5"]["wall"]
+    assert wall["n"] == 2
+    assert wall["mean"] == pytest.approx((10 / 6 + 4 / 2) / 2)
+    assert wall["std"] == pytest.approx(abs(10 / 6 - 2) / 2**0.5)
+    table = markdown_table(summary)
+    assert "| grpo | 2 | 2/2 |" in table
+    assert "1.83 ± 0.24×" in table
+    summary["date"], summary["machine"], summary["budget_s"] = "2026-11-22", "test", 10
+    write_report(summary, [SPPO, GRPO, sppo1, grpo1], tmp_path, window_samples=4)
+    assert json.loads((tmp_path / "time_to_target.json").read_text())["methods"]["grpo"]["seeds"] == [0, 1]
+    for name in ("reward_vs_time.png", "step_breakdown.png"):
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_peak_gpu_memory_per_role_when_verl_reports_it():
+    rows = _rows([0.5, 0.5], [1, 1], extra={"actor/perf/max_memory_allocated_gb": 3.0, "critic/perf/max_memory_allocated_gb": 1.0})
+    rows[1]["data"]["actor/perf/max_memory_allocated_gb"] = 5.0
+    summary = summarize([dict(SPPO, rows=rows)], targets=[0.5], window_samples=2)
+    assert summary["runs"][0]["peak_gpu_gib"] == {"actor": 5.0, "critic": 1.0}
+    assert "actor 5.00, critic 1.00" in markdown_table(summary)
