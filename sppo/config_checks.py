@@ -21,10 +21,18 @@ def _tokenizer_path(model_cfg: Any) -> str | None:
     return model_cfg.get("tokenizer_path", None) or model_cfg.get("path", None)
 
 
-def _vocab(path: str) -> dict:
+def _tokenizer(path: str):
     from transformers import AutoTokenizer
 
-    return AutoTokenizer.from_pretrained(path).get_vocab()
+    return AutoTokenizer.from_pretrained(path)
+
+
+def _vocab(path: str) -> dict:
+    return _tokenizer(path).get_vocab()
+
+
+def critic_retokenize(config: DictConfig) -> bool:
+    return bool((config.get("sppo", {}) or {}).get("critic_retokenize", False))
 
 
 def check_tokenizers_match(policy_path: str, critic_path: str) -> None:
@@ -36,7 +44,21 @@ def check_tokenizers_match(policy_path: str, critic_path: str) -> None:
     if _vocab(policy_path) != _vocab(critic_path):
         raise SPPOConfigError(
             f"critic tokenizer ({critic_path}) differs from the policy's ({policy_path}): the SPPO critic reads the "
-            "policy's prompt token ids, so critic.model must use the same tokenizer"
+            "policy's prompt token ids; use a critic with the policy's tokenizer, or set sppo.critic_retokenize=true "
+            "to feed it the prompt text in its own tokenizer"
+        )
+
+
+def check_critic_chat_template(critic_path: str, custom_chat_template: str | None) -> None:
+    """``sppo.critic_retokenize`` renders the prompt with the critic's chat template (hub ids: checked at run time)."""
+    import os
+
+    if custom_chat_template or not os.path.isdir(critic_path):
+        return
+    if not getattr(_tokenizer(critic_path), "chat_template", None):
+        raise SPPOConfigError(
+            f"sppo.critic_retokenize=true needs a chat template, and the critic tokenizer ({critic_path}) has none; "
+            "set critic.model.custom_chat_template"
         )
 
 
@@ -51,6 +73,11 @@ def check_config(config: DictConfig) -> None:
     budget = (config.get("sppo", {}) or {}).get("max_train_seconds", None)
     if budget is not None and not float(budget) > 0:
         raise SPPOConfigError(f"sppo.max_train_seconds={budget}; expected a positive number of seconds or null")
+    if critic_retokenize(config) and not is_sppo(config):
+        raise SPPOConfigError(
+            f"sppo.critic_retokenize=true needs algorithm.adv_estimator=sppo, not {estimator!r} "
+            "(a token-level critic reads the policy's prompt+response tokens)"
+        )
     if not is_sppo(config):
         return
 
@@ -78,6 +105,8 @@ def check_config(config: DictConfig) -> None:
 
     policy_tok = _tokenizer_path(config.actor_rollout_ref.model)
     critic_tok = _tokenizer_path(config.critic.model)
-    allow_mismatch = bool(config.get("sppo", {}).get("allow_tokenizer_mismatch", False))
-    if policy_tok and critic_tok and not allow_mismatch:
+    if critic_retokenize(config):
+        if critic_tok:
+            check_critic_chat_template(str(critic_tok), config.critic.model.get("custom_chat_template", None))
+    elif policy_tok and critic_tok:
         check_tokenizers_match(str(policy_tok), str(critic_tok))

@@ -4,6 +4,10 @@ The tokenizer is byte-level (one token per byte) plus ChatML's special tokens, w
 ``PreTrainedTokenizerFast`` with a ChatML chat template, so verl's ``RLHFDataset`` and agent loop treat it
 like a real chat tokenizer. Models are random ``Qwen2`` policies and ``Qwen2ForTokenClassification``
 critics (``num_labels=1``), the classes verl loads for the actor and the value model.
+
+For a critic of ANOTHER family (``sppo.critic_retokenize``): ``build_inst_tokenizer`` (a Mistral-style
+``<s>[INST] ... [/INST]`` template, other special tokens, another id order and a few merges, so the same
+prompt gets other ids and fewer tokens) and ``build_llama_critic`` (``LlamaForTokenClassification``).
 """
 
 from __future__ import annotations
@@ -103,3 +107,95 @@ def save(model, tokenizer, path: str | Path) -> str:
     model.save_pretrained(path, safe_serialization=True)
     tokenizer.save_pretrained(path)
     return str(path)
+
+
+# --------------------------------------------------------------------------- another family: Llama/Mistral style
+INST_SPECIAL_TOKENS = ["<unk>", "<s>", "</s>", "[INST]", "[/INST]"]
+INST_TEMPLATE = (
+    "{{ bos_token }}{% for message in messages %}"
+    "{% if message['role'] == 'assistant' %}{{ message['content'] }}{{ eos_token }}"
+    "{% else %}[INST] {{ message['content'] }} [/INST]{% endif %}{% endfor %}"
+)
+# Whole-word merges (GPT-2 byte-level symbols: "Ġ" is a leading space).
+INST_MERGED_WORDS = ("ĠWhat", "Ġis", "Ġthe", "What")
+
+
+def _prefix_merges(words: tuple[str, ...]) -> list[tuple[str, str]]:
+    merges: list[tuple[str, str]] = []
+    for word in words:
+        for i in range(2, len(word) + 1):
+            pair = (word[: i - 1], word[i - 1])
+            if pair not in merges:
+                merges.append(pair)
+    return merges
+
+
+def build_inst_tokenizer():
+    """Byte-level BPE with a few word merges, ids in another order than ``build_char_tokenizer``'s
+    (byte symbols reversed first, then merged words, then the special tokens), Llama's ``<s>``/``</s>``/``<unk>``
+    plus Mistral's ``[INST]``/``[/INST]`` control tokens and their chat template; EOS ``</s>``, pad ``<unk>``.
+
+    Saved next to a llama ``config.json``, ``AutoTokenizer`` loads it as a generic ``TokenizersBackend`` from
+    ``tokenizer.json`` (no model-specific class rebuilds the pipeline), so it round-trips faithfully.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {sym: i for i, sym in enumerate(sorted(pre_tokenizers.ByteLevel.alphabet(), reverse=True))}
+    merges = _prefix_merges(INST_MERGED_WORDS)
+    for a, b in merges:
+        vocab.setdefault(a + b, len(vocab))
+    for tok_str in INST_SPECIAL_TOKENS:
+        vocab[tok_str] = len(vocab)
+    tok = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    tok.decoder = decoders.ByteLevel()
+    fast = PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token="<s>",
+        eos_token="</s>",
+        unk_token="<unk>",
+        pad_token="<unk>",
+        additional_special_tokens=["[INST]", "[/INST]"],
+    )
+    fast.chat_template = INST_TEMPLATE
+    return fast
+
+
+@dataclass
+class TinyLlama:
+    """Size of a tiny Llama critic (defaults: hidden 32, 1 layer)."""
+
+    hidden_size: int = 32
+    num_hidden_layers: int = 1
+    num_attention_heads: int = 2
+    num_key_value_heads: int = 1
+    intermediate_size: int = 64
+    max_position_embeddings: int = 512
+
+    def config(self, tokenizer, **extra):
+        from transformers import LlamaConfig
+
+        return LlamaConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=self.hidden_size,
+            num_hidden_layers=self.num_hidden_layers,
+            num_attention_heads=self.num_attention_heads,
+            num_key_value_heads=self.num_key_value_heads,
+            intermediate_size=self.intermediate_size,
+            max_position_embeddings=self.max_position_embeddings,
+            bos_token_id=tokenizer.bos_token_id,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+            torch_dtype="float32",
+            **extra,
+        )
+
+
+def build_llama_critic(tokenizer, size: TinyLlama = TinyLlama(), seed: int = 0):
+    """A ``LlamaForTokenClassification`` value model (``num_labels=1``), the class verl's critic loader picks."""
+    import torch
+    from transformers import LlamaForTokenClassification
+
+    torch.manual_seed(seed)
+    return LlamaForTokenClassification(size.config(tokenizer, num_labels=1))

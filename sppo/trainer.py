@@ -34,8 +34,9 @@ from verl.utils.metric import reduce_metrics
 from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
-from sppo.config_checks import is_sppo
+from sppo.config_checks import critic_retokenize, is_sppo
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
+from sppo.critic_prompts import critic_input_ids
 
 logger = logging.getLogger(__name__)
 
@@ -44,12 +45,13 @@ def _nested(rows: list[torch.Tensor]) -> torch.Tensor:
     return torch.nested.as_nested_tensor(rows, layout=torch.jagged)
 
 
-def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor, weights: torch.Tensor) -> TensorDict:
+def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor | None, weights: torch.Tensor) -> TensorDict:
     """The critic's input: each row's prompt tokens alone (no padding, no response).
 
     Args:
         prompts: nested `(bs, prompt_len_i)` token ids, as the agent loop stores them (unpadded).
         position_ids: nested `(bs, seq_len_i)` positions of prompt+response; the first prompt_len_i are kept.
+            None: positions 0..prompt_len_i-1 (prompts re-tokenized for the critic, see sppo.critic_prompts).
         weights: `(bs,)` 1 for real rows, 0 for verl's synthetic padding rows.
 
     Returns:
@@ -57,7 +59,10 @@ def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor, weights
         row: its last prompt token, so verl's ``batch_num_tokens`` counts real sequences).
     """
     ids = list(prompts.unbind())
-    pos = [p[..., : len(i)] for p, i in zip(position_ids.unbind(), ids, strict=True)]
+    if position_ids is None:
+        pos = [torch.arange(len(i), dtype=torch.int64) for i in ids]
+    else:
+        pos = [p[..., : len(i)] for p, i in zip(position_ids.unbind(), ids, strict=True)]
     loss_mask = []
     for i, w in zip(ids, weights.tolist(), strict=True):
         m = torch.zeros(len(i), dtype=torch.int64)
@@ -104,12 +109,25 @@ class SPPOTrainer(PPOTrainerSync):
 
     # ------------------------------------------------------------------ helpers
     def _critic_batch(self, batch: KVBatchMeta, extra_fields: list[str]) -> tuple[TensorDict, TensorDict, torch.Tensor]:
-        """Prompt-only critic input, the fetched fields, and the padded response mask `(bs, max_resp)`."""
+        """Prompt-only critic input, the fetched fields, and the padded response mask `(bs, max_resp)`.
+
+        With ``sppo.critic_retokenize`` the critic reads each sample's ``raw_prompt`` rendered with its own
+        tokenizer and chat template, and the returned ``data["prompts"]`` holds those ids (what it read).
+        """
+        retokenize = critic_retokenize(self.config)
         fields = ["prompts", "position_ids", "response_mask", *extra_fields]
+        if retokenize:
+            fields.append("raw_prompt")
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         mask = data["response_mask"].to_padded_tensor(0).float()
         weights = (mask.sum(-1) > 0).float()  # verl's synthetic padding rows have no response token
-        td = prompt_only_batch(data["prompts"], data["position_ids"], weights)
+        if retokenize:
+            # Re-tokenized here, in the trainer, so verl's stock critic worker still just takes token ids
+            # (no worker subclass, and remove-padding / dynamic batch size apply to the critic's own ids).
+            data["prompts"] = _nested(critic_input_ids(self.config, data["raw_prompt"]))
+            td = prompt_only_batch(data["prompts"], None, weights)
+        else:
+            td = prompt_only_batch(data["prompts"], data["position_ids"], weights)
         tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature)
         return td, data, mask
 

@@ -37,6 +37,15 @@ def tiny_task(tmp_path_factory) -> TinyTask:
     return TinyTask(root, policy, critic, train, val)
 
 
+@pytest.fixture(scope="session")
+def other_family_critic(tiny_task) -> str:
+    """A tiny Llama critic (hidden 32, 1 layer) with its own tokenizer: Mistral-style [INST] template, other ids."""
+    from sppo.tiny import build_inst_tokenizer, build_llama_critic, save
+
+    tok = build_inst_tokenizer()
+    return save(build_llama_critic(tok, seed=1), tok, tiny_task.root / "llama_critic")
+
+
 def tiny_overrides(t: TinyTask, out: Path, steps: int, estimator: str = "sppo", n: int = 1) -> list[str]:
     """A few fast steps of the real trainer on CPU (batch 8, responses of at most 4 tokens)."""
     return [

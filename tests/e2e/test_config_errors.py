@@ -20,13 +20,13 @@ def _compose(overrides: list[str]):
 
 
 @pytest.fixture(scope="module")
-def other_tokenizer_critic(tmp_path_factory):
-    """A critic whose tokenizer has one more token than the policy's."""
-    from sppo.tiny import build_char_tokenizer, build_critic, save
+def critic_without_chat_template(tmp_path_factory):
+    """The other-family critic's tokenizer with its chat template removed."""
+    from sppo.tiny import build_inst_tokenizer, build_llama_critic, save
 
-    tok = build_char_tokenizer()
-    tok.add_special_tokens({"additional_special_tokens": ["<|im_start|>", "<|extra|>"]})
-    return save(build_critic(tok), tok, tmp_path_factory.mktemp("other_critic"))
+    tok = build_inst_tokenizer()
+    tok.chat_template = None
+    return save(build_llama_critic(tok), tok, tmp_path_factory.mktemp("no_template_critic"))
 
 
 def test_sppo_turns_the_critic_on(tiny_task, tmp_path):
@@ -42,14 +42,49 @@ def test_sppo_with_critic_disabled(tiny_task, tmp_path):
         check_config(cfg)
 
 
-def test_critic_tokenizer_mismatch(tiny_task, tmp_path, other_tokenizer_critic):
-    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [f"critic.model.path={other_tokenizer_critic}"])
-    with pytest.raises(SPPOConfigError, match="critic tokenizer .* differs from the policy's"):
+def test_critic_tokenizer_mismatch(tiny_task, tmp_path, other_family_critic):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [f"critic.model.path={other_family_critic}"])
+    with pytest.raises(SPPOConfigError) as err:
         check_config(cfg)
+    message = str(err.value)
+    assert message.startswith(f"critic tokenizer ({other_family_critic}) differs from the policy's ({tiny_task.policy})")
+    assert "set sppo.critic_retokenize=true" in message
+    assert "\n" not in message
 
 
-def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_tokenizer_critic):
-    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1, estimator="grpo") + [f"critic.model.path={other_tokenizer_critic}"])
+def test_critic_retokenize_accepts_another_tokenizer(tiny_task, tmp_path, other_family_critic):
+    overrides = [f"critic.model.path={other_family_critic}", "sppo.critic_retokenize=true"]
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + overrides)
+    check_config(cfg)
+    assert cfg.critic.enable is True
+
+
+@pytest.mark.parametrize("estimator", ["gae", "grpo"])
+def test_critic_retokenize_needs_sppo(tiny_task, tmp_path, other_family_critic, estimator):
+    overrides = [f"critic.model.path={other_family_critic}", "sppo.critic_retokenize=true"]
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1, estimator=estimator) + overrides)
+    with pytest.raises(SPPOConfigError) as err:
+        check_config(cfg)
+    assert str(err.value) == (
+        f"sppo.critic_retokenize=true needs algorithm.adv_estimator=sppo, not '{estimator}' "
+        "(a token-level critic reads the policy's prompt+response tokens)"
+    )
+
+
+def test_critic_retokenize_needs_a_chat_template(tiny_task, tmp_path, critic_without_chat_template):
+    overrides = [f"critic.model.path={critic_without_chat_template}", "sppo.critic_retokenize=true"]
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + overrides)
+    with pytest.raises(SPPOConfigError) as err:
+        check_config(cfg)
+    assert str(err.value) == (
+        f"sppo.critic_retokenize=true needs a chat template, and the critic tokenizer ({critic_without_chat_template}) "
+        "has none; set critic.model.custom_chat_template"
+    )
+    check_config(_compose(tiny_overrides(tiny_task, tmp_path, steps=1) + overrides + ["critic.model.custom_chat_template=x"]))
+
+
+def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_family_critic):
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1, estimator="grpo") + [f"critic.model.path={other_family_critic}"])
     check_config(cfg)  # no SPPO checks for grpo
     assert cfg.critic.enable is None  # verl decides (off for grpo)
 
