@@ -6,6 +6,8 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
+from sppo.prompt_selection import PromptSelectionConfig
+
 SPPO_ESTIMATORS = ("sppo", "sequence_level_adv")
 
 
@@ -78,6 +80,13 @@ def check_config(config: DictConfig) -> None:
             f"sppo.critic_retokenize=true needs algorithm.adv_estimator=sppo, not {estimator!r} "
             "(a token-level critic reads the policy's prompt+response tokens)"
         )
+    selection = PromptSelectionConfig.from_config((config.get("sppo", {}) or {}).get("prompt_selection", None))
+    if selection.enable and not is_sppo(config):
+        raise SPPOConfigError(
+            f"sppo.prompt_selection.enable=true needs algorithm.adv_estimator=sppo, not {estimator!r} (it ranks prompts by sigmoid(V))"
+        )
+    if selection.enable and selection.problems():
+        raise SPPOConfigError(selection.problems()[0])
     if not is_sppo(config):
         return
 

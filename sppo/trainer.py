@@ -12,6 +12,8 @@ Overrides (all SPPO-only unless noted):
   _build_replay_buffer  (all estimators) poll finished rollouts every ``sppo.replay_poll_interval_s``
                       instead of verl's hard-coded 2 s, which dominates small-model step time
   on_step_begin/end   (all estimators) stop after ``sppo.max_train_seconds`` of training-step time
+  _next_train_batch   with ``sppo.prompt_selection.enable``: score a pool_factor-times larger candidate pool
+  prepare_step        with the critic and keep prompts whose σ(V) lies in a band (sppo/prompt_selection.py)
 """
 
 from __future__ import annotations
@@ -31,12 +33,14 @@ from verl.trainer.ppo.ray_trainer import compute_advantage
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils import tensordict_utils as tu
 from verl.utils.metric import reduce_metrics
+from verl.utils.debug import marked_timer
 from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
 from sppo.config_checks import critic_retokenize, is_sppo
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
 from sppo.critic_prompts import critic_input_ids
+from sppo.prompt_selection import PromptSelectionConfig, select_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +104,42 @@ class SPPOTrainer(PPOTrainerSync):
                 budget, self._train_seconds, self.global_steps + 1,
             )
             self.total_training_steps = self.global_steps + 1
+
+    # ------------------------------------------------------------------ prompt selection
+    @property
+    def _prompt_selection(self) -> PromptSelectionConfig:
+        return PromptSelectionConfig.from_config(self.config.get("sppo", {}).get("prompt_selection", None))
+
+    def _next_train_batch(self, num_prompts: int | None = None) -> TensorDict:
+        """Fetch prompts for generation; with prompt selection, the critic's picks from a larger pool."""
+        selection = self._prompt_selection
+        if not (selection.enable and is_sppo(self.config)):
+            return super()._next_train_batch(num_prompts)
+        wanted = num_prompts or self.config.data.train_batch_size
+        # the dataloader is consumed pool_factor times faster; it restarts at the end of the data as usual
+        pool = super()._next_train_batch(wanted * selection.pool_factor)
+        with marked_timer("select_prompts", getattr(self, "timing_raw", {})):
+            probs = self._score_prompts(pool)
+            generator = torch.Generator().manual_seed(int(self.config.data.get("seed", 1) or 1) * 100003 + self.global_steps)
+            indices, stats = select_prompts(probs, wanted, selection.band, selection.explore_fraction, generator)
+        self._selection_metrics = {f"prompt_selection/{k}": v for k, v in stats.items()}
+        self._selection_metrics["prompt_selection/sigmoid_v_pool_mean"] = float(probs.mean())
+        self._selection_metrics["prompt_selection/sigmoid_v_batch_mean"] = float(probs[indices].mean())
+        return tu.index_select_tensor_dict(pool, indices)
+
+    def _score_prompts(self, pool: TensorDict) -> torch.Tensor:
+        """σ(V(s_p)) of each dataloader prompt: one prompt-only critic forward, no generation."""
+        ids = critic_input_ids(self.config, pool["raw_prompt"])
+        td = prompt_only_batch(_nested(ids), None, torch.ones(len(ids)))
+        tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature, compute_loss=False)
+        output = self.critic_wg.infer_batch(td).get()
+        return torch.sigmoid(last_token_logits(tu.get(output, "values")).float().cpu())
+
+    def prepare_step(self) -> dict:
+        metrics = super().prepare_step() or {}
+        metrics.update(getattr(self, "_selection_metrics", {}))
+        self._selection_metrics = {}
+        return metrics
 
     def _setup(self):
         super()._setup()

@@ -97,10 +97,14 @@ def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_family_critic
         ("algorithm.sppo.reward_range=[1,0]", "algorithm.sppo.reward_range=[1, 0]; expected [lo, hi] with hi > lo"),
         ("algorithm.use_kl_in_reward=True", "algorithm.use_kl_in_reward=True is not supported with sppo"),
         ("sppo.max_train_seconds=0", "sppo.max_train_seconds=0; expected a positive number of seconds or null"),
+        (
+            "sppo.prompt_selection.enable=true sppo.prompt_selection.band=[0.9,0.1]",
+            "sppo.prompt_selection.band=[0.9, 0.1]; expected [lo, hi] with 0 <= lo < hi <= 1",
+        ),
     ],
 )
 def test_other_bad_settings(tiny_task, tmp_path, override, message):
-    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [override])
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + override.split())
     with pytest.raises(SPPOConfigError) as err:
         check_config(cfg)
     assert str(err.value).startswith(message)
