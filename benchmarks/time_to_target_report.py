@@ -14,7 +14,7 @@ from pathlib import Path
 REWARD_KEY = "critic/score/mean"
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"
 # verl's timing_s/* phases of one step, in pipeline order ("other" is the rest of timing_s/step)
-PHASES = ["gen", "reward", "old_log_prob", "ref", "values", "adv", "update_critic", "update_actor", "update_weights"]
+PHASES = ["select_prompts", "gen", "reward", "old_log_prob", "ref", "values", "adv", "update_critic", "update_actor", "update_weights"]
 
 
 def training_rows(rows: list[dict]) -> list[dict]:
@@ -178,7 +178,7 @@ def markdown_table(summary: dict) -> str:
             cells.append(("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     gpu = {r["method"]: r["peak_gpu_gib"] for r in summary["runs"] if r["peak_gpu_gib"]}
-    if gpu:
+    if gpu and summary.get("gpu", True):  # on CPU verl's number is the CPU platform's, not a GPU's
         lines += ["", "Peak GPU memory per role (GiB, verl's max_memory_allocated):", ""]
         lines += [f"- {m}: " + ", ".join(f"{role} {v:.2f}" for role, v in peaks.items()) for m, peaks in gpu.items()]
     return "\n".join(lines) + "\n"
@@ -231,7 +231,7 @@ def plot_step_breakdown(summary: dict, path: Path) -> None:
     methods = list(summary["methods"])
     phases = [*PHASES, "other"]
     means = {m: {p: statistics.fmean(r["step_phases_s"].get(p, 0.0) for r in summary["runs"] if r["method"] == m) for p in phases} for m in methods}
-    fig, ax = plt.subplots(figsize=(8, 5))
+    fig, ax = plt.subplots(figsize=(9, 5))
     bottom = [0.0] * len(methods)
     for p in phases:
         heights = [means[m][p] for m in methods]
@@ -241,7 +241,7 @@ def plot_step_breakdown(summary: dict, path: Path) -> None:
         bottom = [b + h for b, h in zip(bottom, heights, strict=True)]
     ax.set_ylabel("seconds per step (mean over steps and seeds)")
     ax.set_title("Step-time breakdown from verl's timing_s metrics")
-    ax.legend(fontsize=8, ncol=2)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
