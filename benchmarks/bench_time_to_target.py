@@ -97,7 +97,7 @@ def run_overrides(method: Method, args: argparse.Namespace, info: dict, run_dir:
         estimator=method.estimator, n=method.n, batch=args.batch, steps=steps, save_freq=-1, seed=args.seed,
         overrides=[],
     )
-    overrides = [o for o in trainer_overrides(qs_args, info, run_dir) if not o.startswith(("sppo.calibration_log=", "trainer.test_freq="))]
+    overrides = [o for o in trainer_overrides(qs_args, info, run_dir) if not o.startswith(("sppo.calibration_log=", "trainer.test_freq=", "trainer.resume_mode="))]
     overrides[0] = "platform=gpu" if args.gpu else "platform=cpu"
     overrides += [
         "trainer.test_freq=100000",  # validate before training and after the last step only

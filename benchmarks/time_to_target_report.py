@@ -76,6 +76,11 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
     if train:
         phases["other"] = max(0.0, statistics.fmean(r["data"].get("timing_s/step", 0.0) for r in train) - sum(phases.values()))
     throughput = [r["data"]["perf/throughput"] for r in train if "perf/throughput" in r["data"]]
+    selection = {
+        key.split("/", 1)[1]: statistics.fmean(r["data"][key] for r in train if key in r["data"])
+        for key in ("prompt_selection/pool_hit_rate", "prompt_selection/batch_in_band", "prompt_selection/shortfall")
+        if any(key in r["data"] for r in train)
+    }
     return {
         "method": record["method"],
         "seed": record["seed"],
@@ -89,6 +94,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "peak_gpu_gib": _peak_gpu_memory(record["rows"]),
         "tokens_per_s": statistics.fmean(throughput) if throughput else None,
         "step_phases_s": phases,
+        "prompt_selection": selection,  # mean over steps; empty unless sppo.prompt_selection was on
         "to_target": {str(t): time_to_target(curve, t) for t in targets},
     }
 
@@ -177,6 +183,14 @@ def markdown_table(summary: dict) -> str:
             r = agg["ratio_vs_sppo"][t]
             cells.append(("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)")
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    selected = [r for r in summary["runs"] if r.get("prompt_selection")]
+    if selected:
+        lines += ["", "Critic-guided prompt selection (mean over steps, per seed):", ""]
+        lines += [
+            f"- {r['method']} seed {r['seed']}: band hit rate in the pool {r['prompt_selection']['pool_hit_rate']:.2f}, "
+            f"batch in band {r['prompt_selection']['batch_in_band']:.2f}, unfilled band slots per step {r['prompt_selection']['shortfall']:.1f}"
+            for r in selected
+        ]
     gpu = {r["method"]: r["peak_gpu_gib"] for r in summary["runs"] if r["peak_gpu_gib"]}
     if gpu and summary.get("gpu", True):  # on CPU verl's number is the CPU platform's, not a GPU's
         lines += ["", "Peak GPU memory per role (GiB, verl's max_memory_allocated):", ""]

@@ -89,3 +89,14 @@ def test_peak_gpu_memory_per_role_when_verl_reports_it():
     summary = summarize([dict(SPPO, rows=rows)], targets=[0.5], window_samples=2)
     assert summary["runs"][0]["peak_gpu_gib"] == {"actor": 5.0, "critic": 1.0}
     assert "actor 5.00, critic 1.00" in markdown_table(summary)
+
+
+def test_prompt_selection_statistics_are_reported():
+    rows = _rows([0.5, 0.5], [1, 1])
+    for row, (hit, band) in zip(rows[1:3], [(0.5, 0.75), (0.25, 0.625)], strict=True):
+        row["data"].update({"prompt_selection/pool_hit_rate": hit, "prompt_selection/batch_in_band": band, "prompt_selection/shortfall": 1.0})
+    summary = summarize([SPPO, dict(SPPO, method="sppo_select", rows=rows)], targets=[0.5], window_samples=2)
+    run = next(r for r in summary["runs"] if r["method"] == "sppo_select")
+    assert run["prompt_selection"] == {"pool_hit_rate": 0.375, "batch_in_band": 0.6875, "shortfall": 1.0}
+    assert "- sppo_select seed 0: band hit rate in the pool 0.38, batch in band 0.69" in markdown_table(summary)
+    assert next(r for r in summary["runs"] if r["method"] == "sppo")["prompt_selection"] == {}

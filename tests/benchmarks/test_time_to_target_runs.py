@@ -1,0 +1,55 @@
+"""What the time-to-target benchmark hands to ``python -m sppo.main`` for each method."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import pytest
+
+from benchmarks.bench_time_to_target import METHODS, parse_args, run_overrides
+
+INFO = {"train_file": "/d/train.parquet", "val_file": "/d/val.parquet", "policy_path": "/m/policy", "critic_path": "/m/critic"}
+
+
+def _overrides(name: str, gpu: bool = False) -> dict[str, str]:
+    args = argparse.Namespace(batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"])
+    items = run_overrides(METHODS[name], args, INFO, Path("/r"), steps=500)
+    as_dict = dict(o.split("=", 1) for o in items)
+    assert len(as_dict) == len(items), "an override is given twice"
+    return as_dict
+
+
+@pytest.mark.parametrize(
+    "name, estimator, n", [("sppo", "sppo", "1"), ("grpo", "grpo", "8"), ("rloo", "rloo", "8"), ("gae", "gae", "1")]
+)
+def test_every_v1_method_shares_batch_model_and_budget(name, estimator, n):
+    o = _overrides(name)
+    assert (o["algorithm.adv_estimator"], o["actor_rollout_ref.rollout.n"]) == (estimator, n)
+    assert o["data.train_batch_size"] == "16" and o["data.seed"] == "3"
+    assert o["actor_rollout_ref.model.path"] == "/m/policy" and o["critic.model.path"] == "/m/critic"
+    assert o["sppo.max_train_seconds"] == "90.0" and o["trainer.total_training_steps"] == "500"
+    assert o["trainer.save_freq"] == "-1"  # saving would be counted in the step time
+    assert o["platform"] == "cpu" and o["actor_rollout_ref.actor.clip_ratio"] == "0.3"
+    assert "trainer.use_v1" not in o and "sppo.calibration_log" not in o
+    assert o["trainer.resume_mode"] == "disable" and o["trainer.test_freq"] == "100000"
+
+
+def test_remax_runs_the_legacy_trainer_for_a_step_count():
+    o = _overrides("remax")
+    assert o["trainer.use_v1"] == "False" and "sppo.max_train_seconds" not in o
+    assert o["trainer.total_training_steps"] == "500"
+
+
+def test_prompt_selection_variant_and_gpu_platform():
+    assert _overrides("sppo_select")["sppo.prompt_selection.enable"] == "true"
+    assert "sppo.prompt_selection.enable" not in _overrides("sppo")
+    assert _overrides("sppo", gpu=True)["platform"] == "gpu"
+
+
+def test_arguments_are_checked():
+    with pytest.raises(SystemExit):
+        parse_args(["--methods", "grpo"])  # ratios need sppo
+    with pytest.raises(SystemExit):
+        parse_args(["--budget-s", "0"])
+    assert parse_args([]).methods == ["sppo", "grpo", "rloo", "gae", "remax"]
