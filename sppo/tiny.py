@@ -51,20 +51,22 @@ def build_char_tokenizer():
 
 
 @dataclass
-class TinyQwen2:
-    """Size of a tiny Qwen2 (defaults: the quickstart policy, ~0.4 M parameters)."""
+class TinyDecoder:
+    """Size of a tiny decoder-only transformer; subclasses name the family (its config class and token ids)."""
 
-    hidden_size: int = 128
-    num_hidden_layers: int = 2
-    num_attention_heads: int = 4
-    num_key_value_heads: int = 2
-    intermediate_size: int = 256
+    hidden_size: int
+    num_hidden_layers: int
+    num_attention_heads: int
+    num_key_value_heads: int
+    intermediate_size: int
     max_position_embeddings: int = 512
 
-    def config(self, tokenizer, **extra):
-        from transformers import Qwen2Config
+    def family_config(self, tokenizer) -> tuple[type, dict]:
+        raise NotImplementedError
 
-        return Qwen2Config(
+    def config(self, tokenizer, **extra):
+        config_class, family_kwargs = self.family_config(tokenizer)
+        return config_class(
             vocab_size=len(tokenizer),
             hidden_size=self.hidden_size,
             num_hidden_layers=self.num_hidden_layers,
@@ -72,13 +74,28 @@ class TinyQwen2:
             num_key_value_heads=self.num_key_value_heads,
             intermediate_size=self.intermediate_size,
             max_position_embeddings=self.max_position_embeddings,
-            tie_word_embeddings=True,
-            bos_token_id=None,
             eos_token_id=tokenizer.eos_token_id,
             pad_token_id=tokenizer.pad_token_id,
             torch_dtype="float32",
+            **family_kwargs,
             **extra,
         )
+
+
+@dataclass
+class TinyQwen2(TinyDecoder):
+    """A tiny Qwen2 (defaults: the quickstart policy, ~0.4 M parameters)."""
+
+    hidden_size: int = 128
+    num_hidden_layers: int = 2
+    num_attention_heads: int = 4
+    num_key_value_heads: int = 2
+    intermediate_size: int = 256
+
+    def family_config(self, tokenizer) -> tuple[type, dict]:
+        from transformers import Qwen2Config
+
+        return Qwen2Config, {"tie_word_embeddings": True, "bos_token_id": None}
 
 
 def build_policy(tokenizer, size: TinyQwen2 = TinyQwen2(), seed: int = 0):
@@ -163,33 +180,19 @@ def build_inst_tokenizer():
 
 
 @dataclass
-class TinyLlama:
-    """Size of a tiny Llama critic (defaults: hidden 32, 1 layer)."""
+class TinyLlama(TinyDecoder):
+    """A tiny Llama critic (defaults: hidden 32, 1 layer)."""
 
     hidden_size: int = 32
     num_hidden_layers: int = 1
     num_attention_heads: int = 2
     num_key_value_heads: int = 1
     intermediate_size: int = 64
-    max_position_embeddings: int = 512
 
-    def config(self, tokenizer, **extra):
+    def family_config(self, tokenizer) -> tuple[type, dict]:
         from transformers import LlamaConfig
 
-        return LlamaConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=self.hidden_size,
-            num_hidden_layers=self.num_hidden_layers,
-            num_attention_heads=self.num_attention_heads,
-            num_key_value_heads=self.num_key_value_heads,
-            intermediate_size=self.intermediate_size,
-            max_position_embeddings=self.max_position_embeddings,
-            bos_token_id=tokenizer.bos_token_id,
-            eos_token_id=tokenizer.eos_token_id,
-            pad_token_id=tokenizer.pad_token_id,
-            torch_dtype="float32",
-            **extra,
-        )
+        return LlamaConfig, {"bos_token_id": tokenizer.bos_token_id}
 
 
 def build_llama_critic(tokenizer, size: TinyLlama = TinyLlama(), seed: int = 0):
