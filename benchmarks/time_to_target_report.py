@@ -208,28 +208,46 @@ def write_report(summary: dict, records: list[dict], out: Path, window_samples: 
     plot_step_breakdown(summary, out / "step_breakdown.png")
 
 
+def mean_curve(curves: list[list[tuple[float, float]]], points: int = 50) -> tuple[list[float], list[float]]:
+    """Mean over seeds of (time, reward) curves, linearly interpolated on a grid up to the shortest curve's end."""
+    import numpy as np
+
+    curves = [c for c in curves if len(c) > 1]
+    if not curves:
+        return [], []
+    start = max(c[0][0] for c in curves)
+    end = min(c[-1][0] for c in curves)
+    if end <= start:
+        return [], []
+    grid = np.linspace(start, end, points)
+    ys = [np.interp(grid, [t for t, _ in c], [y for _, y in c]) for c in curves]
+    return grid.tolist(), np.mean(ys, axis=0).tolist()
+
+
 def plot_reward_vs_time(summary: dict, records: list[dict], path: Path, window_samples: int) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(8, 5))
-    colors = {}
+    fig, ax = plt.subplots(figsize=(9, 5))
+    by_method: dict[str, list] = {}
     for record in records:
         curve = [p for p in reward_curve(record["rows"], record["batch"] * record["n"], window_samples) if p["smoothed"] is not None]
-        if not curve:
-            continue
-        m = record["method"]
-        label = None if m in colors else f"{m} (N={record['n']})"
-        line = ax.plot([p["train_s"] for p in curve], [p["smoothed"] for p in curve], color=colors.get(m), alpha=0.8, lw=1.5, label=label)[0]
-        colors.setdefault(m, line.get_color())
+        by_method.setdefault(record["method"], []).append((record["n"], [(p["train_s"], p["smoothed"]) for p in curve]))
+    for m, runs in by_method.items():
+        color = None
+        for _, curve in runs:
+            line = ax.plot([t for t, _ in curve], [y for _, y in curve], color=color, alpha=0.25, lw=1)[0]
+            color = line.get_color()
+        xs, ys = mean_curve([c for _, c in runs])
+        ax.plot(xs, ys, color=color, lw=2.5, label=f"{m} (N={runs[0][0]}, {len(runs)} seeds)")
     for t in summary["targets"]:
         ax.axhline(t, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("training-step time (s)")
     ax.set_ylabel(f"training reward (mean of last {window_samples} samples)")
-    ax.set_title("Reward vs wall time, one line per seed (quickstart task, tiny Qwen2)")
-    ax.legend()
+    ax.set_title("Reward vs wall time: thin = one seed, thick = mean over seeds (quickstart task, tiny Qwen2)")
+    ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

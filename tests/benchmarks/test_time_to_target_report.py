@@ -100,3 +100,12 @@ def test_prompt_selection_statistics_are_reported():
     assert run["prompt_selection"] == {"pool_hit_rate": 0.375, "batch_in_band": 0.6875, "shortfall": 1.0}
     assert "- sppo_select seed 0: band hit rate in the pool 0.38, batch in band 0.69" in markdown_table(summary)
     assert next(r for r in summary["runs"] if r["method"] == "sppo")["prompt_selection"] == {}
+
+
+def test_mean_curve_interpolates_on_the_common_time_span():
+    from benchmarks.time_to_target_report import mean_curve
+
+    xs, ys = mean_curve([[(0.0, 0.0), (10.0, 1.0)], [(0.0, 1.0), (5.0, 1.0), (20.0, 1.0)]], points=3)
+    assert xs == [0.0, 5.0, 10.0]
+    assert ys == pytest.approx([0.5, 0.75, 1.0])
+    assert mean_curve([[(1.0, 0.5)]]) == ([], [])
