@@ -17,13 +17,13 @@ import json
 import sys
 
 from sppo.analysis.errors import AnalysisError
+from sppo.cli_errors import OneLineParser, run_verb_cli
 
 VERBS = ("calibration", "tail-effect")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
-        raise AnalysisError(f"{self.prog}: error: {message}")
+class _Parser(OneLineParser):
+    error_class = AnalysisError
 
 
 def cmd_calibration(args: argparse.Namespace) -> int:
@@ -105,15 +105,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse and run one verb; a user error prints one line to stderr and returns 2."""
-    argv = sys.argv[1:] if argv is None else argv
-    verb = next((a for a in argv if not a.startswith("-")), "")
-    prog = f"python -m sppo.analysis {verb}" if verb in VERBS else "python -m sppo.analysis"
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except AnalysisError as exc:
-        message = str(exc)
-        if not message.startswith("python -m sppo.analysis"):
-            message = f"{prog}: error: {message}"
-        print(message.splitlines()[0] if message else prog, file=sys.stderr)
-        return 2
+    return run_verb_cli(build_parser, argv, "python -m sppo.analysis", VERBS, AnalysisError)

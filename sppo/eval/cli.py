@@ -12,14 +12,13 @@ unreadable parquet, k < 1, an unknown benchmark, ...) fails with one line
 from __future__ import annotations
 
 import argparse
-import sys
 
+from sppo.cli_errors import OneLineParser, run_verb_cli
 from sppo.eval.errors import EvalError
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # one line instead of usage + message
-        raise EvalError(f"{self.prog}: error: {message}")
+class _Parser(OneLineParser):
+    error_class = EvalError
 
 
 def _int(text: str) -> int:
@@ -140,15 +139,4 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse and run one verb; a user error prints one line to stderr and returns 2."""
-    argv = sys.argv[1:] if argv is None else argv
-    verb = next((a for a in argv if not a.startswith("-")), "")
-    prog = f"python -m sppo.eval {verb}".strip() if verb in ("generate", "score", "compare") else "python -m sppo.eval"
-    try:
-        args = build_parser().parse_args(argv)
-        return args.func(args)
-    except EvalError as exc:
-        message = str(exc)
-        if not message.startswith("python -m sppo.eval"):
-            message = f"{prog}: error: {message}"
-        print(message.splitlines()[0] if message else prog, file=sys.stderr)
-        return 2
+    return run_verb_cli(build_parser, argv, "python -m sppo.eval", ("generate", "score", "compare"), EvalError)
