@@ -46,6 +46,7 @@ class Method:
     n: int
     legacy_trainer: bool = False  # verl 0.9.1's v1 trainer has no ReMax greedy baseline
     overrides: tuple[str, ...] = ()
+    policy_sized_critic: bool = False  # the critic has the policy's size instead of the quickstart's small one
 
 
 METHODS = {
@@ -56,6 +57,8 @@ METHODS = {
     "remax": Method("remax", "remax", 1, legacy_trainer=True),
     # issue 8: SPPO with critic-guided prompt selection (off by default), measured against plain SPPO
     "sppo_select": Method("sppo_select", "sppo", 1, overrides=("sppo.prompt_selection.enable=true",)),
+    # the paper's memory comparison: SPPO with a critic as large as the policy (run beside sppo on a GPU)
+    "sppo_samecritic": Method("sppo_samecritic", "sppo", 1, policy_sized_critic=True),
 }
 DEFAULT_METHODS = ["sppo", "grpo", "rloo", "gae", "remax"]
 
@@ -103,6 +106,9 @@ def run_overrides(method: Method, args: argparse.Namespace, info: dict, run_dir:
         "trainer.resume_mode=disable",  # a benchmark run starts from the warmed-up models every time
     ]
     overrides += list(method.overrides)
+    if method.policy_sized_critic:
+        overrides = [o for o in overrides if not o.startswith("critic.model.path=")]
+        overrides.append(f"critic.model.path={info['policy_sized_critic_path']}")
     if method.legacy_trainer:
         overrides.append("trainer.use_v1=False")
     else:
@@ -141,6 +147,17 @@ class TreeMemorySampler(threading.Thread):
     def stop(self) -> None:
         self._halt.set()
         self.join()
+
+
+def policy_sized_critic(base: Path, seed: int) -> str:
+    """A critic with the policy's architecture (vs the quickstart's hidden-64 one), built once per seed."""
+    from sppo.tiny import TinyQwen2, build_char_tokenizer, build_critic, save
+
+    path = base / "models" / "critic_policy_size"
+    if not (path / "config.json").exists():
+        tokenizer = build_char_tokenizer()
+        save(build_critic(tokenizer, TinyQwen2(), seed=seed), tokenizer, path)
+    return str(path)
 
 
 def launch(method: Method, args: argparse.Namespace, info: dict, run_dir: Path, steps: int) -> dict:
@@ -204,6 +221,8 @@ def main(argv=None) -> int:
         for i, seed in enumerate(args.seeds):
             args.seed = seed
             info = prepare(out / f"seed{seed}" / "base", seed)  # warm-up once per seed, shared by all methods
+            if any(METHODS[m].policy_sized_critic for m in args.methods):
+                info["policy_sized_critic_path"] = policy_sized_critic(out / f"seed{seed}" / "base", seed)
             k = i % len(args.methods)
             order = args.methods[k:] + args.methods[:k]
             order.sort(key=lambda m: METHODS[m].legacy_trainer)  # ReMax needs SPPO's step count

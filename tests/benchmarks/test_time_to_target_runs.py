@@ -9,7 +9,10 @@ import pytest
 
 from benchmarks.bench_time_to_target import METHODS, parse_args, run_overrides
 
-INFO = {"train_file": "/d/train.parquet", "val_file": "/d/val.parquet", "policy_path": "/m/policy", "critic_path": "/m/critic"}
+INFO = {
+    "train_file": "/d/train.parquet", "val_file": "/d/val.parquet", "policy_path": "/m/policy", "critic_path": "/m/critic",
+    "policy_sized_critic_path": "/m/critic_policy_size",
+}
 
 
 def _overrides(name: str, gpu: bool = False) -> dict[str, str]:
@@ -53,3 +56,15 @@ def test_arguments_are_checked():
     with pytest.raises(SystemExit):
         parse_args(["--budget-s", "0"])
     assert parse_args([]).methods == ["sppo", "grpo", "rloo", "gae", "remax"]
+
+
+def test_policy_sized_critic_variant_swaps_only_the_critic(tmp_path):
+    from benchmarks.bench_time_to_target import policy_sized_critic
+
+    same, small = _overrides("sppo_samecritic"), _overrides("sppo")
+    assert same.pop("critic.model.path") == "/m/critic_policy_size"
+    small.pop("critic.model.path")
+    assert same == small
+    path = policy_sized_critic(tmp_path, seed=0)
+    config = __import__("json").loads((tmp_path / "models" / "critic_policy_size" / "config.json").read_text())
+    assert path.endswith("critic_policy_size") and (config["hidden_size"], config["num_hidden_layers"]) == (128, 2)
