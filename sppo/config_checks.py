@@ -33,8 +33,13 @@ def _vocab(path: str) -> dict:
     return _tokenizer(path).get_vocab()
 
 
+def sppo_option(config: DictConfig, key: str, default: Any = None) -> Any:
+    """``config.sppo.<key>`` (the trainer options of configs/sppo_trainer.yaml), or ``default`` if unset."""
+    return (config.get("sppo", None) or {}).get(key, default)
+
+
 def critic_retokenize(config: DictConfig) -> bool:
-    return bool((config.get("sppo", {}) or {}).get("critic_retokenize", False))
+    return bool(sppo_option(config, "critic_retokenize", False))
 
 
 def check_tokenizers_match(policy_path: str, critic_path: str) -> None:
@@ -72,7 +77,7 @@ def check_config(config: DictConfig) -> None:
     known = sorted(set(ADV_ESTIMATOR_REGISTRY) | {e.value for e in AdvantageEstimator})
     if estimator not in known:
         raise SPPOConfigError(f"algorithm.adv_estimator={estimator!r} is unknown; choose one of {', '.join(known)}")
-    budget = (config.get("sppo", {}) or {}).get("max_train_seconds", None)
+    budget = sppo_option(config, "max_train_seconds")
     if budget is not None and not float(budget) > 0:
         raise SPPOConfigError(f"sppo.max_train_seconds={budget}; expected a positive number of seconds or null")
     if critic_retokenize(config) and not is_sppo(config):
@@ -80,7 +85,7 @@ def check_config(config: DictConfig) -> None:
             f"sppo.critic_retokenize=true needs algorithm.adv_estimator=sppo, not {estimator!r} "
             "(a token-level critic reads the policy's prompt+response tokens)"
         )
-    selection = PromptSelectionConfig.from_config((config.get("sppo", {}) or {}).get("prompt_selection", None))
+    selection = PromptSelectionConfig.from_config(sppo_option(config, "prompt_selection"))
     if selection.enable and not is_sppo(config):
         raise SPPOConfigError(
             f"sppo.prompt_selection.enable=true needs algorithm.adv_estimator=sppo, not {estimator!r} (it ranks prompts by sigmoid(V))"

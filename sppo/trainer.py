@@ -37,7 +37,7 @@ from verl.utils.debug import marked_timer
 from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
-from sppo.config_checks import critic_retokenize, is_sppo
+from sppo.config_checks import critic_retokenize, is_sppo, sppo_option
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
 from sppo.critic_prompts import critic_input_ids
 from sppo.prompt_selection import PromptSelectionConfig, select_prompts
@@ -83,10 +83,15 @@ class SPPOTrainer(PPOTrainerSync):
 
     def _build_replay_buffer(self):
         replay_buffer = super()._build_replay_buffer()
-        interval = self.config.get("sppo", {}).get("replay_poll_interval_s", None)
+        interval = sppo_option(self.config, "replay_poll_interval_s")
         if interval is not None and hasattr(replay_buffer, "poll_interval"):
             replay_buffer.poll_interval = float(interval)
         return replay_buffer
+
+    def on_train_begin(self):
+        super().on_train_begin()
+        self._train_seconds = 0.0  # time spent in training steps during this launch (sppo.max_train_seconds)
+        self._selection_metrics: dict[str, float] = {}  # prompt selection's statistics for the next step
 
     def on_step_begin(self):
         super().on_step_begin()
@@ -94,8 +99,8 @@ class SPPOTrainer(PPOTrainerSync):
 
     def on_step_end(self):
         super().on_step_end()
-        self._train_seconds = getattr(self, "_train_seconds", 0.0) + time.monotonic() - self._step_started
-        budget = self.config.get("sppo", {}).get("max_train_seconds", None)
+        self._train_seconds += time.monotonic() - self._step_started
+        budget = sppo_option(self.config, "max_train_seconds")
         if budget is not None and self._train_seconds >= float(budget) and self.global_steps < self.total_training_steps:
             # verl's loop treats the step with global_steps == total_training_steps as the last one (final
             # checkpoint and validation), so the next step becomes it.
@@ -108,7 +113,7 @@ class SPPOTrainer(PPOTrainerSync):
     # ------------------------------------------------------------------ prompt selection
     @property
     def _prompt_selection(self) -> PromptSelectionConfig:
-        return PromptSelectionConfig.from_config(self.config.get("sppo", {}).get("prompt_selection", None))
+        return PromptSelectionConfig.from_config(sppo_option(self.config, "prompt_selection"))
 
     def _next_train_batch(self, num_prompts: int | None = None) -> TensorDict:
         """Fetch prompts for generation; with prompt selection, the critic's picks from a larger pool."""
@@ -131,13 +136,12 @@ class SPPOTrainer(PPOTrainerSync):
         """σ(V(s_p)) of each dataloader prompt: one prompt-only critic forward, no generation."""
         ids = critic_input_ids(self.config, pool["raw_prompt"])
         td = prompt_only_batch(_nested(ids), None, torch.ones(len(ids)))
-        tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature, compute_loss=False)
-        output = self.critic_wg.infer_batch(td).get()
-        return torch.sigmoid(last_token_logits(tu.get(output, "values")).float().cpu())
+        tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature)
+        return torch.sigmoid(self._critic_logits(td))
 
     def prepare_step(self) -> dict:
         metrics = super().prepare_step() or {}
-        metrics.update(getattr(self, "_selection_metrics", {}))
+        metrics.update(self._selection_metrics)
         self._selection_metrics = {}
         return metrics
 
@@ -171,15 +175,19 @@ class SPPOTrainer(PPOTrainerSync):
         tu.assign_non_tensor(td, temperature=self.config.actor_rollout_ref.rollout.temperature)
         return td, data, mask
 
+    def _critic_logits(self, td: TensorDict) -> torch.Tensor:
+        """`(bs,)` V(s_p) logits of a prompt-only critic batch: one forward of the stock critic worker."""
+        tu.assign_non_tensor(td, compute_loss=False)
+        output = self.critic_wg.infer_batch(td).get()
+        return last_token_logits(tu.get(output, "values")).float().cpu()
+
     # ------------------------------------------------------------------ overrides
     def _compute_values(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
         """verl runs the critic over prompt+response; SPPO's V(s_p) needs the prompt only."""
         if not is_sppo(self.config):
             return super()._compute_values(batch, metrics)
         td, data, _ = self._critic_batch(batch, [])
-        tu.assign_non_tensor(td, compute_loss=False)
-        output = self.critic_wg.infer_batch(td).get()
-        logits = last_token_logits(tu.get(output, "values")).float().cpu()
+        logits = self._critic_logits(td)
         response_mask = data["response_mask"]
         # stored broadcast over the response, the shape verl's advantage and metric code expect
         width = int(response_mask.offsets().diff().max())
@@ -248,10 +256,10 @@ class SPPOTrainer(PPOTrainerSync):
         Rows are subsampled to ``sppo.calibration_log_max_rows`` per step (deterministically by step).
         Read by ``python -m sppo.analysis calibration``.
         """
-        path = self.config.get("sppo", {}).get("calibration_log", None)
+        path = sppo_option(self.config, "calibration_log")
         if not path:
             return
-        limit = int(self.config.sppo.get("calibration_log_max_rows", 256))
+        limit = int(sppo_option(self.config, "calibration_log_max_rows", 256))
         if len(probs) > limit:
             keep = torch.randperm(len(probs), generator=torch.Generator().manual_seed(self.global_steps))[:limit]
             probs, outcomes = probs[keep], outcomes[keep]
