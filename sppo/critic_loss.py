@@ -70,8 +70,9 @@ def sppo_value_loss(config: Any, model_output: dict, data: TensorDict, dp_group:
     loss = weighted_bce_sum(logits, targets, weights) / denom * dp_size
     n_real = weights.sum().clamp(min=1.0)
     metrics = {
-        # partial sums of the global-mini-batch mean: aggregate with SUM (as verl's value_loss does)
-        "critic/bce_loss": Metric(value=loss.detach() / dp_size, aggregation=AggregationType.SUM),
+        # A partial sum of the global mini-batch mean, times dp_size: verl sums a rank's micro-batches and then
+        # AVERAGES the ranks (Metric.aggregate_dp), so the x dp_size must stay in, as in verl's own vf_loss.
+        "critic/bce_loss": Metric(value=loss.detach(), aggregation=AggregationType.SUM),
         "critic/vpred_mean": ((logits.detach() * weights).sum() / n_real).item(),
     }
     return loss, metrics

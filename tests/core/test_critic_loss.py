@@ -60,6 +60,25 @@ def test_loss_scaled_by_dp_size_so_averaged_gradients_match():
     assert one.item() == pytest.approx(math.log(2) / 2 * 2)
 
 
+def test_logged_bce_is_the_true_mean_on_two_dp_ranks():
+    """verl averages each rank's SUM-aggregated metric over ranks (Metric.aggregate_dp): the logged value must
+    then be the global mini-batch mean BCE, not 1/dp of it."""
+    from verl.utils.metric import Metric
+
+    v = torch.tensor([0.0, 2.0, -1.0, 0.5])
+    r = torch.tensor([1.0, 0.0, 1.0, 1.0])
+    expected = torch.nn.functional.binary_cross_entropy_with_logits(v, r).item()  # mean over the 4 sequences
+    # rank 0 holds rows 0-1 as two micro-batches, rank 1 holds rows 2-3 as two micro-batches
+    per_rank = []
+    for rows in ((0, 1), (2, 3)):
+        metric = Metric(aggregation="sum")
+        for i in rows:
+            _, m = _loss([[v[i].item()]], [r[i].item()], [1.0], batch_num_tokens=4, dp_size=2)
+            metric.append(m["critic/bce_loss"].values[0])
+        per_rank.append(metric)
+    assert Metric.aggregate_dp(per_rank) == pytest.approx(expected, rel=1e-6)
+
+
 def test_calibration_metrics_hand_computed():
     p = torch.tensor([0.1, 0.1, 0.9, 0.9])
     r = torch.tensor([0.0, 1.0, 1.0, 1.0])
