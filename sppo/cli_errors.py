@@ -1,23 +1,72 @@
-"""The verb-style CLIs (``python -m sppo.eval``, ``python -m sppo.analysis``) report a user error as one line.
+"""One-line errors for every ``python -m sppo.<tool>`` CLI, and the checks they share.
 
-``python -m sppo.<tool> <verb>: error: <message>`` on stderr and exit code 2, instead of argparse's usage block
-or a traceback.
+Exit codes (docs/errors.md lists each CLI's errors):
+
+* 0: success;
+* 2: bad input or config: one line ``python -m sppo.<tool> [<verb>]: error: <message>`` on stderr, no
+  traceback, raised as a :class:`UserError` (or a CLI's subclass) or by argparse;
+* 130: interrupted (Ctrl-C): one line ``<prog>: interrupted; rerun the same command to resume``; every
+  output is written to a temporary file in its folder and renamed into place when complete
+  (:func:`atomic_write`), so only complete files are left;
+* 1: an internal error (a bug): Python's traceback.
+
+The argparse ``type=`` validators below (:func:`positive_int`, :func:`probability`, ...) check a flag's
+type and range while the command line is parsed, before any work or heavy import.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import math
+import os
 import sys
-from collections.abc import Callable, Sequence
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+INTERRUPTED = "interrupted; rerun the same command to resume"
+EXIT_INTERRUPTED = 130
+
+
+class UserError(Exception):
+    """Bad input or config; the message is one line (exit code 2)."""
 
 
 class OneLineParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` whose errors raise ``error_class`` (set by subclasses) instead of printing usage."""
 
-    error_class: type[Exception] = ValueError
+    error_class: type[Exception] = UserError
 
     def error(self, message: str) -> None:
         raise self.error_class(f"{self.prog}: error: {message}")
+
+
+def _one_line(prog: str, message: str) -> str:
+    message = message.strip()
+    if not message.startswith("python -m sppo"):
+        message = f"{prog}: error: {message}"
+    return message.splitlines()[0] if message else f"{prog}: error"
+
+
+def guarded(prog: str, body: Callable[[], int], error_classes: tuple[type[Exception], ...] = ()) -> int:
+    """Run ``body``; a user error prints one line and returns 2, Ctrl-C prints one line and returns 130.
+
+    ``error_classes`` (with :class:`UserError`) are user errors; an ``OSError`` that escapes (a path the
+    user gave that cannot be read or written, a full disk) is one line too, naming the file.
+    """
+    try:
+        return body()
+    except (UserError, *error_classes) as exc:
+        print(_one_line(prog, str(exc)), file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{prog}: {INTERRUPTED}", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except OSError as exc:
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(_one_line(prog, f"{where}{exc.strerror or exc}"), file=sys.stderr)
+        return 2
 
 
 def run_verb_cli(
@@ -27,16 +76,171 @@ def run_verb_cli(
     verbs: Sequence[str],
     error_class: type[Exception],
 ) -> int:
-    """Parse ``argv`` and run the chosen verb's ``func``; an ``error_class`` error prints one line and returns 2."""
+    """Parse ``argv`` and run the chosen verb's ``func`` under :func:`guarded` (prefix ``<tool> <verb>``)."""
     argv = sys.argv[1:] if argv is None else argv
     verb = next((a for a in argv if not a.startswith("-")), "")
     prog = f"{tool} {verb}" if verb in verbs else tool
-    try:
+
+    def body() -> int:
         args = build_parser().parse_args(argv)
         return args.func(args)
-    except error_class as exc:
-        message = str(exc)
-        if not message.startswith(tool):
-            message = f"{prog}: error: {message}"
-        print(message.splitlines()[0] if message else prog, file=sys.stderr)
-        return 2
+
+    return guarded(prog, body, (error_class,))
+
+
+# ------------------------------------------------------------------------------ argparse validators
+
+
+def _number(text: str, kind: type) -> float | int:
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"invalid {kind.__name__} value: '{text}'") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got '{text}'")
+    return value
+
+
+def int_range(lo: int | None = None, hi: int | None = None) -> Callable[[str], int]:
+    """An argparse type: an integer in ``[lo, hi]`` (either bound optional)."""
+
+    def parse(text: str) -> int:
+        value = int(_number(text, int))
+        if lo is not None and value < lo:
+            raise argparse.ArgumentTypeError(f"must be >= {lo}, got {value}")
+        if hi is not None and value > hi:
+            raise argparse.ArgumentTypeError(f"must be <= {hi}, got {value}")
+        return value
+
+    parse.__name__ = "int"
+    return parse
+
+
+def float_range(
+    lo: float | None = None, hi: float | None = None, lo_open: bool = False, hi_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite float in the range (``lo_open``/``hi_open``: the bound is excluded)."""
+
+    def parse(text: str) -> float:
+        value = float(_number(text, float))
+        if lo is not None and (value <= lo if lo_open else value < lo):
+            raise argparse.ArgumentTypeError(f"must be {'>' if lo_open else '>='} {lo}, got {text}")
+        if hi is not None and (value >= hi if hi_open else value > hi):
+            raise argparse.ArgumentTypeError(f"must be {'<' if hi_open else '<='} {hi}, got {text}")
+        return value
+
+    parse.__name__ = "float"
+    return parse
+
+
+positive_int = int_range(1)
+nonneg_int = int_range(0)
+any_int = int_range()
+finite_float = float_range()
+positive_float = float_range(0.0, lo_open=True)
+nonneg_float = float_range(0.0)
+probability = float_range(0.0, 1.0)
+
+TRUE_WORDS = ("1", "true", "yes", "on")
+FALSE_WORDS = ("0", "false", "no", "off")
+
+
+def boolean(text: str) -> bool:
+    """An argparse type: true/false, yes/no, on/off, 1/0 (any case); anything else is an error."""
+    word = text.strip().lower()
+    if word in TRUE_WORDS:
+        return True
+    if word in FALSE_WORDS:
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got '{text}'")
+
+
+def nonempty(text: str) -> str:
+    """An argparse type: a non-blank string."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return text
+
+
+# ---------------------------------------------------------------------------------------- outputs
+
+
+def _nearest_existing(path: Path) -> Path:
+    probe = path
+    while not probe.exists() and probe != probe.parent:
+        probe = probe.parent
+    return probe
+
+
+def _probe_writable(folder: Path) -> bool:
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
+def check_output_dir(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a folder this process can create or write into; raises :class:`UserError` otherwise.
+
+    Nothing is created: the check probes the folder (or its nearest existing parent) with a temporary file.
+    """
+    path = Path(path)
+    if path.exists() and not path.is_dir():
+        raise UserError(f"{flag} {path}: exists and is not a folder")
+    probe = _nearest_existing(path)
+    if not probe.is_dir():
+        raise UserError(f"{flag} {path}: {probe} is a file, so no folder can be made under it")
+    if not _probe_writable(probe):
+        raise UserError(f"{flag} {path}: {probe} is not writable")
+    return path
+
+
+def check_output_file(path: str | Path, flag: str = "--out") -> Path:
+    """``path`` as a file this process can write (its folder writable, not an existing folder)."""
+    path = Path(path)
+    if path.is_dir():
+        raise UserError(f"{flag} {path}: is a folder, expected a file name")
+    check_output_dir(path.parent if str(path.parent) else Path("."), flag=f"{flag} {path}: folder")
+    return path
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[object]:
+    """Open a temporary file next to ``path``; on success rename it to ``path``, on any error (Ctrl-C too)
+    delete it, so ``path`` is either the old file or the complete new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        with open(tmp, mode, **open_kwargs) as handle:
+            yield handle
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path next to ``path`` for writers that take a file name (parquet, savefig); renamed to
+    ``path`` on success, deleted on any error. The temporary name keeps ``path``'s suffix."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def write_text_atomic(path: str | Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(text)

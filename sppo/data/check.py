@@ -5,21 +5,22 @@
 
 For each file: the row count, the data sources with their row counts, and every problem found
 (missing columns, wrong column types, empty questions or ground truths, data sources our scorer does
-not accept). Exit status: 0 all files clean, 1 problems found, 2 a file could not be read.
+not accept), on stdout. Exit status: 0 all files clean; 2 a file could not be read or has problems, with
+one summary line on stderr (see docs/errors.md).
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from sppo.data.schema import COLUMNS, PROMPT_SUFFIX
-from sppo.reward.sources import is_known
+from sppo.cli_errors import OneLineParser, UserError, guarded
+from sppo.data.schema import COLUMNS, row_problems
 
 MAX_INDICES = 10
+PROG = "python -m sppo.data.check"
 
 
 class UnreadableFile(RuntimeError):
@@ -60,31 +61,6 @@ def _type_problems(schema: Any) -> dict[str, str]:
     return problems
 
 
-def _row_problems(row: dict[str, Any], bad_columns: dict[str, str]) -> list[str]:
-    """Problems of one row, skipping columns that are missing or of the wrong type."""
-    found = []
-    if "data_source" not in bad_columns:
-        source = row.get("data_source")
-        if not source:
-            found.append("empty data_source")
-        elif not is_known(source):
-            found.append(f"data_source {source!r} unknown to sppo.reward")
-    if "prompt" not in bad_columns:
-        messages = row.get("prompt") or []
-        user = [m for m in messages if m and m.get("role") == "user"]
-        if not user:
-            found.append("prompt has no user message")
-        elif not (user[0].get("content") or "").removesuffix(PROMPT_SUFFIX).strip():
-            found.append("empty question")
-        elif not any("\\boxed" in (m.get("content") or "") for m in messages if m):
-            found.append("prompt does not ask for a \\boxed{} answer (the scorer reads the last \\boxed{})")
-    if "reward_model" not in bad_columns:
-        truth = (row.get("reward_model") or {}).get("ground_truth")
-        if truth is None or not str(truth).strip():
-            found.append("empty ground truth")
-    return found
-
-
 def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     """Row count, data-source counts and problems of one parquet file.
 
@@ -92,6 +68,8 @@ def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     """
     import pyarrow.parquet as pq
 
+    if path.is_dir():
+        raise UnreadableFile(f"{path}: is a folder, expected a parquet file")
     if not path.is_file():
         raise UnreadableFile(f"{path}: no such file")
     try:
@@ -107,7 +85,7 @@ def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     sources: Counter[str] = Counter(str(r.get("data_source")) for r in rows) if "data_source" in columns else Counter()
     by_kind: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
-        for problem in _row_problems(row, bad_columns):
+        for problem in row_problems(row, skip=set(bad_columns) | {"extra_info"}):
             by_kind[problem].append(index)
     for kind, indices in by_kind.items():
         shown = ", ".join(map(str, indices[:MAX_INDICES])) + (", ..." if len(indices) > MAX_INDICES else "")
@@ -117,28 +95,57 @@ def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     return table.num_rows, sources, problems
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m sppo.data.check", description=__doc__.splitlines()[0])
+def check_training_file(path: str | Path) -> list[str]:
+    """Problems of a train/val parquet file, one line each (empty list: the file is fine).
+
+    The same checks as ``python -m sppo.data.check`` (columns and their types, every row through
+    :func:`sppo.data.schema.row_problems`, at least one row); an unreadable or missing file is one problem.
+    Meant to run before training starts (the training entry point calls it on data.train_files/val_files).
+    """
+    path = Path(path)
+    try:
+        _, _, problems = check_file(path)
+    except UnreadableFile as exc:
+        return [str(exc)]
+    return [f"{path}: {problem}" for problem in problems]
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = _Parser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, metavar="FILE", help="parquet file(s) to check")
     args = parser.parse_args(argv)
-    status = 0
+    failed: list[str] = []
     for path in args.files:
         try:
             count, sources, problems = check_file(path)
         except UnreadableFile as exc:
-            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-            status = 2
+            print(f"{path}: unreadable\n  problems (1):\n    - {exc}")
+            failed.append(str(exc))
             continue
         print(f"{path}: {count} rows")
         print("  data sources: " + (", ".join(f"{s} ({n})" for s, n in sources.most_common()) or "none"))
         if problems:
-            status = max(status, 1)
+            failed.append(f"{path}: {len(problems)} problem(s) (first: {problems[0]})")
             print(f"  problems ({len(problems)}):")
             for problem in problems:
                 print(f"    - {problem}")
         else:
             print("  problems: none")
-    return status
+    if len(failed) == 1:
+        raise UserError(failed[0])
+    if failed:
+        raise UserError(f"{len(failed)} of {len(args.files)} files have problems (listed above)")
+    return 0
+
+
+class _Parser(OneLineParser):
+    error_class = UserError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit code 0: every file clean; 2: a file is unreadable or has problems (report on stdout, one
+    summary line on stderr)."""
+    return guarded(PROG, lambda: _run(argv))
 
 
 if __name__ == "__main__":

@@ -31,36 +31,57 @@ def _iter_parquet(path: Path) -> tuple[Iterator[dict[str, Any]], int]:
         raise SourceError(f"{path}: not a readable parquet file ({exc})") from None
 
     def rows() -> Iterator[dict[str, Any]]:
-        for batch in handle.iter_batches(batch_size=4096):
-            yield from batch.to_pylist()
+        try:
+            for batch in handle.iter_batches(batch_size=4096):
+                yield from batch.to_pylist()
+        except (OSError, ValueError, TypeError) as exc:  # pyarrow errors: a damaged file
+            raise SourceError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
 
     return rows(), handle.metadata.num_rows
 
 
-def _iter_jsonl(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
+class BadRecord:
+    """A source row that could not even be read (a malformed JSON line); prepare skips and counts it
+    like any other bad row (or stops under ``--on-bad-row fail``)."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+
+def _iter_jsonl(path: Path) -> Iterator[dict[str, Any] | BadRecord]:
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                yield BadRecord(f"line {number}: not UTF-8 text")
+                continue
             if not line.strip():
                 continue
             try:
                 row = json.loads(line)
             except ValueError as exc:
-                raise SourceError(f"{path}:{number}: invalid JSON ({exc})") from None
+                yield BadRecord(f"line {number}: invalid JSON ({exc})")
+                continue
             if not isinstance(row, dict):
-                raise SourceError(f"{path}:{number}: a row must be a JSON object")
+                yield BadRecord(f"line {number}: a row must be a JSON object, got {type(row).__name__}")
+                continue
             yield row
 
 
-def _read_json(path: Path) -> list[dict[str, Any]]:
+def _read_json(path: Path) -> list[dict[str, Any] | BadRecord]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
         raise SourceError(f"{path}: invalid JSON ({exc})") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):
         data = next(iter(data.values()))
-    if not isinstance(data, list) or not all(isinstance(row, dict) for row in data):
+    if not isinstance(data, list):
         raise SourceError(f"{path}: expected a JSON list of row objects")
-    return data
+    return [
+        row if isinstance(row, dict) else BadRecord(f"item {i}: a row must be a JSON object, got {type(row).__name__}")
+        for i, row in enumerate(data)
+    ]
 
 
 def iter_file(path: Path) -> tuple[Iterator[dict[str, Any]], int | None]:

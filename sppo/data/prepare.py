@@ -15,18 +15,19 @@ skipping it. Every written row is validated (:func:`sppo.data.schema.row_problem
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, TextIO
 
-from sppo.data.loading import SourceError, iter_hub, iter_local
+from sppo.cli_errors import OneLineParser, atomic_path, check_output_dir, guarded, nonempty
+from sppo.data.loading import BadRecord, SourceError, iter_hub, iter_local
 from sppo.data.schema import build_row, row_problems
 from sppo.data.sources import SPECS, BadRow, DatasetSpec, Example
 
 MAX_REPORTED = 50
+PROG = "python -m sppo.data.prepare"
 
 
 class PrepareError(RuntimeError):
@@ -52,6 +53,9 @@ def convert_records(spec: DatasetSpec, records: Iterable[dict[str, Any]]) -> Rep
     examples: list[tuple[int, Example]] = []
     seen: dict[str, str] = {}
     for source_index, record in enumerate(records):
+        if isinstance(record, BadRecord):
+            report.bad.append((source_index, record.reason))
+            continue
         try:
             example = spec.convert(record)
         except BadRow as exc:
@@ -86,21 +90,20 @@ def convert_records(spec: DatasetSpec, records: Iterable[dict[str, Any]]) -> Rep
 
 
 def write_parquet(rows: list[dict[str, Any]], path: Path) -> None:
-    """Write ``rows`` atomically (a temporary file renamed into place)."""
+    """Write ``rows`` atomically (a temporary file renamed into place; removed if interrupted)."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    pq.write_table(pa.Table.from_pylist(rows), tmp)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), tmp)
 
 
 def _with_progress(records: Iterator[dict[str, Any]], total: int | None, name: str) -> Iterator[dict[str, Any]]:
     from tqdm import tqdm
 
     small = total is not None and total < 5000
-    return tqdm(records, total=total, desc=name, unit="row", file=sys.stderr, mininterval=1.0, disable=small)
+    # disable=None: no bar when stderr is not a terminal (logs and tests see only real messages)
+    return tqdm(records, total=total, desc=name, unit="row", file=sys.stderr, mininterval=1.0, disable=True if small else None)
 
 
 def prepare(
@@ -110,9 +113,9 @@ def prepare(
     fail_on_bad_row: bool = False,
     log: TextIO | None = None,
 ) -> Report:
-    """Load, convert and write one data set (messages to ``log``, default stderr); raises
+    """Load, convert and write one data set (messages to ``log``, default stdout); raises
     :class:`PrepareError` on failure."""
-    log = log or sys.stderr
+    log = log or sys.stdout
     try:
         if source is None:
             print(f"{spec.name}: loading {spec.hub_id} ({spec.hub_split}) from the hub", file=log)
@@ -130,9 +133,14 @@ def prepare(
     for source_index, reason in report.conflicts[:MAX_REPORTED]:
         print(f"{spec.name}: duplicate source row {source_index} dropped: {reason}", file=log)
     if report.bad and fail_on_bad_row:
-        raise PrepareError(f"{spec.name}: {len(report.bad)} bad source row(s); nothing written (--on-bad-row fail)")
+        first_index, first_reason = report.bad[0]
+        raise PrepareError(
+            f"{spec.name}: {len(report.bad)} bad source row(s) (first: row {first_index}: {first_reason}); "
+            "nothing written (--on-bad-row fail)"
+        )
     if not report.rows:
-        raise PrepareError(f"{spec.name}: no valid rows; nothing written")
+        detail = f" (first bad row {report.bad[0][0]}: {report.bad[0][1]})" if report.bad else ""
+        raise PrepareError(f"{spec.name}: no valid rows{detail}; nothing written")
 
     path = out_dir / spec.out_path
     write_parquet(report.rows, path)
@@ -150,8 +158,8 @@ def prepare(
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m sppo.data.prepare",
+    parser = _Parser(
+        prog=PROG,
         description="Write the SPPO math data sets as verl parquet files under their official names.",
     )
     parser.add_argument("names", nargs="+", metavar="NAME", help=f"{', '.join(SPECS)} or all")
@@ -159,17 +167,21 @@ def _parser() -> argparse.ArgumentParser:
         "--out", type=Path, required=True, help="output folder (evaluation files go to OUT/offline_eval/)"
     )
     parser.add_argument("--source", type=Path, help="local file or folder to read instead of the hub")
-    parser.add_argument("--hub-id", help="another hub id with the same columns (one NAME only)")
+    parser.add_argument("--hub-id", type=nonempty, help="another hub id with the same columns (one NAME only)")
     parser.add_argument(
         "--on-bad-row",
         choices=("skip", "fail"),
         default="skip",
-        help="skip unusable source rows (reported with their index) or fail without writing",
+        help="skip unusable source rows (reported with their index and counted) or fail without writing",
     )
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+class _Parser(OneLineParser):
+    error_class = PrepareError
+
+
+def _run(argv: list[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     unknown = [n for n in args.names if n != "all" and n not in SPECS]
@@ -182,17 +194,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--source {args.source}: no such file or directory")
     if args.hub_id and (len(names) > 1 or args.source is not None):
         parser.error("--hub-id needs exactly one data set name and no --source")
+    # every output folder must be writable before the first data set is loaded
+    for folder in sorted({(args.out / SPECS[name].out_path).parent for name in names}):
+        check_output_dir(folder, flag="--out")
 
     for name in names:
         spec = SPECS[name]
         if args.hub_id:
             spec = replace(spec, hub_id=args.hub_id, hub_configs=(None,), expected_rows=None)
-        try:
-            prepare(spec, args.out, args.source, fail_on_bad_row=args.on_bad_row == "fail")
-        except PrepareError as exc:
-            print(f"{parser.prog}: error: {exc}", file=sys.stderr)
-            return 1
+        prepare(spec, args.out, args.source, fail_on_bad_row=args.on_bad_row == "fail")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit code 0 (written), 2 (bad input: one line on stderr), 130 (interrupted; complete files only)."""
+    return guarded(PROG, lambda: _run(argv), (PrepareError,))
 
 
 if __name__ == "__main__":

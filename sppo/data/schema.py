@@ -11,6 +11,8 @@ A row::
 
 from __future__ import annotations
 
+import math
+from collections.abc import Collection
 from typing import Any
 
 PROMPT_SUFFIX = " Please output the final answer within \\boxed{}."
@@ -37,28 +39,103 @@ def build_row(
     }
 
 
-def row_problems(row: dict[str, Any]) -> list[str]:
-    """Everything wrong with one built row (empty list when it is valid)."""
+def plain(value: Any) -> Any:
+    """A parquet/pandas cell as plain Python (numpy arrays -> lists, numpy scalars -> Python scalars)."""
+    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
+        value = value.tolist()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
+def _short(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def answer_problem(value: Any, numbers: bool = False, what: str = "ground truth") -> str | None:
+    """What is wrong with one answer value, or None when it is usable.
+
+    Accepted: a non-blank string; with ``numbers``, also a finite int or float (``27.0`` means ``"27"``).
+    Refused: None, NaN/inf, booleans, lists (one answer per row: ``["2", "3"]`` is not two answers) and
+    any other type. The same rule serves prepare (source answers, ``numbers=True``), check and the training
+    check (prepared files hold strings), and score/generate (``numbers=True``).
+    """
+    value = plain(value)
+    if value is None:
+        return f"missing {what}"
+    if isinstance(value, str):
+        return None if value.strip() else f"empty {what}"
+    if isinstance(value, bool):
+        return f"{what} is a boolean ({value}), expected a string"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{what} is {value} (not a number), expected a string"
+    if isinstance(value, (int, float)):
+        return None if numbers else f"{what} is a number ({value}), expected a string"
+    if isinstance(value, (list, dict)):
+        kind = "list" if isinstance(value, list) else "mapping"
+        return f"{what} is a {kind} ({_short(value)}), expected one answer string"
+    return f"{what} has type {type(value).__name__}, expected a string"
+
+
+def prompt_problem(prompt: Any, ask_boxed: bool = True) -> str | None:
+    """What is wrong with one ``prompt`` cell (a list of ``{role, content}`` messages), or None."""
+    prompt = plain(prompt)
+    if isinstance(prompt, str):
+        return "prompt is a plain string, expected a list of chat messages [{role, content}]"
+    if not isinstance(prompt, list) or not prompt:
+        return "prompt is not a non-empty list of chat messages"
+    for message in prompt:
+        if not (isinstance(message, dict) and isinstance(message.get("content"), str)
+                and isinstance(message.get("role"), str)):  # fmt: skip
+            return "prompt message is not {role: text, content: text}"
+    user = [m for m in prompt if m["role"] == "user"]
+    if not user:
+        return "prompt has no user message"
+    if not user[0]["content"].removesuffix(PROMPT_SUFFIX).strip():
+        return "empty question"
+    if ask_boxed and not any("\\boxed" in m["content"] for m in prompt):
+        return "prompt does not ask for a \\boxed{} answer (the scorer reads the last \\boxed{})"
+    return None
+
+
+def row_problems(
+    row: dict[str, Any], ask_boxed: bool = True, numbers: bool = False, skip: Collection[str] = ()
+) -> list[str]:
+    """Everything wrong with one verl row (empty list when it is valid): THE row check.
+
+    Used on every row that prepare writes, that check and the training check read
+    (:func:`sppo.data.check.check_training_file`), and that generate and score read (``ask_boxed=False``:
+    other benchmark files may phrase the instruction differently; ``numbers=True``: a number answer is
+    scored as its string). ``skip``: columns not to check (already reported as missing or of a wrong type).
+    """
+    from sppo.reward.sources import is_known
+
     problems = []
-    missing = [c for c in COLUMNS if c not in row]
-    if missing:
-        return [f"missing column(s): {', '.join(missing)}"]
-    if not isinstance(row["data_source"], str) or not row["data_source"]:
-        problems.append("empty data_source")
-    prompt = row["prompt"]
-    if not (isinstance(prompt, list) and prompt and isinstance(prompt[0], dict)):
-        problems.append("prompt is not a non-empty list of messages")
-    else:
-        content = prompt[0].get("content")
-        if prompt[0].get("role") != "user":
-            problems.append("first prompt message is not from the user")
-        if not isinstance(content, str) or not content.removesuffix(PROMPT_SUFFIX).strip():
-            problems.append("empty question")
-    reward = row["reward_model"]
-    truth = reward.get("ground_truth") if isinstance(reward, dict) else None
-    if not isinstance(truth, str) or not truth.strip():
-        problems.append("empty ground truth")
-    extra = row["extra_info"]
-    if not isinstance(extra, dict) or not isinstance(extra.get("index"), int):
-        problems.append("extra_info.index is not an integer")
+    if "data_source" not in skip:
+        source = plain(row.get("data_source"))
+        if not isinstance(source, str) or not source.strip():
+            problems.append("empty data_source")
+        elif not is_known(source):
+            problems.append(f"data_source {source!r} unknown to sppo.reward")
+    if "prompt" not in skip:
+        problem = prompt_problem(row.get("prompt"), ask_boxed)
+        if problem:
+            problems.append(problem)
+    if "reward_model" not in skip:
+        reward = plain(row.get("reward_model"))
+        truth = reward.get("ground_truth") if isinstance(reward, dict) else None
+        problem = answer_problem(truth, numbers=numbers)
+        if problem:
+            problems.append(problem)
+    if "extra_info" not in skip:
+        extra = plain(row.get("extra_info"))
+        if extra is not None and not isinstance(extra, dict):
+            problems.append("extra_info is not a mapping")
+        elif isinstance(extra, dict) and extra.get("index") is not None and (
+            not isinstance(extra["index"], int) or isinstance(extra["index"], bool)
+        ):
+            problems.append("extra_info.index is not an integer")
     return problems

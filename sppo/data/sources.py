@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sppo.data.answers import answer_from_solution, normalize_answer
+from sppo.data.schema import answer_problem
 
 DAPO_PREFIX = (
     "Solve the following math problem step by step. The last line of your response should be of the form "
@@ -50,12 +51,19 @@ def _get(record: dict[str, Any], *keys: str) -> Any:
 
 def _question(record: dict[str, Any], *keys: str) -> str:
     value = _get(record, *keys)
+    if value is not None and not isinstance(value, str):
+        raise BadRow(f"question is a {type(value).__name__}, expected text (column {' / '.join(keys)})")
     if not isinstance(value, str) or not value.strip():
         raise BadRow(f"empty question (looked for column {' / '.join(keys)})")
     return value.strip()
 
 
 def _answer(value: object, integer_contest: bool = False) -> str:
+    """The answer as a clean string; a missing, NaN, boolean or list answer is a :class:`BadRow`
+    (:func:`sppo.data.schema.answer_problem`: one answer per row, never ``str(["2", "3"])``)."""
+    problem = answer_problem(value, numbers=True, what="answer")
+    if problem:
+        raise BadRow(problem)
     answer = normalize_answer(value, integer_contest=integer_contest)
     if not answer:
         raise BadRow("empty answer")

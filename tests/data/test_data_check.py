@@ -47,7 +47,7 @@ def test_row_problems_are_grouped_with_indices(tmp_path: Path, capsys: pytest.Ca
     rows[4]["prompt"][0]["content"] = "What is 2+2? End with Answer: N."
     path = write(tmp_path / "bad.parquet", rows)
     status, out, _ = run(capsys, path)
-    assert status == 1
+    assert status == 2
     assert out.splitlines() == [
         f"{path}: 5 rows",
         "  data sources: math__math (4), gsm8k (1)",
@@ -63,7 +63,7 @@ def test_missing_columns_and_wrong_types(tmp_path: Path, capsys: pytest.CaptureF
     rows = [{"data_source": "math__math", "prompt": "Q?", "reward_model": {"ground_truth": 5}} for _ in range(2)]
     path = write(tmp_path / "types.parquet", rows)
     status, out, _ = run(capsys, path)
-    assert status == 1
+    assert status == 2
     assert out.splitlines() == [
         f"{path}: 2 rows",
         "  data sources: math__math (2)",
@@ -83,12 +83,12 @@ def test_null_values_and_no_user_message(tmp_path: Path, capsys: pytest.CaptureF
     rows[2]["reward_model"] = None
     path = write(tmp_path / "nulls.parquet", rows, schema=schema)
     status, out, _ = run(capsys, path)
-    assert status == 1
+    assert status == 2
     assert out.splitlines()[2:] == [
         "  problems (3):",
         "    - empty data_source: 1 row(s) (0)",
         "    - prompt has no user message: 1 row(s) (1)",
-        "    - empty ground truth: 1 row(s) (2)",
+        "    - missing ground truth: 1 row(s) (2)",
     ]
 
 
@@ -96,7 +96,7 @@ def test_empty_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     schema = pa.Table.from_pylist(good_rows(1)).schema
     path = write(tmp_path / "empty.parquet", [], schema=schema)
     status, out, _ = run(capsys, path)
-    assert status == 1
+    assert status == 2
     assert out.splitlines()[1:] == ["  data sources: none", "  problems (1):", "    - the file has no rows"]
 
 
@@ -105,13 +105,13 @@ def test_many_bad_rows_show_the_first_ten(tmp_path: Path, capsys: pytest.Capture
     for r in rows:
         r["reward_model"]["ground_truth"] = ""
     status, out, _ = run(capsys, write(tmp_path / "many.parquet", rows))
-    assert status == 1
+    assert status == 2
     assert "    - empty ground truth: 12 row(s) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)" in out.splitlines()
 
 
 def test_raw_dapo_hub_file_is_flagged(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, FIXTURES / "dapo_math_17k_hubformat_sample.parquet")
-    assert status == 1
+    assert status == 2
     assert "prompt does not ask for a \\boxed{} answer" in out
 
 
@@ -127,6 +127,7 @@ def test_unreadable_file_is_one_line_error(tmp_path: Path, kind: str, capsys: py
     assert status == 2
     assert len(err.strip().splitlines()) == 1
     expected = "no such file" if kind == "missing" else "not a readable parquet file"
+    assert f"    - {path}: {expected}" in out
     assert err.startswith(f"python -m sppo.data.check: error: {path}: {expected}")
     assert "ok2.parquet: 3 rows" in out  # the other files are still checked
 

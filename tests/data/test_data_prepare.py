@@ -113,7 +113,7 @@ def test_deepscaler_json_drops_rows_without_answer(tmp_path: Path, capsys: pytes
         row("math__deepscaler", "What is $1+1$?", "2", 0, "train", source_index=0),
         row("math__deepscaler", "Compute $\\frac{1}{2}+\\frac{1}{2}$.", "1", 1, "train", source_index=2),
     ]
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "deepscaler: source row 1: empty answer" in err
     assert "wrote 2 rows" in err and "1 bad row(s) skipped" in err
 
@@ -187,7 +187,7 @@ def test_aime_answer_out_of_range_is_a_bad_row(tmp_path: Path, capsys: pytest.Ca
     assert [
         r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / "out/offline_eval/math__aime2025_2025.parquet")
     ] == ["7"]
-    assert "aime25: source row 0: AIME answer must be an integer from 0 to 999, got '1000'" in capsys.readouterr().err
+    assert "aime25: source row 0: AIME answer must be an integer from 0 to 999, got '1000'" in capsys.readouterr().out
 
 
 AMC_SCHEMA = pa.schema([("id", pa.int64()), ("question", pa.string()), ("answer", pa.float64()), ("url", pa.string())])
@@ -207,7 +207,7 @@ def test_amc23_float_answers_and_empty_question(tmp_path: Path, capsys: pytest.C
         row("math__amc23", "Q2?", "-1", 1, "test", source_index=2),
         row("math__amc23", "Q3?", "0.5", 2, "test", source_index=3),
     ]
-    assert "amc23: source row 1: empty question (looked for column question / problem)" in capsys.readouterr().err
+    assert "amc23: source row 1: empty question (looked for column question / problem)" in capsys.readouterr().out
 
 
 def test_bad_row_can_fail_the_run_without_writing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -217,11 +217,14 @@ def test_bad_row_can_fail_the_run_without_writing(tmp_path: Path, capsys: pytest
         schema=AMC_SCHEMA,
     )
     status = main(["amc23", "--out", str(tmp_path / "out"), "--source", str(tmp_path), "--on-bad-row", "fail"])
-    assert status == 1
+    assert status == 2
     assert not (tmp_path / "out").exists()
-    err = capsys.readouterr().err
-    assert "amc23: source row 0: empty question" in err
-    assert "error: amc23: 1 bad source row(s); nothing written (--on-bad-row fail)" in err
+    captured = capsys.readouterr()
+    assert "amc23: source row 0: empty question" in captured.out
+    assert captured.err == (
+        "python -m sppo.data.prepare: error: amc23: 1 bad source row(s) (first: row 0: empty question "
+        "(looked for column question / problem)); nothing written (--on-bad-row fail)\n"
+    )
 
 
 def test_math500_fixture(tmp_path: Path) -> None:
@@ -292,14 +295,14 @@ def test_all_from_a_folder_writes_the_official_names(tmp_path: Path) -> None:
 )
 def test_cli_usage_errors(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     argv = [a.replace("{fixture}", str(FIXTURES / "math500_sample.jsonl")) for a in argv]
-    with pytest.raises(SystemExit) as exc:
-        main(argv)
-    assert exc.value.code == 2
-    assert message in capsys.readouterr().err
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("python -m sppo.data.prepare: error: ") and err.count("\n") == 1
+    assert message in err
 
 
 def test_missing_local_data_is_one_line_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["aime24", "--out", str(tmp_path / "out"), "--source", str(tmp_path)]) == 1
+    assert main(["aime24", "--out", str(tmp_path / "out"), "--source", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err == (
         f"python -m sppo.data.prepare: error: aime24: {tmp_path}: no local data for 'aime24' "
@@ -324,7 +327,7 @@ def test_module_entry_point(tmp_path: Path) -> None:
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    assert f"math500: wrote 40 rows to {tmp_path}/offline_eval/math__math_500.parquet" in out.stderr
+    assert f"math500: wrote 40 rows to {tmp_path}/offline_eval/math__math_500.parquet" in out.stdout
 
 
 class FakeHub:
@@ -364,7 +367,7 @@ def test_hub_loading_concatenates_configs(
         row("math__aime2025", "A?", "70", 0, "test", source_index=0, id=""),
         row("math__aime2025", "B?", "588", 1, "test", source_index=1, id=""),
     ]
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "aime25: loading opencompass/AIME2025 (test) from the hub" in err
     assert "aime25: warning: expected 30 rows from the hub, wrote 2" in err
 
@@ -379,7 +382,7 @@ def test_hub_id_override_and_hub_error(
     assert main(["aime24", "--out", str(tmp_path), "--hub-id", "HuggingFaceH4/aime_2024"]) == 0
     rows = read_rows(tmp_path / "offline_eval" / "math__aime_repeated_8x_240.parquet")
     assert [(r["reward_model"]["ground_truth"], r["extra_info"]["id"]) for r in rows] == [("33", "60")] * 8
-    assert main(["math500", "--out", str(tmp_path)]) == 1
+    assert main(["math500", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err.splitlines()[-1] == (
         "python -m sppo.data.prepare: error: math500: cannot load HuggingFaceH4/MATH-500 split 'test' from the hub: "
         "Dataset 'HuggingFaceH4/MATH-500' doesn't exist on the Hub"
@@ -399,6 +402,6 @@ def test_dapo_conflicting_duplicates_are_reported(tmp_path: Path, capsys: pytest
     assert [r["reward_model"]["ground_truth"] for r in read_rows(tmp_path / "out" / "dapo-math-17k_dedup.parquet")] == [
         "1"
     ]
-    err = capsys.readouterr().err
+    err = capsys.readouterr().out
     assert "dapo17k: duplicate source row 2 dropped: answer '2' differs from the kept '1'" in err
     assert "dapo17k: wrote 1 rows" in err and "2 duplicate(s) removed" in err
