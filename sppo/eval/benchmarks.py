@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sppo.data.schema import answer_problem, plain, prompt_problem
 from sppo.eval.errors import EvalError
 
 #: name -> (display title, official file name, data_source values that identify it, lower case)
@@ -128,37 +129,26 @@ def read_benchmark(path: str | Path) -> Any:
     return frame
 
 
-def plain(value: Any) -> Any:
-    """Parquet values (numpy arrays of dicts) as plain Python lists/dicts/scalars."""
-    if hasattr(value, "tolist") and not isinstance(value, (str, bytes)):
-        value = value.tolist()
-    if isinstance(value, dict):
-        return {k: plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
-
-
 def messages_of(prompt: Any) -> list[dict[str, str]]:
-    """The chat messages of a ``prompt`` cell (a list of {role, content}; a bare string is one user turn)."""
-    prompt = plain(prompt)
-    if isinstance(prompt, str):
-        return [{"role": "user", "content": prompt}]
-    if isinstance(prompt, list) and prompt and all(isinstance(m, dict) and "content" in m for m in prompt):
-        return [{"role": str(m.get("role", "user")), "content": str(m["content"])} for m in prompt]
-    raise EvalError(f"prompt is not a list of chat messages: {str(prompt)[:80]!r}")
+    """The chat messages of a ``prompt`` cell: a list of {role, content} (a plain string is refused, as by
+    ``sppo.data.check``: :func:`sppo.data.schema.prompt_problem`)."""
+    problem = prompt_problem(prompt, ask_boxed=False)
+    if problem:
+        raise EvalError(problem)
+    return [{"role": m["role"], "content": m["content"]} for m in plain(prompt)]
 
 
 def ground_truth_of(reward_model: Any) -> str:
-    """The single answer string of a ``reward_model`` cell (numbers as ``27.0`` -> ``"27"``)."""
+    """The single answer string of a ``reward_model`` cell (numbers as ``27.0`` -> ``"27"``); a missing,
+    NaN, boolean or list answer is refused (:func:`sppo.data.schema.answer_problem`)."""
     from sppo.reward.score import gold_answers
 
     cell = plain(reward_model)
     truth = cell.get("ground_truth") if isinstance(cell, dict) else None
-    answers = gold_answers(truth)
-    if len(answers) != 1:
-        raise EvalError(f"reward_model.ground_truth must be one answer, got {truth!r}")
-    return answers[0]
+    problem = answer_problem(truth, numbers=True)
+    if problem:
+        raise EvalError(problem)
+    return gold_answers(truth)[0]
 
 
 def problem_key(messages: list[dict[str, str]], ground_truth: str) -> str:
@@ -191,12 +181,16 @@ def load_problems(label: str, path: str | Path, limit: int | None = None) -> lis
     """The problems of one benchmark file in order of first appearance; ``limit``: keep the first N."""
     frame = read_benchmark(path)
     problems: dict[str, Problem] = {}
+    bad: list[tuple[int, str]] = []
+    rows = []
     for row_index, row in enumerate(frame[list(REQUIRED_COLUMNS)].itertuples(index=False)):
         try:
-            messages = messages_of(row.prompt)
-            truth = ground_truth_of(row.reward_model)
+            rows.append((row_index, row, messages_of(row.prompt), ground_truth_of(row.reward_model)))
         except EvalError as exc:
-            raise EvalError(f"{path}: row {row_index}: {exc}") from None
+            bad.append((row_index, str(exc)))
+    if bad:
+        raise EvalError(f"{path}: {len(bad)} bad row(s) (first: row {bad[0][0]}: {bad[0][1]}); check it with python -m sppo.data.check")
+    for row_index, row, messages, truth in rows:
         key = problem_key(messages, truth)
         if key not in problems:
             if limit is not None and len(problems) >= limit:

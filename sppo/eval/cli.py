@@ -5,15 +5,27 @@
     python -m sppo.eval compare runs/eval/A runs/eval/B logs/sppo.jsonl --out runs/compare
 
 Each verb's function below gives its full command. Bad input (a missing file or column, an
-unreadable parquet, k < 1, an unknown benchmark, ...) fails with one line
-``python -m sppo.eval <verb>: error: ...`` and exit code 2, before any model is loaded.
+unreadable parquet, k < 1, an unwritable --out, a prompt longer than the model's context, ...) fails with
+one line ``python -m sppo.eval <verb>: error: ...`` and exit code 2, before any model is loaded; Ctrl-C prints
+one line and exits with 130, leaving only complete files (docs/errors.md).
 """
 
 from __future__ import annotations
 
 import argparse
 
-from sppo.cli_errors import OneLineParser, run_verb_cli
+from sppo.cli_errors import (
+    OneLineParser,
+    check_output_dir,
+    float_range,
+    int_range,
+    nonempty,
+    nonneg_float,
+    nonneg_int,
+    positive_int,
+    run_verb_cli,
+)
+from sppo.eval.backends import BACKENDS
 from sppo.eval.errors import EvalError
 
 
@@ -21,11 +33,10 @@ class _Parser(OneLineParser):
     error_class = EvalError
 
 
-def _int(text: str) -> int:
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"invalid int value: '{text}'") from None
+#: Upper bounds where a flag would otherwise make the work unbounded or nonsensical.
+MAX_K = 4096
+MAX_WORKERS = 256
+MAX_TIMEOUT_S = 3600.0
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
@@ -38,6 +49,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from sppo.eval import generate
     from sppo.eval.backends import SamplingSettings
 
+    check_output_dir(args.out)
+    if args.merged_dir:
+        check_output_dir(args.merged_dir, flag="--merged-dir")
     options = {"tensor_parallel_size": args.tensor_parallel_size, "gpu_memory_utilization": args.gpu_memory_utilization}
     config = generate.GenerateConfig(
         model=args.model,
@@ -52,6 +66,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
         backend=args.backend,
         merged_dir=args.merged_dir,
         backend_options=options,
+        force=args.force,
     )
     generate.run(config)
     return 0
@@ -65,8 +80,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     """
     from sppo.eval import score
 
-    if args.workers is not None and args.workers < 1:
-        raise EvalError(f"--workers must be >= 1, got {args.workers}")
+    if args.out is not None:
+        check_output_dir(args.out)
     score.run(
         args.responses,
         out=args.out,
@@ -87,6 +102,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
     """
     from sppo.eval import compare
 
+    if args.out is not None:
+        check_output_dir(args.out)
     print(compare.run(args.runs, args.labels, args.out), end="")
     return 0
 
@@ -97,42 +114,47 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = verbs.add_parser("generate", help="sample k responses per problem", description=cmd_generate.__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    g.add_argument("--model", required=True,
+    g.add_argument("--model", required=True, type=nonempty,
                    help="HF model dir, verl checkpoint (training dir, global_step_N[/actor]) or hf://ORG/NAME")  # fmt: skip
-    g.add_argument("--benchmarks", nargs="+", required=True, metavar="NAME",
+    g.add_argument("--benchmarks", nargs="+", required=True, metavar="NAME", type=nonempty,
                    help="aime24 aime25 amc23 math500 minerva, suites official_val / all5, or .parquet paths")  # fmt: skip
     g.add_argument("--data-dir", default="data/offline_eval", help="folder of the official benchmark files")
-    g.add_argument("--out", required=True, help="output folder (an existing one is resumed)")
-    g.add_argument("--k", type=_int, default=1, help="samples per benchmark row (default 1)")
-    g.add_argument("--temperature", type=float, default=0.6, help="sampling temperature (default 0.6, the paper's)")
-    g.add_argument("--top-p", type=float, default=1.0, help="nucleus sampling mass (default 1.0)")
-    g.add_argument("--max-tokens", type=_int, default=8192, help="response token limit (default 8192)")
-    g.add_argument("--seed", type=int, default=0, help="base seed of the per-sample seeds")
-    g.add_argument("--limit", type=_int, default=None, help="only the first N problems of each benchmark")
-    g.add_argument("--stop-after", type=_int, default=None, help="stop after N problems in this run")
-    g.add_argument("--backend", default="auto", help="auto (vLLM with CUDA, else hf), vllm or hf")
+    g.add_argument("--out", required=True, type=nonempty, help="output folder (an existing one is resumed)")
+    g.add_argument("--k", type=int_range(1, MAX_K), default=1, help=f"samples per benchmark row (default 1, at most {MAX_K})")
+    g.add_argument("--temperature", type=nonneg_float, default=0.6, help="sampling temperature >= 0 (default 0.6, the paper's)")
+    g.add_argument("--top-p", type=float_range(0.0, 1.0, lo_open=True), default=1.0, help="nucleus sampling mass in (0, 1] (default 1.0)")
+    g.add_argument("--max-tokens", type=positive_int, default=8192, help="response token limit (default 8192)")
+    g.add_argument("--seed", type=int_range(0, 2**63 - 1), default=0, help="base seed of the per-sample seeds (>= 0)")
+    g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems of each benchmark")
+    g.add_argument("--stop-after", type=nonneg_int, default=None, help="stop after N problems in this run")
+    g.add_argument("--backend", default="auto", choices=BACKENDS, help="auto (vLLM with CUDA, else hf), vllm or hf")
     g.add_argument("--merged-dir", default=None, help="where an FSDP checkpoint is merged (default OUT/model_hf)")
-    g.add_argument("--tensor-parallel-size", type=_int, default=1, help="vLLM tensor parallel size")
-    g.add_argument("--gpu-memory-utilization", type=float, default=0.85, help="vLLM GPU memory fraction")
+    g.add_argument("--tensor-parallel-size", type=int_range(1, 64), default=1, help="vLLM tensor parallel size")
+    g.add_argument("--gpu-memory-utilization", type=float_range(0.0, 1.0, lo_open=True), default=0.85,
+                   help="vLLM GPU memory fraction in (0, 1]")  # fmt: skip
+    g.add_argument("--force", action="store_true",
+                   help="OUT holds a run with other settings: delete its samples and start again")  # fmt: skip
     g.set_defaults(func=cmd_generate)
 
     s = verbs.add_parser("score", help="metrics from a responses parquet", description=cmd_score.__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    s.add_argument("responses", help="a generate output folder or a responses parquet (ours or verl's)")
-    s.add_argument("--out", default=None, help="output folder (default: the responses' folder)")
-    s.add_argument("--benchmark", default=None, help="label for all rows (default: from the file/data_source)")
-    s.add_argument("--tokenizer", default=None, help="verl format only: count response tokens with this tokenizer")
-    s.add_argument("--max-tokens", type=_int, default=None, help="verl format only: the generation limit (for 'truncated')")
-    s.add_argument("--workers", type=_int, default=None, help="verifier processes (default: CPU count, at most 8)")
-    s.add_argument("--timeout", type=float, default=5.0, help="symbolic check limit per response, seconds")
+    s.add_argument("responses", type=nonempty, help="a generate output folder or a responses parquet (ours or verl's)")
+    s.add_argument("--out", default=None, type=nonempty, help="output folder (default: the responses' folder)")
+    s.add_argument("--benchmark", default=None, type=nonempty, help="label for all rows (default: from the file/data_source)")
+    s.add_argument("--tokenizer", default=None, type=nonempty, help="verl format only: count response tokens with this tokenizer")
+    s.add_argument("--max-tokens", type=positive_int, default=None, help="verl format only: the generation limit (for 'truncated')")
+    s.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None,
+                   help=f"verifier processes (default: CPU count, at most 8; at most {MAX_WORKERS})")  # fmt: skip
+    s.add_argument("--timeout", type=float_range(0.0, MAX_TIMEOUT_S, lo_open=True), default=5.0,
+                   help=f"symbolic check limit per response, seconds in (0, {MAX_TIMEOUT_S:g}]")  # fmt: skip
     s.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     s.set_defaults(func=cmd_score)
 
     c = verbs.add_parser("compare", help="compare runs", description=cmd_compare.__doc__,
                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
-    c.add_argument("runs", nargs="+", help="verl file-logger JSONL files or score output folders")
-    c.add_argument("--labels", nargs="+", default=None, help="one name per run")
-    c.add_argument("--out", default=None, help="write compare.md and compare.png here")
+    c.add_argument("runs", nargs="+", type=nonempty, help="verl file-logger JSONL files or score output folders")
+    c.add_argument("--labels", nargs="+", default=None, type=nonempty, help="one name per run")
+    c.add_argument("--out", default=None, type=nonempty, help="write compare.md and compare.png here")
     c.set_defaults(func=cmd_compare)
     return parser
 

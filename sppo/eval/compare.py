@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sppo.cli_errors import atomic_path, write_text_atomic
 from sppo.eval.benchmarks import benchmark_for, title
 from sppo.eval.errors import EvalError
 
@@ -56,14 +57,22 @@ def _finite(value: Any) -> bool:
 def read_jsonl(path: Path) -> list[Point]:
     """Validation points of a verl file-logger JSONL (bad lines are skipped, not fatal)."""
     lines = []
-    with path.open(encoding="utf-8") as handle:
-        for line in handle:
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue  # a line cut by a killed run
-            if isinstance(record, dict) and isinstance(record.get("data"), dict) and _finite(record.get("step")):
-                lines.append((int(record["step"]), record["data"]))
+    if path.suffix.lower() == ".parquet":
+        raise EvalError(
+            f"run {path}: a parquet file; compare reads a training metrics JSONL or a score output folder "
+            f"(score it first: python -m sppo.eval score {path} --out DIR)"
+        )
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError:
+        raise EvalError(f"run {path}: not a text file (expected a verl file-logger metrics JSONL or a score output folder)") from None
+    for line in text.splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a killed run
+        if isinstance(record, dict) and isinstance(record.get("data"), dict) and _finite(record.get("step")):
+            lines.append((int(record["step"]), record["data"]))
     lines.sort(key=lambda item: item[0])
     timed = any(_finite(data.get("timing_s/step")) for _, data in lines)
     seconds = 0.0
@@ -90,9 +99,15 @@ def _score_point(metrics_file: Path) -> Point:
     try:
         metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
         values = {name: float(m["avg"]) for name, m in metrics["benchmarks"].items()}
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise EvalError(f"{metrics_file}: not a score metrics.json ({exc})") from None
-    step = (metrics.get("source") or {}).get("step")
+        source = metrics.get("source") or {}
+        step = source.get("step") if isinstance(source, dict) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise EvalError(f"{metrics_file}: not a score metrics.json ({type(exc).__name__}: {exc})") from None
+    bad = [name for name, value in values.items() if not (math.isfinite(value) and 0.0 <= value <= 1.0)]
+    if bad:
+        raise EvalError(f"{metrics_file}: avg of {bad[0]!r} is {values[bad[0]]}, expected a fraction in [0, 1]")
+    if step is not None and (not isinstance(step, int) or isinstance(step, bool)):
+        raise EvalError(f"{metrics_file}: source.step is {step!r}, expected an integer or null")
     if step is None:
         match = _STEP_NAME.search(metrics_file.parent.name)
         step = int(match.group(1)) if match else None
@@ -182,7 +197,8 @@ def plot(runs: list[Run], names: list[str], path: Path) -> None:
         ax.legend(fontsize=8)
     fig.suptitle(", ".join(title(n) for n in names), fontsize=9)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
 
 
@@ -201,6 +217,6 @@ def run(paths: list[str], labels: list[str] | None = None, out: str | Path | Non
     if out is not None:
         out = Path(out)
         out.mkdir(parents=True, exist_ok=True)
-        (out / "compare.md").write_text(text, encoding="utf-8")
+        write_text_atomic(out / "compare.md", text)
         plot(runs, names, out / "compare.png")
     return text

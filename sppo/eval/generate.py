@@ -14,7 +14,10 @@ Resuming: the unit of work is a *problem* (all its rows x k samples). Its rows a
 shard file only when all of its samples are done, so a killed run loses at most the problems in
 flight; on restart, problems present in the shards are skipped, and ``responses.parquet`` keeps one
 row per (benchmark, problem_id, sample_idx). A restart with different settings (k, temperature,
-top-p, max tokens, seed, limit, backend, model, or a changed benchmark file) is refused.
+top-p, max tokens, seed, limit, backend, model, or a changed benchmark file) is refused unless ``--force``
+(which deletes the old samples); a ``meta.json`` without any finished sample (a run that failed before
+producing anything) never blocks a rerun. A prompt longer than the model's context is refused before the
+model is loaded (:func:`check_prompt_lengths`).
 
 Row ``r``-th repeat of a problem (AIME24 repeats each problem 8 times) gets samples
 ``sample_idx = repeat * k + j`` for ``j < k``; every sample has its own seed
@@ -24,7 +27,6 @@ Row ``r``-th repeat of a problem (AIME24 repeats each problem 8 times) gets samp
 from __future__ import annotations
 
 import json
-import os
 import sys
 import time
 import uuid
@@ -33,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sppo.cli_errors import atomic_path, write_text_atomic
 from sppo.eval.backends import Backend, Request, SamplingSettings, sample_seed
 from sppo.eval.benchmarks import Problem, file_digest, load_problems, resolve
 from sppo.eval.errors import EvalError
@@ -75,6 +78,8 @@ class GenerateConfig:
     """Where an FSDP checkpoint is merged (default OUT/model_hf)."""
     backend_options: dict[str, Any] = field(default_factory=dict)
     """Extra keyword arguments of the vLLM backend (tensor_parallel_size, ...)."""
+    force: bool = False
+    """``out`` holds samples made with other settings: delete them and start again (else an error)."""
 
     def check(self) -> None:
         if self.k < 1:
@@ -92,17 +97,19 @@ class GenerateConfig:
 
 
 def _write_atomic(frame: Any, path: Path) -> None:
-    """Write a parquet file under a temporary name, then rename it (readers never see half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
+    """Write a parquet file under a temporary name, then rename it (readers never see half a file; an
+    interrupted write leaves no temporary file)."""
+    with atomic_path(path) as tmp:
+        frame.to_parquet(tmp, index=False)
 
 
 def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
+
+
+def _shard_files(out: Path, names: Sequence[str]) -> list[Path]:
+    root = out / "shards"
+    return [p for name in names for p in sorted((root / name).glob("part-*.parquet"))]
 
 
 def read_shards(out: Path, benchmarks: Sequence[str] | None = None) -> Any:
@@ -111,7 +118,13 @@ def read_shards(out: Path, benchmarks: Sequence[str] | None = None) -> Any:
 
     root = out / "shards"
     names = benchmarks if benchmarks is not None else sorted(p.name for p in root.glob("*") if p.is_dir())
-    frames = [pd.read_parquet(p) for name in names for p in sorted((root / name).glob("part-*.parquet"))]
+    frames = []
+    for path in _shard_files(out, names):
+        try:
+            frames.append(pd.read_parquet(path))
+        except Exception as exc:  # noqa: BLE001 - pyarrow raises many types for a damaged file
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EvalError(f"{path}: corrupt shard ({first}); delete it and rerun to regenerate its problem") from None
     if not frames:
         return pd.DataFrame({c: [] for c in COLUMNS})
     frame = pd.concat(frames, ignore_index=True)
@@ -130,21 +143,99 @@ def _settings(config: GenerateConfig, backend: str, model: str) -> dict[str, Any
     }
 
 
-def _open_meta(out: Path, settings: dict[str, Any], files: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Load ``meta.json`` (refusing different settings or changed files) or start a new one."""
+def _discard_samples(out: Path) -> None:
+    """Delete what ``generate`` wrote under ``out`` (meta.json, responses.parquet, shards/): ``--force``."""
+    import shutil
+
+    for name in (META, RESPONSES):
+        (out / name).unlink(missing_ok=True)
+    shutil.rmtree(out / "shards", ignore_errors=True)
+
+
+def _open_meta(
+    out: Path, settings: dict[str, Any], files: dict[str, dict[str, Any]], force: bool = False
+) -> dict[str, Any]:
+    """Load ``meta.json`` (refusing different settings or changed files unless ``force``) or start a new one.
+
+    A ``meta.json`` without any finished sample (a run that failed before producing anything) never blocks
+    a rerun: it is replaced.
+    """
     path = out / META
-    if path.is_file():
+    fresh = {"settings": settings, "benchmarks": dict(files), "generation_seconds": 0.0, "complete": False}
+    if not path.is_file():
+        return fresh
+    has_samples = bool(list((out / "shards").glob("*/part-*.parquet")))
+    try:
         meta = json.loads(path.read_text(encoding="utf-8"))
-        changed = [f"{k}: {meta['settings'].get(k)!r} -> {v!r}" for k, v in settings.items() if meta["settings"].get(k) != v]
-        if changed:
-            raise EvalError(f"{out} holds a run with other settings ({'; '.join(changed)}); use another --out")
-        for name, info in files.items():
-            old = meta["benchmarks"].get(name)
-            if old is not None and old["sha256"] != info["sha256"]:
-                raise EvalError(f"{info['path']} changed since {out} was started (benchmark '{name}'); use another --out")
-            meta["benchmarks"].setdefault(name, info)
-        return meta
-    return {"settings": settings, "benchmarks": dict(files), "generation_seconds": 0.0, "complete": False}
+        old_settings, old_files = meta["settings"], meta["benchmarks"]
+        if not isinstance(old_settings, dict) or not isinstance(old_files, dict):
+            raise TypeError("settings/benchmarks are not objects")
+    except (ValueError, KeyError, TypeError) as exc:
+        if not has_samples or force:
+            _discard_samples(out)
+            return fresh
+        raise EvalError(f"{path}: corrupt meta.json ({exc}); use --force to start {out} again, or another --out") from None
+    if not has_samples:
+        return fresh
+    changed = [f"{k}: {old_settings.get(k)!r} -> {v!r}" for k, v in settings.items() if old_settings.get(k) != v]
+    for name, info in files.items():
+        old = old_files.get(name)
+        if old is not None and old.get("sha256") != info["sha256"]:
+            changed.append(f"benchmark file {info['path']} changed")
+    if changed:
+        if force:
+            _discard_samples(out)
+            return fresh
+        raise EvalError(f"{out} holds a run with other settings ({'; '.join(changed)}); use --force to replace it, or another --out")
+    for name, info in files.items():
+        old_files.setdefault(name, info)
+    return meta
+
+
+def _positions(model_path: str) -> int | None:
+    """The model's context length (``max_position_embeddings`` and the like) from its config, or None."""
+    from transformers import AutoConfig
+
+    try:
+        config = AutoConfig.from_pretrained(model_path)
+    except Exception:  # noqa: BLE001 - no readable config: the backend reports it
+        return None
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def check_prompt_lengths(model_path: str, problems: Sequence[Problem], max_tokens: int) -> None:
+    """Refuse a prompt that does not fit the model's context, before any model is loaded.
+
+    Raises :class:`EvalError` naming both lengths when a prompt (chat template included) has as many tokens as
+    the model has positions or more; prints one warning when prompt + ``max_tokens`` exceeds them (the
+    responses of those problems are cut by the context, not by ``--max-tokens``).
+    """
+    from transformers import AutoTokenizer
+
+    from sppo.eval.backends import chat_prompt_ids
+
+    positions = _positions(model_path)
+    if positions is None or not problems:
+        return
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except Exception:  # noqa: BLE001 - the backend reports an unloadable tokenizer
+        return
+    lengths = [(len(chat_prompt_ids(tokenizer, p.messages)), p) for p in problems]
+    longest, problem = max(lengths, key=lambda item: item[0])
+    if longest >= positions:
+        raise EvalError(
+            f"benchmark '{problem.benchmark}' problem {problem.problem_id}: the prompt is {longest} tokens but the "
+            f"model has {positions} positions (max_position_embeddings); use a model with a longer context"
+        )
+    over = sum(1 for n, _ in lengths if n + max_tokens > positions)
+    if over:
+        print(f"sppo.eval generate: warning: {over} prompt(s) + --max-tokens {max_tokens} exceed the model's "
+              f"{positions} positions; their responses end at the context limit", flush=True)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------- the driver
@@ -207,9 +298,11 @@ def run(config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettin
     }
     source = checkpoint.resolve_model(config.model)
     backend_name = backends.choose_backend(config.backend)
+    if make_backend is None and source.kind != "fsdp":  # an FSDP checkpoint is checked once merged, below
+        check_prompt_lengths(source.path, [p for ps in problems.values() for p in ps], config.sampling.max_tokens)
     model_id = source.path if source.kind == "hub" else str(Path(source.path).resolve())
     out.mkdir(parents=True, exist_ok=True)
-    meta = _open_meta(out, _settings(config, backend_name, model_id), files)
+    meta = _open_meta(out, _settings(config, backend_name, model_id), files, force=config.force)
     meta["step"] = source.step
     _write_json_atomic(meta, out / META)
 
@@ -221,14 +314,16 @@ def run(config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettin
     ]  # fmt: skip
     todo = pending if config.stop_after is None else pending[: config.stop_after]
     print(f"sppo.eval generate: {len(pending)} of {sum(map(len, problems.values()))} problems to do"
-          + (f", {len(todo)} in this run" if len(todo) < len(pending) else ""), file=sys.stderr)  # fmt: skip
+          + (f", {len(todo)} in this run" if len(todo) < len(pending) else ""), flush=True)  # fmt: skip
 
     started = time.monotonic()
     if todo:
         model_path = checkpoint.materialize(source, config.merged_dir or out / "model_hf")
+        if make_backend is None and source.kind == "fsdp":
+            check_prompt_lengths(model_path, todo, config.sampling.max_tokens)
         factory = make_backend or (lambda n, m, s: backends.make_backend(n, m, s, **config.backend_options))
         backend = factory(backend_name, model_path, config.sampling)
-        bar = tqdm(total=len(todo), unit="problem", desc="generate", file=sys.stderr, dynamic_ncols=True)
+        bar = tqdm(total=len(todo), unit="problem", desc="generate", file=sys.stderr, dynamic_ncols=True, disable=None)
         for start in range(0, len(todo), max(1, backend.batch_problems)):
             batch = todo[start : start + max(1, backend.batch_problems)]
             per_problem = [_requests(backend, p, config.k, config.seed) for p in batch]
@@ -250,5 +345,5 @@ def run(config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettin
     meta["complete"] = len(responses) == expected
     _write_json_atomic(meta, out / META)
     print(f"sppo.eval generate: {len(responses)} of {expected} samples in {out / RESPONSES}"
-          + ("" if meta["complete"] else " (incomplete: run the same command again to continue)"), file=sys.stderr)  # fmt: skip
+          + ("" if meta["complete"] else " (incomplete: run the same command again to continue)"))  # fmt: skip
     return meta

@@ -16,6 +16,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from sppo.cli_errors import atomic_path, atomic_write, write_text_atomic
 from sppo.eval.benchmarks import title
 
 
@@ -85,14 +86,14 @@ def write_tables(metrics: dict[str, Any], out: str | Path) -> None:
     """metrics.json, metrics.csv and metrics.md under ``out``."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / "metrics.json").write_text(json.dumps(metrics, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text_atomic(out / "metrics.json", json.dumps(metrics, indent=2, default=str) + "\n")
     table = rows(metrics)
-    with (out / "metrics.csv").open("w", newline="", encoding="utf-8") as handle:
+    with atomic_write(out / "metrics.csv", "w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(table[0]))
         writer.writeheader()
         for row in table:
             writer.writerow({k: "" if v is None else (repr(v) if isinstance(v, float) else v) for k, v in row.items()})
-    (out / "metrics.md").write_text(markdown_table(metrics), encoding="utf-8")
+    write_text_atomic(out / "metrics.md", markdown_table(metrics))
 
 
 def write_plots(metrics: dict[str, Any], out: str | Path) -> list[Path]:
@@ -116,7 +117,8 @@ def write_plots(metrics: dict[str, Any], out: str | Path) -> list[Path]:
         ax.set_title(f"{title(name)} ({m['problems']} problems)")
         fig.tight_layout()
         path = out / f"bar_{name}.png"
-        fig.savefig(path, dpi=110)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110)
         plt.close(fig)
         written.append(path)
     fig, ax = plt.subplots(figsize=(5, 3.5))
@@ -131,7 +133,8 @@ def write_plots(metrics: dict[str, Any], out: str | Path) -> list[Path]:
     ax.legend(fontsize=8)
     fig.tight_layout()
     path = out / "pass_at_k.png"
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)
     written.append(path)
     return written

@@ -23,10 +23,10 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Any
 
+from sppo.cli_errors import atomic_path, check_output_dir
 from sppo.eval.benchmarks import (
     PAPER_MEAN,
     benchmark_for,
@@ -52,8 +52,30 @@ def locate(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
     elif not path.is_file():
         raise EvalError(f"{path}: no such file or directory")
     meta_path = path.parent / META
-    meta = json.loads(meta_path.read_text(encoding="utf-8")) if meta_path.is_file() else None
+    meta = None
+    if meta_path.is_file():
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except ValueError as exc:
+            raise EvalError(f"{meta_path}: corrupt meta.json ({exc})") from None
+        if not isinstance(meta, dict):
+            raise EvalError(f"{meta_path}: corrupt meta.json (not a JSON object)")
     return path, meta
+
+
+def _bad_sample_rows(frame: Any) -> list[tuple[int, str]]:
+    """(row, problem) of every sample row whose ground truth or response cannot be scored: the answer rule of
+    :func:`sppo.data.schema.answer_problem` (a number is read as its string), and a response must be text."""
+    from sppo.data.schema import answer_problem
+
+    bad = []
+    for index, (truth, response) in enumerate(zip(frame["ground_truth"], frame["response"], strict=True)):
+        problem = answer_problem(truth, numbers=True)
+        if problem is None and not isinstance(response, str):
+            problem = f"response is {'missing' if response is None else type(response).__name__}, expected text"
+        if problem:
+            bad.append((index, problem))
+    return bad
 
 
 def from_verl(frame: Any, path: Path, benchmark: str | None, tokenizer: str | None, max_tokens: int | None) -> Any:
@@ -112,7 +134,11 @@ def load_responses(
         missing = [c for c in OURS_REQUIRED if c not in frame.columns]
         if missing:
             raise EvalError(f"{file}: missing column(s) {', '.join(missing)}")
+        bad = _bad_sample_rows(frame)
+        if bad:
+            raise EvalError(f"{file}: {len(bad)} bad row(s) (first: row {bad[0][0]}: {bad[0][1]})")
         frame = frame.copy()
+        frame["ground_truth"] = [ground_truth_of({"ground_truth": t}) for t in frame["ground_truth"]]
         if benchmark:
             frame["benchmark"] = benchmark
         for column in ("response_tokens", "truncated"):
@@ -183,11 +209,15 @@ def run(
 
     if max_tokens is not None and max_tokens < 1:
         raise EvalError(f"--max-tokens must be >= 1, got {max_tokens}")
-    frame, meta = load_responses(path, benchmark, tokenizer, max_tokens)
+    if not (timeout_s > 0 and math.isfinite(timeout_s)):
+        raise EvalError(f"--timeout must be a finite number > 0, got {timeout_s}")
+    if num_workers is not None and num_workers < 1:
+        raise EvalError(f"--workers must be >= 1, got {num_workers}")
     file, _ = locate(path)
-    out = Path(out) if out is not None else file.parent
+    out = check_output_dir(out) if out is not None else check_output_dir(file.parent, flag="the responses' folder")
+    frame, meta = load_responses(path, benchmark, tokenizer, max_tokens)
     if meta is not None and not meta.get("complete", True):
-        print(f"sppo.eval score: warning: {file} is incomplete ({meta.get('samples')} samples so far)", file=sys.stderr)
+        print(f"sppo.eval score: warning: {file} is incomplete ({meta.get('samples')} samples so far)")
     scored = score_frame(frame, num_workers, timeout_s)
     metrics = compute(scored)
     metrics["source"] = {
@@ -198,7 +228,8 @@ def run(
         "settings": (meta or {}).get("settings"),
     }
     out.mkdir(parents=True, exist_ok=True)
-    scored.to_parquet(out / "scored.parquet", index=False)
+    with atomic_path(out / "scored.parquet") as tmp:
+        scored.to_parquet(tmp, index=False)
     report.write_tables(metrics, out)
     if plots:
         report.write_plots(metrics, out)

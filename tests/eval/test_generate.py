@@ -137,7 +137,7 @@ def test_finished_run_is_not_regenerated_and_other_settings_are_refused(
     )  # fmt: skip
     assert generate.run(config, make_backend=no_backend)["samples"] == 10
     assert main(gen_argv(tiny_model, data_dir, uninterrupted, "--temperature", "1.0")) == 2
-    assert "holds a run with other settings (temperature: 0.6 -> 1.0)" in capsys.readouterr().err
+    assert "holds a run with other settings (temperature: 0.6 -> 1.0); use --force" in capsys.readouterr().err
 
 
 def test_samples_do_not_depend_on_the_batch(tiny_model: Path) -> None:
@@ -232,15 +232,15 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.mark.parametrize(
     "extra,needle",
     [
-        (["--k", "0"], "--k must be >= 1, got 0"),
+        (["--k", "0"], "argument --k: must be >= 1, got 0"),
         (["--k", "two"], "argument --k: invalid int value: 'two'"),
-        (["--temperature", "-1"], "--temperature must be >= 0"),
-        (["--top-p", "0"], "--top-p must be in (0, 1]"),
-        (["--max-tokens", "0"], "--max-tokens must be >= 1"),
-        (["--limit", "0"], "--limit must be >= 1"),
+        (["--temperature", "-1"], "argument --temperature: must be >= 0.0, got -1"),
+        (["--top-p", "0"], "argument --top-p: must be > 0.0, got 0"),
+        (["--max-tokens", "0"], "argument --max-tokens: must be >= 1, got 0"),
+        (["--limit", "0"], "argument --limit: must be >= 1, got 0"),
         (["--benchmarks", "gsm8k"], "unknown benchmark 'gsm8k' (known: aime24, aime25, amc23, math500, minerva, official_val, all5;"),
         (["--benchmarks", "aime25"], "benchmark 'aime25': "),
-        (["--backend", "tgi"], "unknown backend 'tgi' (allowed: auto, vllm, hf)"),
+        (["--backend", "tgi"], "argument --backend: invalid choice: 'tgi' (choose from 'auto', 'vllm', 'hf')"),
     ],
 )
 def test_generate_bad_input_one_line(
@@ -277,7 +277,7 @@ def test_module_entry_point_exit_code(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert proc.returncode == 2
-    assert proc.stderr == "python -m sppo.eval generate: error: --k must be >= 1, got 0\n"
+    assert proc.stderr == "python -m sppo.eval generate: error: argument --k: must be >= 1, got 0\n"
 
 
 class _EchoBackend:

@@ -168,4 +168,4 @@ def test_score_bad_inputs_fail_with_one_line(tmp_path: Path, capsys: pytest.Capt
     assert "unknown data_source 'gsm8k'" in one_line_error(capsys, ["score", str(tmp_path / "unknown.parquet")])
     pd.concat([frame, frame.iloc[:1]]).to_parquet(tmp_path / "dup.parquet")
     assert "1 duplicate" in one_line_error(capsys, ["score", str(tmp_path / "dup.parquet")])
-    assert "--workers must be >= 1" in one_line_error(capsys, ["score", str(tmp_path / "r.parquet"), "--workers", "0"])
+    assert "argument --workers: must be >= 1, got 0" in one_line_error(capsys, ["score", str(tmp_path / "r.parquet"), "--workers", "0"])
