@@ -202,3 +202,20 @@ def build_llama_critic(tokenizer, size: TinyLlama = TinyLlama(), seed: int = 0):
 
     torch.manual_seed(seed)
     return LlamaForTokenClassification(size.config(tokenizer, num_labels=1))
+
+
+def build_vllm_policy(tokenizer, seed: int = 0):
+    """A tiny Qwen2 policy vLLM serves with its usual kernels: hidden 256, 2 layers, 4 heads / 2 KV heads
+    (head_dim 64), untied input/output embeddings (for the GPU check, ``sppo.gpu_check``)."""
+    import torch
+    from transformers import GenerationConfig, Qwen2ForCausalLM
+
+    size = TinyQwen2(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=512)
+    config = size.config(tokenizer)
+    config.tie_word_embeddings = False
+    torch.manual_seed(seed)
+    model = Qwen2ForCausalLM(config)
+    model.generation_config = GenerationConfig(
+        eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id, do_sample=True
+    )
+    return model
