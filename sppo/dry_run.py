@@ -27,6 +27,7 @@ from typing import Any
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
+from sppo.critic_batching import critic_batching, critic_sp_size, describe
 
 # Estimators whose baseline comes from the other samples of the same prompt: they need N >= 2.
 GROUP_ESTIMATORS = ("grpo", "rloo", "grpo_vectorized", "rloo_vectorized", "grpo_passk", "opo", "gdpo")
@@ -87,12 +88,14 @@ def check_batches(config: DictConfig) -> None:
             f"data.train_batch_size x rollout.n = {tbs} x {n} = {tbs * n} sequences per step do not split over "
             f"{gpus} GPUs (trainer.n_gpus_per_node x trainer.nnodes)"
         )
-    roles = [("actor_rollout_ref.actor", arr.actor, int(arr.actor.get("ulysses_sequence_parallel_size", 1) or 1))]
+    roles = [("actor_rollout_ref.actor", arr.actor, actor_sp_size(config), "fsdp_config")]
     if _critic_on(config):
-        roles.append(("critic", config.critic, int(config.critic.get("ulysses_sequence_parallel_size", 1) or 1)))
-    for name, sec, sp in roles:
+        roles.append(("critic", config.critic, critic_sp_size(config), "fsdp"))
+    for name, sec, sp, engine_key in roles:
         if gpus % sp:
-            raise SPPOConfigError(f"{name}.ulysses_sequence_parallel_size={sp} does not divide the {gpus} GPUs")
+            raise SPPOConfigError(
+                f"{name}.{engine_key}.ulysses_sequence_parallel_size={sp} does not divide the {gpus} GPUs"
+            )
         dp = gpus // sp
         mini = int(sec.ppo_mini_batch_size)
         if mini <= 0 or tbs % mini:
@@ -121,6 +124,25 @@ def check_batches(config: DictConfig) -> None:
                 f"{name}: {per_gpu} sequences per GPU per mini-batch ({name}.ppo_mini_batch_size={mini} x n={n} / "
                 f"{dp} ranks) are not a multiple of {name}.ppo_micro_batch_size_per_gpu={int(micro)}"
             )
+
+
+def actor_sp_size(config: DictConfig) -> int:
+    """The actor's Ulysses size as verl's engine sees it: ``actor.fsdp_config.ulysses_sequence_parallel_size``,
+    or the deprecated ``actor.ulysses_sequence_parallel_size`` when > 1 (verl's ActorConfig copies it over)."""
+    actor = config.actor_rollout_ref.actor
+    deprecated = int(actor.get("ulysses_sequence_parallel_size", 1) or 1)
+    return deprecated if deprecated > 1 else int(actor.get("fsdp_config", {}).get("ulysses_sequence_parallel_size", 1) or 1)
+
+
+def check_sequence_parallel_keys(config: DictConfig) -> None:
+    """verl 0.9.1's critic engine reads only ``critic.fsdp.ulysses_sequence_parallel_size``; the deprecated
+    top-level key would be silently ignored (unlike the actor's, which verl copies over)."""
+    deprecated = int(config.critic.get("ulysses_sequence_parallel_size", 1) or 1)
+    if deprecated > 1 and deprecated != critic_sp_size(config):
+        raise SPPOConfigError(
+            f"critic.ulysses_sequence_parallel_size={deprecated} is not read by verl 0.9.1's critic engine; "
+            f"set critic.fsdp.ulysses_sequence_parallel_size={deprecated} instead"
+        )
 
 
 def check_parallelism(config: DictConfig) -> None:
@@ -175,6 +197,28 @@ def check_gpus(config: DictConfig, dry_run: bool = True) -> list[str]:
     return []
 
 
+def flash_attn_installed() -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec("flash_attn") is not None
+
+
+def check_flash_attn(config: DictConfig, dry_run: bool = True) -> list[str]:
+    """On GPU, verl 0.9.1 loads every value model with ``attn_implementation="flash_attention_2"``
+    (verl/utils/model.py ``load_valuehead_model``, upstream #5210); without flash-attn the critic fails to load
+    mid-start-up with a message that says to install trl. Say what is really missing, before anything starts."""
+    if str(config.trainer.get("device", "cuda")) == "cpu" or not _critic_on(config) or flash_attn_installed():
+        return []
+    message = (
+        "the critic needs flash-attn on GPU (verl 0.9.1 loads value models with flash_attention_2) and it is not "
+        "installed: run `bash uv_verl.sh` (installs flash-attn==2.8.3) or `pip install flash-attn==2.8.3 "
+        "--no-build-isolation` in this environment"
+    )
+    if dry_run or visible_gpus() == 0:  # a launch from a GPU-less Ray head: its GPU nodes may have it
+        return [message]
+    raise SPPOConfigError(message)
+
+
 def check_files(config: DictConfig, allow_missing: bool = False) -> list[str]:
     """Train/validation parquet files and local model checkpoints must exist (remote URLs and hub ids are
     not checked)."""
@@ -202,12 +246,17 @@ def check_files(config: DictConfig, allow_missing: bool = False) -> list[str]:
 
 
 def check_config_resources(config: DictConfig, dry_run: bool = True) -> list[str]:
-    """All checks above; returns warnings, raises ``SPPOConfigError`` on the first error."""
+    """All checks above; returns warnings, raises ``SPPOConfigError`` on the first error.
+
+    ``dry_run=False`` (a real launch) turns what must hold on this node into errors: flash-attn on a GPU node.
+    GPUs not visible here stay a warning in both modes (the launch may come from a GPU-less Ray head)."""
     check_estimator(config)
+    check_sequence_parallel_keys(config)
     check_batches(config)
     check_parallelism(config)
     warnings = check_files(config, allow_missing=_flag("SPPO_DRY_RUN_ALLOW_MISSING"))
-    warnings += check_gpus(config, dry_run=dry_run)
+    warnings += check_gpus(config, dry_run=True)
+    warnings += check_flash_attn(config, dry_run=dry_run)
     return warnings
 
 
@@ -305,7 +354,12 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
                     "reads": "prompt only (sequence-level V(prompt))" if sppo else "prompt + response (token-level)",
                     "lr": float(config.critic.optim.lr),
                     "mini_batch": int(config.critic.ppo_mini_batch_size),
-                    "micro_batch_per_gpu": micro(config.critic),
+                    # what applies (sppo/critic_batching.py): verl 0.9.1 drops the critic's own batching keys
+                    "micro_batch_per_gpu": describe(critic_batching(config), "prompt" if sppo else "sequence"),
+                    "forward_micro_batch_per_gpu": describe(
+                        critic_batching(config, training=False), "prompt" if sppo else "sequence"
+                    ),
+                    "ulysses_sequence_parallel": critic_sp_size(config),
                 }
                 if critic
                 else None
@@ -390,7 +444,8 @@ def format_summary(s: dict, warnings: list[str]) -> str:
     if c:
         critic = (
             f"{c['model']}  [reads {c['reads']}, lr {c['lr']:g}, mini-batch {c['mini_batch']}, "
-            f"micro {c['micro_batch_per_gpu']}/GPU]"
+            f"micro-batches: update {c['micro_batch_per_gpu']}, forward {c['forward_micro_batch_per_gpu']}, "
+            f"Ulysses SP {c['ulysses_sequence_parallel']}]"
         )
     tokens = f"<= {s['max_generated_tokens_per_step']:,} generated per step ({b['prompts_per_step']} x {n} x {resp})"
     if "greedy_baseline_tokens_per_step" in s:

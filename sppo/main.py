@@ -90,7 +90,7 @@ def run(config: DictConfig) -> None:
     if sppo_option(config, "dry_run", False) or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
         dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
         return
-    for warning in check_config_resources(config, dry_run=True):
+    for warning in check_config_resources(config, dry_run=False):
         print(f"sppo: warning: {warning}", file=sys.stderr)
     validate_with_verl(config)
 

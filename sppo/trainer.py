@@ -38,6 +38,7 @@ from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
 from sppo.config_checks import critic_retokenize, is_sppo, sppo_option
+from sppo.critic_batching import critic_dp_size, sppo_critic_batching
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
 from sppo.critic_prompts import critic_input_ids
 from sppo.prompt_selection import PromptSelectionConfig, select_prompts
@@ -125,6 +126,7 @@ class SPPOTrainer(PPOTrainerSync):
         pool = super()._next_train_batch(wanted * selection.pool_factor)
         with marked_timer("select_prompts", getattr(self, "timing_raw", {})):
             probs = self._score_prompts(pool)
+            # one reproducible stream per (data.seed, step); the prime keeps streams of nearby seeds apart
             generator = torch.Generator().manual_seed(int(self.config.data.get("seed", 1) or 1) * 100003 + self.global_steps)
             indices, stats = select_prompts(probs, wanted, selection.band, selection.explore_fraction, generator)
         self._selection_metrics = {f"prompt_selection/{k}": v for k, v in stats.items()}
@@ -145,13 +147,18 @@ class SPPOTrainer(PPOTrainerSync):
         self._selection_metrics = {}
         return metrics
 
+    # ------------------------------------------------------------------ critic helpers
     def _setup(self):
         super()._setup()
         if self.use_critic and is_sppo(self.config):
             self.critic_wg.set_loss_fn(partial(sppo_value_loss, config=None))
             logger.info("SPPO: prompt-only BCE critic loss installed")
 
-    # ------------------------------------------------------------------ helpers
+    def _critic_batching(self, training: bool) -> dict:
+        """The user's critic micro-batching (sppo/critic_batching.py): verl 0.9.1's trainer drops it, and its
+        worker keeps batch-level settings, so SPPO's critic batches carry it."""
+        return sppo_critic_batching(self.config.critic, critic_dp_size(self.config), training)
+
     def _critic_batch(self, batch: KVBatchMeta, extra_fields: list[str]) -> tuple[TensorDict, TensorDict, torch.Tensor]:
         """Prompt-only critic input, the fetched fields, and the padded response mask `(bs, max_resp)`.
 
@@ -176,10 +183,21 @@ class SPPOTrainer(PPOTrainerSync):
         return td, data, mask
 
     def _critic_logits(self, td: TensorDict) -> torch.Tensor:
-        """`(bs,)` V(s_p) logits of a prompt-only critic batch: one forward of the stock critic worker."""
-        tu.assign_non_tensor(td, compute_loss=False)
+        """`(bs,)` V(s_p) logits of a prompt-only critic batch: one forward of the stock critic worker.
+
+        verl splits a batch evenly over the critic's data-parallel ranks and, without dynamic batching, each
+        rank's share into whole micro-batches. A batch of any size (a prompt-selection pool, a forward
+        micro-batch that does not divide the step's batch) is padded up to that multiple with copies of its
+        last row, whose values are dropped.
+        """
+        batching = self._critic_batching(training=False)
+        n = len(td)
+        multiple = critic_dp_size(self.config) * batching.get("micro_batch_size_per_gpu", 1)
+        if n % multiple:
+            td = tu.index_select_tensor_dict(td, list(range(n)) + [n - 1] * (-n % multiple))
+        tu.assign_non_tensor(td, compute_loss=False, **batching)
         output = self.critic_wg.infer_batch(td).get()
-        return last_token_logits(tu.get(output, "values")).float().cpu()
+        return last_token_logits(tu.get(output, "values")).float().cpu()[:n]
 
     # ------------------------------------------------------------------ overrides
     def _compute_values(self, batch: KVBatchMeta, metrics: dict) -> KVBatchMeta:
@@ -222,12 +240,11 @@ class SPPOTrainer(PPOTrainerSync):
         td, data, mask = self._critic_batch(batch, ["returns", "values"])
         n_tokens = mask.sum(-1)
         returns = (data["returns"].to_padded_tensor(0).float() * mask).sum(-1) / n_tokens.clamp(min=1)
-        weights = (n_tokens > 0).float()
+        real = n_tokens > 0  # verl's synthetic padding rows have no response token
         td[TARGET_KEY] = returns
-        td[WEIGHT_KEY] = weights
-        real = weights > 0
-        prior_logits = data["values"].to_padded_tensor(0)[:, 0].float()
-        calib = calibration_metrics(torch.sigmoid(prior_logits[real]), returns[real])
+        td[WEIGHT_KEY] = real.float()
+        prior_probs = torch.sigmoid(data["values"].to_padded_tensor(0)[:, 0].float())[real]
+        calib = calibration_metrics(prior_probs, returns[real])
 
         mini_batch = self.config.critic.ppo_mini_batch_size * self.config.actor_rollout_ref.rollout.n
         tu.assign_non_tensor(
@@ -237,17 +254,16 @@ class SPPOTrainer(PPOTrainerSync):
             epochs=self.config.critic.ppo_epochs,
             seed=self.config.critic.data_loader_seed,
             dataloader_kwargs={"shuffle": self.config.critic.shuffle},
+            **self._critic_batching(training=True),
         )
         output = self.critic_wg.train_mini_batch(td).get()
-        critic_metrics = rename_dict(tu.get(output, "metrics"), "critic/")
-        # keys the worker already prefixed ("critic/bce_loss") arrive as "critic/critic/..."
-        critic_metrics = {k.replace("critic/critic/", "critic/"): v for k, v in critic_metrics.items()}
+        critic_metrics = rename_dict(tu.get(output, "metrics"), "critic/")  # keeps keys already prefixed
         if "critic/mfu" in critic_metrics:
             critic_metrics["perf/mfu/critic"] = critic_metrics.pop("critic/mfu")
         metrics.update(reduce_metrics(critic_metrics))
         metrics.update({f"critic/{k}": v for k, v in calib.items()})
         metrics["critic/prompt_tokens_mean"] = float(np.mean([len(p) for p in data["prompts"].unbind()]))
-        self._log_calibration(torch.sigmoid(prior_logits[real]), returns[real])
+        self._log_calibration(prior_probs, returns[real])
         return batch
 
     def _log_calibration(self, probs: torch.Tensor, outcomes: torch.Tensor) -> None:

@@ -115,3 +115,36 @@ def test_too_few_gpus_is_an_error(monkeypatch):
     monkeypatch.setattr(dr, "visible_gpus", lambda: 2)
     with pytest.raises(SPPOConfigError, match="n_gpus_per_node=4 but this node sees 2"):
         dr.check_gpus(make())
+
+
+def test_sequence_parallel_is_read_from_the_engine_keys():
+    """verl's critic engine reads critic.fsdp.ulysses_sequence_parallel_size; the deprecated top-level key is ignored
+    by it, so setting only that is refused, and the engine key drives the batch checks."""
+    with pytest.raises(SPPOConfigError, match=r"critic.ulysses_sequence_parallel_size=2 is not read .* critic.fsdp"):
+        dr.check_sequence_parallel_keys(make(**{"critic.ulysses_sequence_parallel_size": 2}))
+    # SP 2 on 4 GPUs leaves 2 data-parallel ranks: a 3-prompt mini-batch does not split over them
+    cfg = make(**{"critic.fsdp": {"ulysses_sequence_parallel_size": 2}, "critic.ppo_mini_batch_size": 3,
+                  "data.train_batch_size": 12, "actor_rollout_ref.actor.ppo_mini_batch_size": 4})
+    dr.check_sequence_parallel_keys(cfg)
+    with pytest.raises(SPPOConfigError, match=r"critic.ppo_mini_batch_size x rollout.n = 3 x 1 = 3 sequences do not split over 2"):
+        dr.check_batches(cfg)
+    with pytest.raises(SPPOConfigError, match=r"critic.fsdp.ulysses_sequence_parallel_size=3 does not divide the 4 GPUs"):
+        dr.check_batches(make(**{"critic.fsdp": {"ulysses_sequence_parallel_size": 3}}))
+    # the actor's deprecated key is copied into fsdp_config by verl's ActorConfig, so it counts
+    assert dr.actor_sp_size(make(**{"actor_rollout_ref.actor.ulysses_sequence_parallel_size": 2})) == 2
+    assert dr.actor_sp_size(make(**{"actor_rollout_ref.actor.fsdp_config": {"ulysses_sequence_parallel_size": 4}})) == 4
+
+
+def test_missing_flash_attn_is_one_line_at_launch(monkeypatch):
+    monkeypatch.setattr(dr, "flash_attn_installed", lambda: False)
+    cfg = make()
+    assert "flash-attn" in dr.check_flash_attn(cfg, dry_run=True)[0]  # a dry run only warns
+    # a launch from a node that sees no GPU (a Ray head) only warns: the GPU nodes are not visible from here
+    assert "flash-attn" in dr.check_flash_attn(cfg, dry_run=False)[0]
+    monkeypatch.setattr(dr, "visible_gpus", lambda: 4)
+    with pytest.raises(SPPOConfigError, match=r"the critic needs flash-attn on GPU .* `bash uv_verl.sh`"):
+        dr.check_flash_attn(cfg, dry_run=False)
+    assert dr.check_flash_attn(make(**{"trainer.device": "cpu"}), dry_run=False) == []
+    assert dr.check_flash_attn(make(**{"critic.enable": False}), dry_run=False) == []
+    monkeypatch.setattr(dr, "flash_attn_installed", lambda: True)
+    assert dr.check_flash_attn(cfg, dry_run=False) == []
