@@ -72,7 +72,8 @@ def _bad_sample_rows(frame: Any) -> list[tuple[int, str]]:
     for index, (truth, response) in enumerate(zip(frame["ground_truth"], frame["response"], strict=True)):
         problem = answer_problem(truth, numbers=True)
         if problem is None and not isinstance(response, str):
-            problem = f"response is {'missing' if response is None else type(response).__name__}, expected text"
+            missing = response is None or (isinstance(response, float) and math.isnan(response))  # a null cell
+            problem = f"response is {'missing' if missing else type(response).__name__}, expected text"
         if problem:
             bad.append((index, problem))
     return bad
