@@ -1,0 +1,66 @@
+"""What SPPO's trainer hands verl's critic worker: the user's micro-batching (verl 0.9.1's trainer drops it, #7462),
+and forward batches padded to whole micro-batches on every data-parallel rank, which verl's own micro-batching
+(``prepare_micro_batches``) then honours."""
+
+from __future__ import annotations
+
+import torch
+from omegaconf import OmegaConf
+from tensordict import TensorDict
+from verl.utils import tensordict_utils as tu
+from verl.workers.engine.utils import prepare_micro_batches
+
+from sppo.trainer import SPPOTrainer, _nested, prompt_only_batch
+
+
+class RecordingCriticGroup:
+    """Stands in for the Ray worker group only: records the batch and returns each row's token ids as values."""
+
+    def __init__(self):
+        self.batches: list[TensorDict] = []
+
+    def infer_batch(self, td):
+        self.batches.append(td)
+        values = _nested([row.float() for row in td["input_ids"].unbind()])
+        out = tu.get_tensordict(tensor_dict={"values": values}, non_tensor_dict={})
+        return type("Ref", (), {"get": lambda self: out})()
+
+
+def trainer(**critic) -> SPPOTrainer:
+    t = SPPOTrainer.__new__(SPPOTrainer)  # no Ray: only the critic-batch helpers are exercised
+    base = {"use_dynamic_bsz": False, "ppo_micro_batch_size_per_gpu": 2, "forward_micro_batch_size_per_gpu": 3,
+            "ppo_max_token_len_per_gpu": 512, "ppo_infer_max_token_len_per_gpu": 32768,
+            "fsdp": {"ulysses_sequence_parallel_size": 1}}
+    base.update(critic)
+    t.config = OmegaConf.create(
+        {"algorithm": {"adv_estimator": "sppo"}, "trainer": {"n_gpus_per_node": 2, "nnodes": 1}, "critic": base}
+    )
+    t.critic_wg = RecordingCriticGroup()
+    return t
+
+
+def batch_of(last_tokens: list[int]) -> TensorDict:
+    rows = [torch.tensor([7] * (i + 1) + [tok]) for i, tok in enumerate(last_tokens)]
+    return prompt_only_batch(_nested(rows), None, torch.ones(len(rows)))
+
+
+def test_forward_batch_is_padded_to_whole_micro_batches_per_rank_and_trimmed():
+    t = trainer()
+    logits = t._critic_logits(batch_of([11, 12, 13, 14, 15]))
+    assert logits.tolist() == [11.0, 12.0, 13.0, 14.0, 15.0]
+    sent = t.critic_wg.batches[0]
+    assert len(sent) == 6  # 5 rows padded to a multiple of 2 ranks x 3 prompts
+    assert tu.get(sent, "use_dynamic_bsz") is False and tu.get(sent, "micro_batch_size_per_gpu") == 3
+    rank0 = tu.index_select_tensor_dict(sent, [0, 1, 2])
+    micro_batches, _ = prepare_micro_batches(rank0)
+    assert [len(mb) for mb in micro_batches] == [3]
+
+
+def test_update_uses_the_users_keys_and_dynamic_budgets():
+    assert trainer()._critic_batching(training=True) == {"use_dynamic_bsz": False, "micro_batch_size_per_gpu": 2}
+    dyn = trainer(use_dynamic_bsz=True)
+    assert dyn._critic_batching(training=True) == {"use_dynamic_bsz": True, "max_token_len_per_gpu": 512}
+    dyn._critic_logits(batch_of([1, 2, 3]))
+    sent = dyn.critic_wg.batches[0]
+    assert len(sent) == 4  # dynamic batches: only the split over the 2 ranks needs padding
+    assert tu.get(sent, "max_token_len_per_gpu") == 32768
