@@ -167,6 +167,14 @@ r1_7b() {
     # 10240 is the longest sequence and the larger value changes nothing (ours: state the real bound).
     actor_rollout_ref.rollout.max_model_len=10240
     actor_rollout_ref.rollout.max_num_batched_tokens=32768  # official script
+    # ours: vLLM at 0.6 of the device, not the paper's 0.8. vLLM 0.24 (pinned) requests gpu_memory_utilization
+    # x total memory for itself whatever the trainer holds (vllm/v1/worker/utils.py request_memory) and wakes
+    # up at that size for every rollout, while the non-offloaded 7B critic keeps 19.8 GiB/GPU of fp32 weights
+    # and Adam states: 0.8 needs ~86 GiB on an 80 GB GPU (OOM at the first rollout after a critic update).
+    # 0.6 leaves ~42 GiB of KV cache/GPU, more than max_num_seqs 256 x max_model_len 10240 need (35 GiB), so
+    # the rollout runs as many sequences at once; planner peak 69.8 GiB = 87% (python -m sppo.plan_memory,
+    # docs/running.md "Memory planner"). Every 7B script shares it: same rollout budget for all methods.
+    actor_rollout_ref.rollout.gpu_memory_utilization=0.6
     trainer.total_training_steps=200                     # paper: 200 steps
     trainer.total_epochs=100                             # ours: an upper bound; the step count stops first
     trainer.test_freq="${TEST_FREQ:-2}"                  # official script

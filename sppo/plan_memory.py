@@ -11,14 +11,23 @@
 The model (documented with its assumptions in docs/running.md, "Memory planner"): every role is sharded by
 FSDP over all GPUs and keeps fp32 master weights (4 bytes/param), fp32 gradients (4, during its own update
 only) and AdamW moments (8). A role's parameters / optimizer states stay on the GPU between its updates
-unless offloaded (verl moves offloaded state to the GPU for the update itself and back afterwards).
+unless offloaded (verl moves offloaded state to the GPU for the update itself and back afterwards); torch
+creates the AdamW moments at the first optimizer step, so they do not exist yet when vLLM starts.
 Activations assume full-length sequences (the upper bound) with gradient checkpointing: one bf16 hidden
 state per layer and token, plus one decoder layer's tensors recomputed during backward, plus the actor's
-logits (``LOGIT_BYTES`` per vocabulary entry and token). The vLLM engine sleeps during the updates and, in
-the rollout, holds ``gpu_memory_utilization x device memory`` (its weights, KV cache and workspace) on top
-of what the trainer keeps resident ("per-instance", vLLM >= 0.7, the pinned 0.24); ``--vllm-budget
-device-total`` models the older vLLM that capped the whole device at that fraction instead. The peak is
-the largest of the three phases: rollout, actor update, critic update.
+logits (``LOGIT_BYTES`` per vocabulary entry and token). The critic's tokens per micro-batch are those of the
+batching that really applies (:mod:`sppo.critic_batching`).
+
+vLLM (the pinned 0.24; ``vllm/v1/worker/utils.py`` ``request_memory``, ``vllm/v1/worker/gpu_worker.py``
+``init_device`` / ``determine_available_memory``, ``vllm/utils/mem_utils.py`` ``memory_profiling``): at start-up
+it requests ``gpu_memory_utilization x total device memory`` for itself and refuses to start unless that much is
+free; its KV cache is that request minus its own weights, the activation peak of a profile run over
+``max_num_batched_tokens`` tokens and its non-torch memory. Memory other processes hold is not subtracted
+("per-instance" budget), so the request adds to what the trainer keeps resident. verl sleeps the engine
+(weights and KV cache freed) during the updates and wakes it for the rollout at the size fixed at start-up.
+``--vllm-budget device-total`` models older vLLM V1 workers, which counted every process's memory on the
+device against the fraction when they sized the KV cache at start-up. The peak is the largest of the three
+phases: rollout, actor update, critic update.
 """
 
 from __future__ import annotations
@@ -35,6 +44,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sppo.critic_batching import SPPO_ESTIMATORS, critic_batching, critic_sp_size, describe
+
 GIB = 1024**3
 # Bytes per parameter and role state (FSDP mixed precision: fp32 master weights, bf16 compute).
 PARAM_BYTES = 4  # fp32 master weights (verl's fsdp_config.model_dtype: fp32)
@@ -45,6 +56,13 @@ COMPUTE_BYTES = 2  # bf16: gathered weights, activations, vLLM weights, KV cache
 # cross-entropy / log-softmax temporaries. The largest single uncertainty of the model; see docs/running.md.
 LOGIT_BYTES = 6
 DEFAULT_OVERHEAD_GIB = 2.0  # CUDA contexts of the trainer and vLLM processes, NCCL buffers, fragmentation
+TRAINER_OVERHEAD_SHARE = 0.5  # the trainer's part of the overhead (its CUDA context, NCCL) when vLLM starts
+# vLLM defaults as verl 0.9.1 passes them (verl/trainer/config/rollout/rollout.yaml: max_num_seqs 256,
+# max_num_batched_tokens 8192; verl/workers/rollout/vllm_rollout/vllm_async_server.py hands both to vLLM).
+VLLM_MAX_NUM_SEQS = 256
+VLLM_MAX_NUM_BATCHED_TOKENS = 8192
+# vLLM's non-torch memory counted inside its budget (NCCL / custom all-reduce buffers; an estimate).
+VLLM_NON_TORCH_GIB = 0.5
 
 
 @dataclass(frozen=True)
@@ -153,6 +171,7 @@ class RoleSpec:
     tokens_per_micro_batch: int = 0  # tokens of one micro-batch on one GPU (upper bound)
     gradient_checkpointing: bool = True
     logits: bool = False  # actor: materialises vocabulary logits; critic: a 1-wide value head
+    batching: str = ""  # the micro-batching that applies, in words (for the report)
 
 
 @dataclass
@@ -168,6 +187,10 @@ class PlanInput:
     vllm_budget: str = "per-instance"  # or "device-total"
     overhead_gib: float = DEFAULT_OVERHEAD_GIB
     notes: list[str] = field(default_factory=list)
+    max_num_seqs: int = VLLM_MAX_NUM_SEQS  # sequences vLLM runs at once (each replica)
+    max_model_len: int = 0  # longest sequence vLLM holds (0: unknown, no KV need computed)
+    max_num_batched_tokens: int = VLLM_MAX_NUM_BATCHED_TOKENS  # vLLM's profile run (and step) size
+    vllm_sleeps: bool = True  # verl's rollout.free_cache_engine: vLLM frees its memory during the updates
 
 
 @dataclass
@@ -181,6 +204,14 @@ class Plan:
     device_gib: float
     kv_cache_tokens: int | None
     notes: list[str]
+    # vLLM: requested, weights, activations, non_torch, kv_cache, kv_need, startup_resident, startup_free (GiB)
+    vllm: dict[str, float] = field(default_factory=dict)
+    kv_need_tokens: int | None = None  # max_num_seqs x max_model_len
+    vllm_starts: bool = True  # vLLM's start-up check passes and leaves room for a KV cache
+    trainer_peak_gib: float = 0.0  # the trainer process alone (torch allocations, no vLLM, no overhead)
+    trainer_peak_phase: str = ""
+    # gpu_memory_utilization range: the KV cache holds kv_need (low) and the rollout fits the device (high)
+    utilization_range: tuple[float | None, float | None] = (None, None)
 
     @property
     def peak_fraction(self) -> float:
@@ -188,6 +219,8 @@ class Plan:
 
 
 PHASES = ("rollout", "actor update", "critic update")
+VLLM_ROWS = ("vLLM weights (bf16 / TP)", "vLLM activations + non-torch", "vLLM KV cache")
+OVERHEAD_ROW = "overhead (CUDA ctx, NCCL, frag.)"
 ROWS = (
     "actor params (fp32 shard)",
     "actor grads (fp32 shard)",
@@ -200,9 +233,8 @@ ROWS = (
     "critic Adam states (fp32 shard)",
     "critic FSDP all-gather (bf16)",
     "critic activations (micro-batch)",
-    "vLLM weights (bf16 / TP)",
-    "vLLM KV cache + workspace",
-    "overhead (CUDA ctx, NCCL, frag.)",
+    *VLLM_ROWS,
+    OVERHEAD_ROW,
 )
 
 
@@ -243,35 +275,96 @@ def _activations(role: RoleSpec) -> tuple[float, float]:
     return acts / GIB, logits / GIB
 
 
+def vllm_profile_gib(arch: Arch, tp: int, max_num_batched_tokens: int, max_num_seqs: int) -> float:
+    """vLLM's activation peak in its start-up profile run (no grad, one layer live at a time), GiB per GPU:
+    ``max_num_batched_tokens`` tokens through the MLP (gate+up output, activation: 3 x intermediate / TP) and
+    ~4 hidden-sized temporaries (residual, norm, attention in/out), bf16; plus the dummy sampler run over
+    ``max_num_seqs`` rows of fp32 logits and one fp32 temporary."""
+    per_token = 3 * math.ceil(arch.intermediate / tp) + 4 * arch.hidden
+    sampler = max_num_seqs * arch.vocab * 4 * 2
+    return (max_num_batched_tokens * per_token * COMPUTE_BYTES + sampler) / GIB
+
+
+def _check_input(p: PlanInput) -> None:
+    """Refuse values no GPU run can have (raises ``ValueError`` naming the value)."""
+
+    def positive(name: str, value: float) -> None:
+        if not (isinstance(value, (int, float)) and math.isfinite(value) and value > 0):
+            raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+
+    positive("device memory (GiB)", p.device_gib)
+    if not (math.isfinite(p.gpu_memory_utilization) and 0 < p.gpu_memory_utilization <= 1):
+        raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {p.gpu_memory_utilization!r}")
+    if not (math.isfinite(p.overhead_gib) and p.overhead_gib >= 0):
+        raise ValueError(f"overhead must be a finite number >= 0 GiB, got {p.overhead_gib!r}")
+    for name, value in (("GPUs", p.gpus), ("tensor parallel size", p.tp), ("max_num_seqs", p.max_num_seqs)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"{name} must be a whole number >= 1, got {value!r}")
+    if p.max_num_batched_tokens < 1 or p.max_model_len < 0:
+        raise ValueError("max_num_batched_tokens must be >= 1 and max_model_len >= 0")
+    for role in (p.actor, p.critic):
+        if role is not None:
+            positive("parameter count", role.params)
+            if role.tokens_per_micro_batch < 1:
+                raise ValueError(f"tokens per micro-batch must be >= 1, got {role.tokens_per_micro_batch}")
+    if p.vllm_budget not in ("per-instance", "device-total"):
+        raise ValueError(f"vllm_budget={p.vllm_budget!r}; choose per-instance or device-total")
+
+
 def plan(p: PlanInput) -> Plan:
-    """Estimate per-GPU memory of every phase; see the module docstring for the model."""
+    """Estimate per-GPU memory of every phase; see the module docstring for the model. Raises ``ValueError``
+    on impossible input (zero or non-finite memory, utilisation outside (0, 1], counts < 1)."""
+    _check_input(p)
     g = p.gpus
     actor_res = _resident(p.actor, g)
     critic_res = _resident(p.critic, g)
     overhead = p.overhead_gib
-    budget = p.gpu_memory_utilization * p.device_gib
+    notes = list(p.notes)
+
+    # --- vLLM: what it requests, what it finds free at start-up, how it splits the request ---
+    requested = p.gpu_memory_utilization * p.device_gib
     vllm_weights = p.actor.params * COMPUTE_BYTES / p.tp / GIB
+    vllm_act = vllm_profile_gib(p.actor.arch, p.tp, p.max_num_batched_tokens, p.max_num_seqs) + VLLM_NON_TORCH_GIB
+    # when vLLM starts, the FSDP roles hold their (non-offloaded) fp32 weights; AdamW moments come later
+    startup_resident = actor_res[0] + critic_res[0]
+    startup_free = p.device_gib - startup_resident - TRAINER_OVERHEAD_SHARE * overhead
+    if p.vllm_budget == "per-instance":
+        vllm_total = requested  # request_memory(): total x utilisation, whatever other processes hold
+        starts = startup_free >= requested
+        if not starts:
+            notes.append(
+                f"vLLM refuses to start: {startup_free:.1f} GiB free at start-up < gpu_memory_utilization x "
+                f"device = {requested:.1f} GiB (vLLM's request_memory check)"
+            )
+    else:  # older V1 workers: the fraction capped the whole device as seen at start-up
+        vllm_total = requested - startup_resident - overhead
+    kv = vllm_total - vllm_weights - vllm_act
+    if kv <= 0:
+        starts = False
+        notes.append("no memory left for vLLM's KV cache after its weights and activations: vLLM cannot start")
+    elif p.vllm_budget == "device-total":
+        starts = True
+    kv = max(kv, 0.0)
+    kv_bytes = p.actor.arch.kv_bytes_per_token(p.tp)
+    kv_tokens = int(kv * GIB / kv_bytes) if kv > 0 else None
+    need_tokens = p.max_num_seqs * p.max_model_len if p.max_model_len else None
+    kv_need = need_tokens * kv_bytes / GIB if need_tokens else None
+    if kv_tokens is not None and need_tokens is not None and kv_tokens < need_tokens:
+        notes.append(
+            f"vLLM's KV cache holds {kv_tokens:,} tokens < max_num_seqs x max_model_len = {need_tokens:,}: "
+            "fewer sequences run at once (slower rollout, not an OOM)"
+        )
+    vllm_rows = {VLLM_ROWS[0]: vllm_weights, VLLM_ROWS[1]: vllm_act, VLLM_ROWS[2]: kv}
+    asleep: dict[str, float] = {} if p.vllm_sleeps else vllm_rows
 
     rollout = {
         "actor params (fp32 shard)": actor_res[0],
         "actor Adam states (fp32 shard)": actor_res[1],
         "critic params (fp32 shard)": critic_res[0],
         "critic Adam states (fp32 shard)": critic_res[1],
+        **vllm_rows,
+        OVERHEAD_ROW: overhead,
     }
-    resident = sum(rollout.values())
-    if p.vllm_budget == "per-instance":
-        vllm_total = budget
-    elif p.vllm_budget == "device-total":
-        vllm_total = max(budget - resident - overhead, vllm_weights)
-    else:
-        raise ValueError(f"vllm_budget={p.vllm_budget!r}; choose per-instance or device-total")
-    rollout["vLLM weights (bf16 / TP)"] = vllm_weights
-    rollout["vLLM KV cache + workspace"] = max(vllm_total - vllm_weights, 0.0)
-    rollout["overhead (CUDA ctx, NCCL, frag.)"] = overhead
-    kv_tokens = None
-    if vllm_total > vllm_weights:
-        kv_tokens = int(rollout["vLLM KV cache + workspace"] * GIB / p.actor.arch.kv_bytes_per_token(p.tp))
-
     s = _state(p.actor, g)
     acts, logits = _activations(p.actor)
     actor_update = {
@@ -283,7 +376,8 @@ def plan(p: PlanInput) -> Plan:
         "actor logits (micro-batch)": logits,
         "critic params (fp32 shard)": critic_res[0],
         "critic Adam states (fp32 shard)": critic_res[1],
-        "overhead (CUDA ctx, NCCL, frag.)": overhead,
+        **asleep,
+        OVERHEAD_ROW: overhead,
     }
     phases = {"rollout": rollout, "actor update": actor_update}
     if p.critic is not None:
@@ -297,14 +391,52 @@ def plan(p: PlanInput) -> Plan:
             "critic Adam states (fp32 shard)": c["adam"],
             "critic FSDP all-gather (bf16)": _gather(p.critic),
             "critic activations (micro-batch)": cacts,
-            "overhead (CUDA ctx, NCCL, frag.)": overhead,
+            **asleep,
+            OVERHEAD_ROW: overhead,
         }
     totals = {k: sum(v.values()) for k, v in phases.items()}
     peak_phase = max(totals, key=totals.get)
-    notes = list(p.notes)
-    if p.vllm_budget == "device-total" and resident + overhead + vllm_weights > budget:
-        notes.append("the trainer's resident state leaves vLLM less than its weights: rollout cannot start")
-    return Plan(phases, totals, peak_phase, totals[peak_phase], p.device_gib, kv_tokens, notes)
+    trainer = {k: sum(x for r, x in v.items() if r not in VLLM_ROWS and r != OVERHEAD_ROW) for k, v in phases.items()}
+    trainer_phase = max(trainer, key=trainer.get)
+
+    # the utilisation window (per-instance): enough KV for the need, and a rollout that fits the device
+    low = high = None
+    if p.vllm_budget == "per-instance":
+        resident = sum(rollout[r] for r in rollout if r not in VLLM_ROWS and r != OVERHEAD_ROW)
+        high = (p.device_gib - resident - overhead) / p.device_gib
+        if kv_need is not None:
+            low = (vllm_weights + vllm_act + kv_need) / p.device_gib
+        if totals["rollout"] > p.device_gib:
+            notes.append(
+                "vLLM wakes up into memory the trainer still holds: CUDA OOM at the first rollout after a "
+                f"critic/actor update; gpu_memory_utilization <= {high:.2f} fits"
+                + (f" (the KV need wants >= {low:.2f})" if low is not None else "")
+            )
+    vllm = {
+        "requested": requested,
+        "weights": vllm_weights,
+        "activations": vllm_act,
+        "kv_cache": kv,
+        "startup_resident": startup_resident,
+        "startup_free": startup_free,
+    }
+    if kv_need is not None:
+        vllm["kv_need"] = kv_need
+    return Plan(
+        phases,
+        totals,
+        peak_phase,
+        totals[peak_phase],
+        p.device_gib,
+        kv_tokens,
+        notes,
+        vllm=vllm,
+        kv_need_tokens=need_tokens,
+        vllm_starts=starts,
+        trainer_peak_gib=trainer[trainer_phase],
+        trainer_peak_phase=trainer_phase,
+        utilization_range=(low, high),
+    )
 
 
 # --- from a resolved verl config (the dry run's JSON) ------------------------------------------------------
@@ -324,7 +456,37 @@ def critic_enabled(cfg: dict) -> bool:
     enable = _get(cfg, "critic.enable")
     if enable is not None:
         return bool(enable)
-    return str(_get(cfg, "algorithm.adv_estimator", "gae")) in ("gae", "sppo", "sequence_level_adv")
+    return str(_get(cfg, "algorithm.adv_estimator", "gae")) in ("gae", *SPPO_ESTIMATORS)
+
+
+def actor_sp_size(cfg: dict) -> int:
+    """The Ulysses size verl 0.9.1's actor engine reads: ``actor_rollout_ref.actor.fsdp_config.
+    ulysses_sequence_parallel_size``; the deprecated ``actor_rollout_ref.actor.ulysses_sequence_parallel_size``
+    overrides it only when > 1 (``FSDPActorConfig.__post_init__``, verl/workers/config/actor.py)."""
+    old = int(_get(cfg, "actor_rollout_ref.actor.ulysses_sequence_parallel_size", 1) or 1)
+    new = int(_get(cfg, "actor_rollout_ref.actor.fsdp_config.ulysses_sequence_parallel_size", 1) or 1)
+    return old if old > 1 else new
+
+
+def _micro_tokens(batching: dict, seq_len: int, per_rank: int, sp: int) -> int:
+    """Tokens of one micro-batch on one GPU under ``batching`` (``critic_batching``'s form): a fixed number of
+    sequences, or a dynamic token budget per GPU (verl scales it by the Ulysses size, then splits each sequence
+    over those ranks) that never exceeds the rank's mini-batch and always holds one whole sequence."""
+    if batching["use_dynamic_bsz"]:
+        budget = int(batching["max_token_len_per_gpu"])
+        return max(min(budget, per_rank * seq_len // sp), math.ceil(seq_len / sp))
+    return int(batching["micro_batch_size_per_gpu"]) * math.ceil(seq_len / sp)
+
+
+def _actor_batching(cfg: dict, gpus: int) -> dict:
+    a = "actor_rollout_ref.actor"
+    if _get(cfg, f"{a}.use_dynamic_bsz", False):
+        budget = int(_get(cfg, f"{a}.ppo_max_token_len_per_gpu", 16384))
+        return {"use_dynamic_bsz": True, "max_token_len_per_gpu": budget}
+    micro = _get(cfg, f"{a}.ppo_micro_batch_size_per_gpu")
+    if micro is None:
+        micro = max(1, int(_get(cfg, f"{a}.ppo_micro_batch_size", 1) or 1) // gpus)
+    return {"use_dynamic_bsz": False, "micro_batch_size_per_gpu": int(micro)}
 
 
 def from_config(
@@ -334,21 +496,18 @@ def from_config(
     overhead_gib: float = DEFAULT_OVERHEAD_GIB,
 ) -> PlanInput:
     """Build the planner input from a resolved verl/SPPO config (as a plain dict). Raises ``ValueError``
-    when a model's architecture is unknown (neither a local config.json nor a table entry)."""
+    when a model's architecture is unknown (neither a local config.json nor a table entry) or a value is
+    impossible (lengths or counts < 1, utilisation outside (0, 1])."""
     notes: list[str] = []
     prompt = int(_get(cfg, "data.max_prompt_length", 512))
     response = int(_get(cfg, "data.max_response_length", 512))
+    if prompt < 1 or response < 1:
+        raise ValueError(f"data.max_prompt_length={prompt} and data.max_response_length={response} must be >= 1")
     gpus = int(_get(cfg, "trainer.n_gpus_per_node", 1)) * int(_get(cfg, "trainer.nnodes", 1))
+    if gpus < 1:
+        raise ValueError(f"trainer.n_gpus_per_node x trainer.nnodes = {gpus}; must be >= 1")
     estimator = str(_get(cfg, "algorithm.adv_estimator", "gae"))
-
-    def tokens(section: str, seq_len: int, sp_key: str) -> int:
-        sp = int(_get(cfg, sp_key, 1) or 1)
-        if _get(cfg, f"{section}.use_dynamic_bsz", False):
-            return int(_get(cfg, f"{section}.ppo_max_token_len_per_gpu", 16384)) // sp
-        micro = _get(cfg, f"{section}.ppo_micro_batch_size_per_gpu")
-        if micro is None:
-            micro = max(1, int(_get(cfg, f"{section}.ppo_micro_batch_size", 1) or 1) // gpus)
-        return int(micro) * seq_len // sp
+    n = max(1, int(_get(cfg, "actor_rollout_ref.rollout.n", 1) or 1))
 
     def arch_of(path: str, role: str) -> Arch:
         arch = find_arch(path)
@@ -360,52 +519,85 @@ def from_config(
         return arch
 
     a_arch = arch_of(_get(cfg, "actor_rollout_ref.model.path", ""), "policy")
+    a_sp = actor_sp_size(cfg)
+    a_batching = _actor_batching(cfg, gpus)
+    a_mini = int(_get(cfg, "actor_rollout_ref.actor.ppo_mini_batch_size", 1) or 1)
+    a_per_rank = max(1, a_mini * n // max(1, gpus // a_sp))  # sequences of one mini-batch on one dp rank
     actor = RoleSpec(
         arch=a_arch,
         params=a_arch.lm_params(),
         param_offload=bool(_get(cfg, "actor_rollout_ref.actor.fsdp_config.param_offload", False)),
         optimizer_offload=bool(_get(cfg, "actor_rollout_ref.actor.fsdp_config.optimizer_offload", False)),
-        tokens_per_micro_batch=tokens(
-            "actor_rollout_ref.actor", prompt + response, "actor_rollout_ref.actor.ulysses_sequence_parallel_size"
-        ),
+        tokens_per_micro_batch=_micro_tokens(a_batching, prompt + response, a_per_rank, a_sp),
         gradient_checkpointing=bool(_get(cfg, "actor_rollout_ref.model.enable_gradient_checkpointing", True)),
         logits=True,
+        batching=describe(a_batching, "sequence") + (f", Ulysses SP {a_sp}" if a_sp > 1 else ""),
     )
     critic = None
     if critic_enabled(cfg):
         c_arch = arch_of(_get(cfg, "critic.model.path", ""), "critic")
-        prompt_only = estimator in ("sppo", "sequence_level_adv")
+        prompt_only = estimator in SPPO_ESTIMATORS
+        view = {  # what sppo.critic_batching reads, with verl's defaults where a plain dict lacks a section
+            "critic": _get(cfg, "critic", {}),
+            "algorithm": {"adv_estimator": estimator},
+            "trainer": _get(cfg, "trainer", {}),
+        }
+        batching = critic_batching(view, training=True)
+        c_sp = critic_sp_size(view)
+        c_per_rank = max(1, int(_get(cfg, "critic.ppo_mini_batch_size", 1) or 1) * n // max(1, gpus // c_sp))
+        unit = "prompt" if prompt_only else "sequence"
         critic = RoleSpec(
             arch=c_arch,
             params=c_arch.value_params(),
             param_offload=bool(_get(cfg, "critic.fsdp.param_offload", False)),
             optimizer_offload=bool(_get(cfg, "critic.fsdp.optimizer_offload", False)),
-            tokens_per_micro_batch=tokens(
-                "critic", prompt if prompt_only else prompt + response, "critic.ulysses_sequence_parallel_size"
+            tokens_per_micro_batch=_micro_tokens(
+                batching, prompt if prompt_only else prompt + response, c_per_rank, c_sp
             ),
             gradient_checkpointing=bool(_get(cfg, "critic.model.enable_gradient_checkpointing", True)),
+            batching=describe(batching, unit) + (f", Ulysses SP {c_sp}" if c_sp > 1 else ""),
         )
         notes.append(f"critic reads {'the prompt only (SPPO)' if prompt_only else 'prompt + response (token-level)'}")
     if _get(cfg, "actor_rollout_ref.actor.use_kl_loss", False) or _get(cfg, "algorithm.use_kl_in_reward", False):
         notes.append("reference model: kept on CPU by verl (FSDP CPU offload), not counted")
-    return PlanInput(
+    r = "actor_rollout_ref.rollout"
+    if not _get(cfg, f"{r}.enforce_eager", True):
+        notes.append("vLLM captures CUDA graphs (enforce_eager=False): vLLM 0.24 takes them out of the KV cache")
+    tp = int(_get(cfg, f"{r}.tensor_model_parallel_size", 1))
+    if tp >= 1 and gpus % tp == 0:
+        replicas = gpus // tp
+        per_replica = math.ceil(int(_get(cfg, "data.train_batch_size", 0) or 0) * n / replicas)
+        notes.append(
+            f"{replicas} vLLM replica(s) of TP {tp}: ~{per_replica} sequences each per training step, at most "
+            f"max_num_seqs at once (the KV need below assumes max_num_seqs, an upper bound)"
+        )
+    vllm_sleeps = bool(_get(cfg, f"{r}.free_cache_engine", True))
+    if not vllm_sleeps:
+        notes.append("rollout.free_cache_engine=False: vLLM keeps its memory through the updates")
+    p = PlanInput(
         actor=actor,
         critic=critic,
         gpus=gpus,
-        tp=int(_get(cfg, "actor_rollout_ref.rollout.tensor_model_parallel_size", 1)),
-        gpu_memory_utilization=float(_get(cfg, "actor_rollout_ref.rollout.gpu_memory_utilization", 0.5)),
+        tp=tp,
+        gpu_memory_utilization=float(_get(cfg, f"{r}.gpu_memory_utilization", 0.5)),
         device_gib=device_gib,
         vllm_budget=vllm_budget,
         overhead_gib=overhead_gib,
         notes=notes,
+        max_num_seqs=int(_get(cfg, f"{r}.max_num_seqs", VLLM_MAX_NUM_SEQS)),
+        max_model_len=int(_get(cfg, f"{r}.max_model_len", prompt + response)),
+        max_num_batched_tokens=int(_get(cfg, f"{r}.max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS)),
+        vllm_sleeps=vllm_sleeps,
     )
+    _check_input(p)
+    return p
 
 
 # --- output -------------------------------------------------------------------------------------------------
 
 
 def format_plan(p: PlanInput, result: Plan, title: str = "") -> str:
-    """The per-GPU table: components x phases, totals, the peak."""
+    """The per-GPU table: components x phases, totals, the peak, vLLM's budget and KV cache."""
     phases = list(result.phases)
     rows = [r for r in ROWS if any(r in result.phases[ph] for ph in phases)]
     width = max(len(r) for r in rows) + 2
@@ -427,6 +619,8 @@ def format_plan(p: PlanInput, result: Plan, title: str = "") -> str:
         f"({p.vllm_budget}), tokens per micro-batch: actor {p.actor.tokens_per_micro_batch}"
         + (f", critic {p.critic.tokens_per_micro_batch}" if p.critic else "")
     )
+    if p.critic and p.critic.batching:
+        lines.append(f"critic batching that applies: {p.critic.batching}")
     lines.append("per-GPU GiB".ljust(width) + "".join(f"{ph:>15s}" for ph in phases))
     for r in rows:
         cells = []
@@ -439,8 +633,32 @@ def format_plan(p: PlanInput, result: Plan, title: str = "") -> str:
         f"peak: {result.peak_gib:.1f} GiB = {100 * result.peak_fraction:.1f}% of {result.device_gib:g} GiB "
         f"({result.peak_phase})" + ("  ** over device memory: expect OOM **" if result.peak_fraction > 1 else "")
     )
+    v = result.vllm
+    if v:
+        lines.append(
+            f"vLLM: requests {v['requested']:.1f} GiB; free at its start-up {v['startup_free']:.1f} GiB "
+            f"(the FSDP roles hold {v['startup_resident']:.1f} GiB of fp32 weights, no Adam states yet): "
+            + ("starts" if result.vllm_starts else "does NOT start")
+        )
     if result.kv_cache_tokens is not None:
-        lines.append(f"vLLM KV cache holds ~{result.kv_cache_tokens:,} tokens per GPU")
+        line = f"vLLM KV cache: {v['kv_cache']:.1f} GiB = ~{result.kv_cache_tokens:,} tokens per GPU"
+        if result.kv_need_tokens:
+            line += (
+                f"; a full batch needs max_num_seqs {p.max_num_seqs} x max_model_len {p.max_model_len:,} = "
+                f"{result.kv_need_tokens:,} tokens = {v['kv_need']:.1f} GiB"
+            )
+        lines.append(line)
+    low, high = result.utilization_range
+    if high is not None:
+        lines.append(
+            "gpu_memory_utilization window: "
+            + (f">= {low:.2f} holds that KV need, " if low is not None else "")
+            + f"<= {high:.2f} fits the rollout in {result.device_gib:g} GiB"
+        )
+    lines.append(
+        f"trainer process alone (what verl's perf/max_memory_*_gb can see; no vLLM, no CUDA context): "
+        f"{result.trainer_peak_gib:.1f} GiB ({result.trainer_peak_phase})"
+    )
     for n in result.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines)
@@ -456,11 +674,69 @@ def plan_to_dict(p: PlanInput, result: Plan) -> dict:
         "peak_fraction": result.peak_fraction,
         "device_gib": result.device_gib,
         "kv_cache_tokens": result.kv_cache_tokens,
+        "kv_need_tokens": result.kv_need_tokens,
+        "vllm": result.vllm,
+        "vllm_starts": result.vllm_starts,
+        "trainer_peak_gib": result.trainer_peak_gib,
+        "trainer_peak_phase": result.trainer_peak_phase,
+        "utilization_range": list(result.utilization_range),
         "notes": result.notes,
     }
 
 
 # --- CLI ------------------------------------------------------------------------------------------------------
+
+PROG = "sppo.plan_memory"
+
+
+class UsageError(Exception):
+    """Bad input to the CLI: printed as one ``sppo.plan_memory: error: ...`` line, exit code 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse's usage block + "error:" becomes one line
+        raise UsageError(message)
+
+
+def _number(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> float:
+    value = _number(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be > 0, got {text!r}")
+    return value
+
+
+def _non_negative(text: str) -> float:
+    value = _number(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {text!r}")
+    return value
+
+
+def _fraction(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], got {text!r}")
+    return value
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
 
 
 def dry_run_config(script: str, overrides: list[str], timeout: int = 600) -> dict:
@@ -484,9 +760,50 @@ def dry_run_config(script: str, overrides: list[str], timeout: int = 600) -> dic
             check=False,
         )
         if proc.returncode != 0 or not out.is_file():
-            tail = "\n".join((proc.stderr or proc.stdout).strip().splitlines()[-5:])
-            raise RuntimeError(f"dry run of {script} failed (exit {proc.returncode}):\n{tail}")
+            lines = [ln for ln in (proc.stderr or proc.stdout or "").strip().splitlines() if ln.strip()]
+            said = [ln for ln in lines if "error:" in ln] or lines[-1:]
+            reason = f": {said[-1].strip()}" if said else ""
+            raise RuntimeError(f"dry run of {script} failed (exit {proc.returncode}){reason}")
         return json.loads(out.read_text())["config"]
+
+
+def _read_config_json(path: str) -> dict:
+    file = Path(path)
+    if not file.is_file():
+        raise UsageError(f"--config-json {path}: no such file")
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise UsageError(f"--config-json {path}: not readable JSON ({type(exc).__name__})") from None
+    cfg = data.get("config", data) if isinstance(data, dict) else None
+    if not isinstance(cfg, dict):
+        raise UsageError(f"--config-json {path}: expected a JSON object (a dry run's SPPO_DRY_RUN_JSON output)")
+    return cfg
+
+
+def _check_output(path: str) -> Path:
+    """A writable ``--json`` target, checked before any work: not a folder, in an existing, writable folder."""
+    out = Path(path)
+    parent = out.parent if str(out.parent) else Path(".")
+    if out.is_dir():
+        raise UsageError(f"--json {path}: is a folder")
+    if not parent.is_dir():
+        raise UsageError(f"--json {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UsageError(f"--json {path}: not writable")
+    return out
+
+
+def _write_json(out: Path, data: dict) -> None:
+    """Write atomically (a temporary file in the same folder, then a rename): never a partial file."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=str(out.parent if str(out.parent) else "."))
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(json.dumps(data, indent=2))
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def _explicit_input(args: argparse.Namespace) -> PlanInput:
@@ -497,17 +814,20 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
         if name is not None:
             arch = find_arch(name)
             if arch is None:
-                raise SystemExit(f"plan_memory: error: unknown architecture {name!r} ({', '.join(ARCHITECTURES)})")
+                known = ", ".join(ARCHITECTURES)
+                raise UsageError(f"unknown architecture {name!r} (one of {known}, or a checkpoint dir)")
         else:
             arch = nearest_arch(params, value_model)
             note = f"activation shapes of {arch.name} (nearest in size) for {params / 1e9:.2f} B params"
         count = params if params is not None else (arch.value_params() if value_model else arch.lm_params())
         return arch, count, note
 
+    if args.tp > args.gpus or args.gpus % args.tp:
+        raise UsageError(f"--tp {args.tp} must divide --gpus {args.gpus}")
     seq = args.prompt_len + args.response_len
     pol = role(args.policy, args.policy_params, False)
     if pol is None:
-        raise SystemExit("plan_memory: error: give --script, --config-json, or --policy/--policy-params")
+        raise UsageError("give --script, --config-json, or --policy/--policy-params")
     notes = [pol[2]] if pol[2] else []
     actor = RoleSpec(pol[0], pol[1], args.actor_offload, args.actor_offload, args.micro_batch * seq, True, True)
     critic = None
@@ -516,8 +836,16 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
         if crit[2]:
             notes.append(crit[2])
         ctoks = args.prompt_len if args.critic_tokens == "prompt" else seq
+        unit = "prompt" if args.critic_tokens == "prompt" else "sequence"
         critic = RoleSpec(
-            crit[0], crit[1], args.critic_offload, args.critic_offload, args.critic_micro_batch * ctoks, True, False
+            crit[0],
+            crit[1],
+            args.critic_offload,
+            args.critic_offload,
+            args.critic_micro_batch * ctoks,
+            True,
+            False,
+            batching=f"{args.critic_micro_batch} {unit}s/GPU (--critic-micro-batch)",
         )
     return PlanInput(
         actor,
@@ -529,11 +857,14 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
         args.vllm_budget,
         args.overhead_gib,
         notes,
+        max_num_seqs=args.max_num_seqs,
+        max_model_len=args.max_model_len or seq,
+        max_num_batched_tokens=args.max_num_batched_tokens,
     )
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
+def build_parser() -> argparse.ArgumentParser:
+    ap = _Parser(
         prog="python -m sppo.plan_memory",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -542,16 +873,16 @@ def main(argv: list[str] | None = None) -> int:
     src.add_argument("--script", action="append", default=[], help="run script (repeat to compare); dry-run")
     src.add_argument("--config-json", action="append", default=[], help="JSON from SPPO_DRY_RUN_JSON=...")
     src.add_argument("--policy", help="policy architecture: a table name, 1.5B, 7B, or a checkpoint dir")
-    src.add_argument("--policy-params", type=float, help="policy parameter count, e.g. 7e9")
+    src.add_argument("--policy-params", type=_positive, help="policy parameter count, e.g. 7e9")
     src.add_argument("--critic", help="critic architecture (as --policy)")
-    src.add_argument("--critic-params", type=float, help="critic parameter count, e.g. 1.5e9")
+    src.add_argument("--critic-params", type=_positive, help="critic parameter count, e.g. 1.5e9")
     ex = ap.add_argument_group("explicit sizes (with --policy/--policy-params)")
-    ex.add_argument("--gpus", type=int, default=4)
-    ex.add_argument("--tp", type=int, default=1, help="vLLM tensor parallel size")
-    ex.add_argument("--prompt-len", type=int, default=1024)
-    ex.add_argument("--response-len", type=int, default=8192)
-    ex.add_argument("--micro-batch", type=int, default=1, help="actor sequences per micro-batch per GPU")
-    ex.add_argument("--critic-micro-batch", type=int, default=1)
+    ex.add_argument("--gpus", type=_count, default=4)
+    ex.add_argument("--tp", type=_count, default=1, help="vLLM tensor parallel size")
+    ex.add_argument("--prompt-len", type=_count, default=1024)
+    ex.add_argument("--response-len", type=_count, default=8192)
+    ex.add_argument("--micro-batch", type=_count, default=1, help="actor sequences per micro-batch per GPU")
+    ex.add_argument("--critic-micro-batch", type=_count, default=1)
     ex.add_argument(
         "--critic-tokens",
         choices=("prompt", "all", "none"),
@@ -560,35 +891,47 @@ def main(argv: list[str] | None = None) -> int:
     )
     ex.add_argument("--actor-offload", action="store_true", help="actor param + optimizer offload")
     ex.add_argument("--critic-offload", action="store_true", help="critic param + optimizer offload")
-    ex.add_argument("--gpu-memory-utilization", type=float, default=0.8)
+    ex.add_argument("--gpu-memory-utilization", type=_fraction, default=0.8, help="vLLM's fraction, in (0, 1]")
+    ex.add_argument("--max-num-seqs", type=_count, default=VLLM_MAX_NUM_SEQS, help="vLLM sequences at once (256)")
+    ex.add_argument("--max-model-len", type=_count, default=None, help="vLLM max_model_len [prompt + response]")
+    ex.add_argument("--max-num-batched-tokens", type=_count, default=VLLM_MAX_NUM_BATCHED_TOKENS)
     common = ap.add_argument_group("device")
-    common.add_argument("--gpu-mem-gib", type=float, default=80.0, help="device memory per GPU (default 80)")
+    common.add_argument("--gpu-mem-gib", type=_positive, default=80.0, help="device memory per GPU (default 80)")
     common.add_argument("--vllm-budget", choices=("per-instance", "device-total"), default="per-instance")
-    common.add_argument("--overhead-gib", type=float, default=DEFAULT_OVERHEAD_GIB)
-    ap.add_argument("--json", help="also write the estimates to this JSON file")
+    common.add_argument("--overhead-gib", type=_non_negative, default=DEFAULT_OVERHEAD_GIB)
+    ap.add_argument("--json", help="also write the estimates to this JSON file (replaced if it exists)")
     ap.add_argument("overrides", nargs="*", help="hydra overrides passed to every --script")
-    args = ap.parse_args(argv)
+    return ap
+
+
+def _run(argv: list[str] | None) -> int:
+    args = build_parser().parse_args(argv)
+    explicit = any(x is not None for x in (args.policy, args.policy_params, args.critic, args.critic_params))
+    if (args.script or args.config_json) and explicit:
+        raise UsageError("give one source: --script/--config-json, or explicit sizes (--policy/--policy-params ...)")
+    if args.overrides and not args.script:
+        raise UsageError(f"unrecognized arguments: {' '.join(args.overrides)} (hydra overrides need --script)")
+    for s in args.script:
+        if not Path(s).is_file():
+            raise UsageError(f"--script {s}: no such file")
+    out = _check_output(args.json) if args.json else None
 
     inputs: list[tuple[str, PlanInput]] = []
     kw = {"device_gib": args.gpu_mem_gib, "vllm_budget": args.vllm_budget, "overhead_gib": args.overhead_gib}
     try:
         for path in args.config_json:
-            data = json.loads(Path(path).read_text())
-            inputs.append((path, from_config(data.get("config", data), **kw)))
+            inputs.append((path, from_config(_read_config_json(path), **kw)))
         if args.script:
             with ThreadPoolExecutor(max_workers=min(4, len(args.script))) as pool:
                 cfgs = list(pool.map(lambda s: dry_run_config(s, args.overrides), args.script))
             inputs += [(s, from_config(c, **kw)) for s, c in zip(args.script, cfgs)]
         if not inputs:
             inputs.append(("explicit sizes", _explicit_input(args)))
-    except (ValueError, RuntimeError, OSError) as exc:
-        print(f"plan_memory: error: {exc}", file=sys.stderr)
-        return 2
+        results = [(name, p, plan(p)) for name, p in inputs]
+    except (ValueError, RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
+        raise UsageError(str(exc)) from None
 
-    results = []
-    for name, p in inputs:
-        r = plan(p)
-        results.append((name, p, r))
+    for name, p, r in results:
         print(format_plan(p, r, title=f"== {name}"))
         print()
     if len(results) > 1:
@@ -599,9 +942,25 @@ def main(argv: list[str] | None = None) -> int:
                 for n, _, r in results
             )
         )
-    if args.json:
-        Path(args.json).write_text(json.dumps({n: plan_to_dict(p, r) for n, p, r in results}, indent=2))
+    if out is not None:
+        try:
+            _write_json(out, {n: plan_to_dict(p, r) for n, p, r in results})
+        except OSError as exc:
+            raise UsageError(f"--json {args.json}: {exc.strerror or exc}") from None
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Exit codes: 0 success, 2 bad input (one ``sppo.plan_memory: error: ...`` line on stderr)."""
+    try:
+        return _run(argv)
+    except UsageError as exc:
+        message = " ".join(str(exc).split()) or "bad input"
+        print(f"{PROG}: error: {message}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted; rerun the same command", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

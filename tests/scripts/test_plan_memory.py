@@ -69,7 +69,8 @@ def test_plan_matches_hand_computation():
     # params (4 B/param / 4 GPUs) and Adam (8 B/param / 4 GPUs); + 2 GiB overhead.
     critic_params = R15_VALUE * 4 / 4 / GIB  # 1.4377 GiB
     critic_adam = R15_VALUE * 8 / 4 / GIB  # 2.8754 GiB
-    assert r.phases["rollout"]["vLLM weights (bf16 / TP)"] == pytest.approx(R7_LM * 2 / 4 / GIB)  # 3.546 GiB
+    weights = R7_LM * 2 / 4 / GIB  # 3.546 GiB
+    assert r.phases["rollout"]["vLLM weights (bf16 / TP)"] == pytest.approx(weights)
     assert r.totals["rollout"] == pytest.approx(64 + critic_params + critic_adam + 2)
     assert r.totals["rollout"] == pytest.approx(70.313, abs=1e-3)
     # actor update: full 7B state (16 B/param / 4 GPUs) + all-gather + activations + logits + resident critic
@@ -86,13 +87,103 @@ def test_plan_matches_hand_computation():
     c_acts = (28 * 2048 * 1536 * 2 + 2048 * (5 * 1536 + 2 * 2 * 128 + 4 * 8960) * 2) / GIB
     assert r.totals["critic update"] == pytest.approx(c_state + c_gather + c_acts + 2)
     assert r.peak_phase == "rollout" and r.peak_fraction == pytest.approx(70.313 / 80, abs=1e-4)
-    assert r.kv_cache_tokens == int((64 - R7_LM * 2 / 4 / GIB) * GIB / (2 * 28 * 128 * 2))
+    # vLLM's split of its 64 GiB (vLLM 0.24: KV = request - weights - profiled activations - non-torch):
+    # profile run of 8192 tokens x (3 x 18944/4 + 4 x 3584) bf16 values + sampler 256 x 152064 x 2 fp32
+    profile = (8192 * (3 * 4736 + 4 * 3584) * 2 + 256 * 152064 * 8) / GIB  # 0.7256 GiB
+    assert r.phases["rollout"]["vLLM activations + non-torch"] == pytest.approx(profile + 0.5)
+    kv = 64 - weights - profile - 0.5  # 59.23 GiB
+    assert r.phases["rollout"]["vLLM KV cache"] == pytest.approx(kv)
+    assert r.kv_cache_tokens == int(kv * GIB / (2 * 28 * 128 * 2))
+    # the trainer process alone (no vLLM rows, no overhead): the actor update without its 2 GiB
+    assert r.trainer_peak_phase == "actor update" and r.trainer_peak_gib == pytest.approx(50.004 - 2, abs=1e-3)
 
 
-def test_device_total_budget_caps_the_rollout():
+def test_vllm_kv_need_startup_and_window_by_hand():
+    """A small example, every vLLM number by hand: 2 layers, 2 KV heads of 16, TP 1, 8 GiB device."""
+    tiny = pm.Arch("tiny", layers=2, hidden=64, intermediate=128, heads=4, kv_heads=2, vocab=100)
+    actor = pm.RoleSpec(tiny, 1e9, True, True, tokens_per_micro_batch=256, logits=True)
+    critic = pm.RoleSpec(tiny, 0.5e9, False, False, tokens_per_micro_batch=64)
+    p = pm.PlanInput(
+        actor,
+        critic,
+        gpus=2,
+        tp=1,
+        gpu_memory_utilization=0.5,
+        device_gib=8,
+        overhead_gib=1.0,
+        max_num_seqs=4,
+        max_model_len=256,
+        max_num_batched_tokens=1024,
+    )
+    r = pm.plan(p)
+    weights = 1e9 * 2 / GIB  # bf16, TP 1: 1.8626 GiB
+    profile = (1024 * (3 * 128 + 4 * 64) * 2 + 4 * 100 * 8) / GIB + 0.5  # 1024 tokens + 4-row sampler + non-torch
+    assert r.vllm["requested"] == pytest.approx(4.0)  # 0.5 x 8 GiB, whatever else is on the device
+    assert r.vllm["kv_cache"] == pytest.approx(4.0 - weights - profile)
+    kv_bytes = 2 * 2 * 2 * 16 * 2  # K and V x 2 layers x 2 KV heads x 16 dims x bf16 = 256 B/token
+    assert tiny.kv_bytes_per_token(1) == kv_bytes
+    assert r.kv_cache_tokens == int((4.0 - weights - profile) * GIB / kv_bytes)
+    assert r.kv_need_tokens == 4 * 256 and r.vllm["kv_need"] == pytest.approx(1024 * 256 / GIB)
+    # start-up: the critic's fp32 weights (0.5e9 x 4 / 2 GPUs) and half the overhead are on the device
+    assert r.vllm["startup_free"] == pytest.approx(8 - 0.5e9 * 4 / 2 / GIB - 0.5) and r.vllm_starts
+    # window: KV need held from (weights + profile + need) / 8; rollout fits up to (8 - critic state - 1) / 8
+    low, high = r.utilization_range
+    assert low == pytest.approx((weights + profile + 1024 * 256 / GIB) / 8)
+    assert high == pytest.approx((8 - 0.5e9 * 12 / 2 / GIB - 1.0) / 8)
+    # request more than is free at start-up: vLLM 0.24 refuses to start (request_memory's check)
+    p.gpu_memory_utilization = 0.95
+    r = pm.plan(p)
+    assert not r.vllm_starts and any("refuses to start" in n for n in r.notes)
+    # a request too small for the weights and the profile run leaves no KV cache: no start either
+    p.gpu_memory_utilization = 0.25
+    r = pm.plan(p)
+    assert not r.vllm_starts and r.kv_cache_tokens is None
+    # a KV cache smaller than the need is a note (vLLM runs fewer sequences at once), not a failure
+    p.gpu_memory_utilization, p.max_model_len, p.max_num_seqs = 0.5, 1_000_000, 256
+    r = pm.plan(p)
+    assert r.vllm_starts and any("fewer sequences run at once" in n for n in r.notes)
+
+
+def test_vllm_does_not_sleep_without_free_cache_engine():
+    r = pm.plan(seven_b_small_critic(vllm_sleeps=False))
+    vllm = sum(r.phases["rollout"][k] for k in pm.VLLM_ROWS)
+    assert vllm == pytest.approx(64.0)
+    assert r.totals["actor update"] == pytest.approx(pm.plan(seven_b_small_critic()).totals["actor update"] + vllm)
+
+
+def test_seven_b_same_size_critic_needs_a_lower_utilization():
+    """Defect 5: under vLLM 0.24 the same-size critic's resident state plus 0.8 x 80 GiB does not fit; the
+    window the planner reports holds the KV a full batch needs and fits, and 0.6 (the scripts' value) is in it."""
+    a7 = pm.ARCHITECTURES["DeepSeek-R1-Distill-Qwen-7B"]
+    p = seven_b_small_critic(max_model_len=10240, max_num_batched_tokens=32768)
+    p.critic = pm.RoleSpec(a7, a7.value_params(), False, False, tokens_per_micro_batch=2048)
+    r = pm.plan(p)
+    resident = R7_VALUE * 12 / 4 / GIB  # 19.76 GiB: the critic's fp32 weights + Adam, never offloaded
+    assert r.totals["rollout"] == pytest.approx(64 + resident + 2) and r.peak_fraction > 1
+    assert r.vllm_starts  # at start-up only the critic's fp32 weights (no Adam yet) are there: 72.4 GiB free
+    assert any("CUDA OOM at the first rollout" in n for n in r.notes)
+    low, high = r.utilization_range
+    assert r.vllm["kv_need"] == pytest.approx(35.0)  # 256 x 10240 tokens x 14 KiB
+    assert low < 0.6 < high
+    p.gpu_memory_utilization = 0.6
+    fixed = pm.plan(p)
+    assert fixed.peak_gib < 80 and fixed.kv_cache_tokens > 256 * 10240
+
+
+def test_device_total_budget_sizes_the_kv_cache_at_start_up():
+    """Older vLLM V1 workers counted every process's memory against the fraction, at start-up, when the critic
+    had weights but no Adam states yet: the rollout then holds 0.8 x device + the critic's Adam states."""
     r = pm.plan(seven_b_small_critic(vllm_budget="device-total"))
-    assert r.totals["rollout"] == pytest.approx(64.0)  # vLLM fills the device up to 0.8 x 80 GiB
+    critic_adam = R15_VALUE * 8 / 4 / GIB
+    assert r.totals["rollout"] == pytest.approx(64.0 + critic_adam)
     assert r.peak_phase == "rollout"
+    a7 = pm.ARCHITECTURES["DeepSeek-R1-Distill-Qwen-7B"]
+    p = seven_b_small_critic(vllm_budget="device-total")
+    p.critic = pm.RoleSpec(a7, a7.value_params(), False, False, tokens_per_micro_batch=2048)
+    big = pm.plan(p)
+    # the gap is the Adam states' difference, 12.9 points of 80 GiB (the paper reports 91.5 - 78.7 = 12.8)
+    gap = 100 * (big.peak_gib - r.peak_gib) / 80
+    assert gap == pytest.approx(100 * (R7_VALUE - R15_VALUE) * 8 / 4 / GIB / 80) and 12.8 < gap < 13.0
 
 
 def test_offload_and_critic_size_move_memory_where_expected():
@@ -135,7 +226,9 @@ def test_from_config_reads_the_verl_keys():
     p = pm.from_config(cfg)
     assert p.gpus == 4 and p.tp == 1 and p.gpu_memory_utilization == 0.8
     assert p.actor.tokens_per_micro_batch == 2 * 9216
-    assert p.critic.tokens_per_micro_batch == 9216  # token-level critic: prompt + response
+    # vLLM settings: verl's defaults (max_num_seqs 256, max_num_batched_tokens 8192), max_model_len = 9216
+    assert (p.max_num_seqs, p.max_num_batched_tokens, p.max_model_len) == (256, 8192, 9216)
+    assert p.critic.tokens_per_micro_batch == 9216  # token-level critic: one prompt + response (mini-batch 1)
     cfg["algorithm"]["adv_estimator"] = "sppo"
     assert pm.from_config(cfg).critic.tokens_per_micro_batch == 1024  # SPPO critic: the prompt only
     cfg["critic"]["enable"] = False
@@ -143,6 +236,79 @@ def test_from_config_reads_the_verl_keys():
     cfg["actor_rollout_ref"]["model"]["path"] = "unknown/model"
     with pytest.raises(ValueError, match="unknown architecture"):
         pm.from_config(cfg)
+
+
+def _cfg(estimator: str, critic: dict, actor: dict | None = None) -> dict:
+    return {
+        "algorithm": {"adv_estimator": estimator},
+        "data": {"max_prompt_length": 1024, "max_response_length": 8192},
+        "trainer": {"n_gpus_per_node": 4, "nnodes": 1},
+        "actor_rollout_ref": {
+            "model": {"path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"},
+            "actor": {"ppo_mini_batch_size": 128, "ppo_micro_batch_size_per_gpu": 2, **(actor or {})},
+            "rollout": {"tensor_model_parallel_size": 1, "gpu_memory_utilization": 0.8, "n": 1},
+        },
+        "critic": {
+            "model": {"path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"},
+            "ppo_mini_batch_size": 128,
+            **critic,
+        },
+    }
+
+
+def test_critic_tokens_are_the_batching_that_applies():
+    """Defect 2: the critic's tokens per micro-batch come from sppo.critic_batching (what really applies)."""
+    # gae: verl 0.9.1 ignores the critic's micro-batch keys and runs dynamic batches of the inference budget
+    # over prompt + response: min(32768, 32 sequences per rank x 9216) = 32768 tokens, not 1 x 9216
+    gae = _cfg("gae", {"ppo_micro_batch_size_per_gpu": 1, "use_dynamic_bsz": False})
+    p = pm.from_config(gae)
+    assert p.critic.tokens_per_micro_batch == 32768
+    assert p.critic.batching == "dynamic, <= 32768 sequence tokens/GPU"
+    gae["critic"]["ppo_infer_max_token_len_per_gpu"] = 20000
+    assert pm.from_config(gae).critic.tokens_per_micro_batch == 20000
+    # SPPO: the user's micro-batch over prompt tokens takes effect
+    sppo = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 4, "use_dynamic_bsz": False})
+    p = pm.from_config(sppo)
+    assert p.critic.tokens_per_micro_batch == 4 * 1024 and p.critic.batching == "4 prompts/GPU"
+    # SPPO, dynamic: the user's training budget, capped by the rank's mini-batch (32 prompts x 1024)
+    sppo["critic"].update(use_dynamic_bsz=True, ppo_max_token_len_per_gpu=4096)
+    assert pm.from_config(sppo).critic.tokens_per_micro_batch == 4096
+    sppo["critic"]["ppo_max_token_len_per_gpu"] = 10**6
+    assert pm.from_config(sppo).critic.tokens_per_micro_batch == 32 * 1024
+    # the report names the budget that applies
+    text = pm.format_plan(p, pm.plan(p))
+    assert "critic batching that applies: 4 prompts/GPU" in text
+
+
+def test_sequence_parallel_sizes_are_read_from_the_engine_keys():
+    """Defect 3: the critic's Ulysses size is critic.fsdp.ulysses_sequence_parallel_size (the deprecated
+    critic.ulysses_sequence_parallel_size is not read by verl 0.9.1's engine); the actor's is
+    actor.fsdp_config.ulysses_sequence_parallel_size, which the deprecated actor key overrides when > 1."""
+    cfg = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 2, "ulysses_sequence_parallel_size": 2})
+    assert pm.from_config(cfg).critic.tokens_per_micro_batch == 2 * 1024  # deprecated key: no effect
+    cfg["critic"]["fsdp"] = {"ulysses_sequence_parallel_size": 2}
+    p = pm.from_config(cfg)
+    assert p.critic.tokens_per_micro_batch == 2 * 1024 // 2 and "Ulysses SP 2" in p.critic.batching
+    assert p.actor.tokens_per_micro_batch == 2 * 9216
+    cfg["actor_rollout_ref"]["actor"]["fsdp_config"] = {"ulysses_sequence_parallel_size": 4}
+    assert pm.from_config(cfg).actor.tokens_per_micro_batch == 2 * 9216 // 4
+    cfg["actor_rollout_ref"]["actor"]["fsdp_config"] = {}
+    cfg["actor_rollout_ref"]["actor"]["ulysses_sequence_parallel_size"] = 2  # verl copies it when > 1
+    assert pm.from_config(cfg).actor.tokens_per_micro_batch == 2 * 9216 // 2
+
+
+def test_from_config_refuses_impossible_values():
+    for key, value in (("gpu_memory_utilization", 0), ("gpu_memory_utilization", 1.5), ("max_num_seqs", 0)):
+        cfg = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 1})
+        cfg["actor_rollout_ref"]["rollout"][key] = value
+        with pytest.raises(ValueError, match=key.split("_")[0]):
+            pm.from_config(cfg)
+    cfg = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 1})
+    cfg["data"]["max_response_length"] = -5
+    with pytest.raises(ValueError, match="max_response_length=-5"):
+        pm.from_config(cfg)
+    with pytest.raises(ValueError, match="device memory"):
+        pm.from_config(_cfg("sppo", {"ppo_micro_batch_size_per_gpu": 1}), device_gib=0)
 
 
 def test_cli_explicit_sizes(capsys, tmp_path):
@@ -166,7 +332,7 @@ def test_cli_explicit_sizes(capsys, tmp_path):
     )
     text = capsys.readouterr().out
     assert rc == 0
-    assert "peak:" in text and "vLLM KV cache + workspace" in text
+    assert "peak:" in text and "vLLM KV cache" in text and "gpu_memory_utilization window" in text
     assert "nearest in size" in text  # bare counts borrow the nearest architecture's shapes
     data = json.loads(out.read_text())["explicit sizes"]
     # 1.5e9 critic, resident: 12 B/param / 4 GPUs; rollout = 64 + that + 2
