@@ -10,27 +10,48 @@ one JSON file per seed, ``OUT/<env>__<algo>__H<horizon>__seed<seed>.json`` (atom
 whose file already exists is skipped, so an interrupted grid resumes where it stopped.
 ``--set key=value`` overrides any field of the algorithm's Args dataclass.
 `report` turns a results directory into report.md plus PNG plots (see sppo/control/report.py).
-Bad input fails with one line naming the bad value and the allowed ones (exit code 2).
+Bad input fails with one line ``python -m sppo.control <verb>: error: ...`` naming the bad value and
+the allowed ones (exit code 2), before any training; a results file made with other settings (they are
+recorded under ``config``) is refused unless ``--force``; Ctrl-C prints one line and exits with 130,
+keeping the finished seeds (see docs/errors.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
+import math
 import os
 import sys
 import time
 
+from sppo.cli_errors import (
+    OneLineParser,
+    UserError,
+    boolean,
+    check_output_dir,
+    guarded,
+    int_range,
+    nonempty,
+    nonneg_int,
+)
+
 ALGOS = ("sppo", "ppo", "grpo")
+PROG = "python -m sppo.control"
+#: Settings that do not change a result (progress printing): ignored when results are compared.
+NOT_SETTINGS = ("log_every_s",)
+MAX_SEEDS = 1000
+MAX_STEPS = 10**10
+MAX_HORIZON = 10**6
 
 
-class CliError(Exception):
+class CliError(UserError):
     """A user error: printed as one line, exit code 2."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line instead of usage + message
-        raise CliError(f"{self.prog}: {message}")
+class _Parser(OneLineParser):
+    error_class = CliError
 
 
 def result_path(out: str, env: str, algo: str, horizon: int, seed: int) -> str:
@@ -48,15 +69,17 @@ def _parse_value(field: dataclasses.Field, text: str):
     kind = field.type if isinstance(field.type, type) else {"int": int, "float": float,
                                                             "bool": bool, "str": str}[field.type]
     if kind is bool:
-        if text.lower() in ("1", "true", "yes"):
-            return True
-        if text.lower() in ("0", "false", "no"):
-            return False
-        raise CliError(f"--set {field.name}: expected true/false, got '{text}'")
+        try:
+            return boolean(text)
+        except argparse.ArgumentTypeError:
+            raise CliError(f"--set {field.name}: expected true/false, got '{text}'") from None
     try:
-        return kind(text)
+        value = kind(text)
     except ValueError:
         raise CliError(f"--set {field.name}: expected {kind.__name__}, got '{text}'") from None
+    if kind is float and not math.isfinite(value):
+        raise CliError(f"--set {field.name}: expected a finite number, got '{text}'")
+    return value
 
 
 def build_args(algo: str, env: str, horizon: int, seed: int, steps: int, overrides: list[str]):
@@ -86,22 +109,53 @@ def build_args(algo: str, env: str, horizon: int, seed: int, steps: int, overrid
     return mod, args
 
 
+def _settings(config: dict) -> dict:
+    return {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+
+
+def existing_result_status(path: str, args) -> str:
+    """'missing', 'same' (made with these settings: skip it) or raise :class:`CliError` (other settings,
+    corrupt file, no recorded settings). A results file records its settings under ``config``."""
+    if not os.path.exists(path):
+        return "missing"
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        config = data["config"]
+        if not isinstance(config, dict):
+            raise TypeError("config is not an object")
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CliError(f"{path}: corrupt results file ({type(e).__name__}: {e}); "
+                       "use --force to rerun it") from None
+    old, new = _settings(config), _settings(dataclasses.asdict(args))
+    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
+               if old.get(k) != new.get(k)]
+    if changed:
+        raise CliError(f"{path} was made with other settings ({'; '.join(changed)}); "
+                       "use --force to rerun it, or another --out")
+    return "same"
+
+
 def cmd_run(ns) -> int:
-    from sppo.control.common import write_json_atomic
-    if ns.seeds <= 0:
-        raise CliError(f"--seeds must be a positive integer, got {ns.seeds}")
-    # Validate everything (all seeds) before the first run starts.
+    check_output_dir(ns.out)
+    # Validate everything (all seeds, every existing results file) before the first run starts.
     jobs = [build_args(ns.algo, ns.env, ns.horizon, ns.first_seed + i, ns.steps, ns.set)
             for i in range(ns.seeds)]
+    status = {}
+    for mod, args in jobs:
+        path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
+        status[path] = "missing" if ns.force else existing_result_status(path, args)
+    from sppo.control.common import write_json_atomic
     for k, (mod, args) in enumerate(jobs, 1):
         path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
         tag = f"{args.env} {ns.algo} H={args.horizon} seed={args.seed}"
-        if os.path.exists(path) and not ns.force:
+        if status[path] == "same":
             print(f"[run {k}/{len(jobs)}] {tag}: exists, skipped ({path})", flush=True)
             continue
+        print(f"[run {k}/{len(jobs)}] {tag}: training ...", flush=True)
         t0 = time.perf_counter()
         result = mod.train(args)
-        result["command"] = " ".join(["python -m sppo.control", *ns.argv])
+        result["command"] = " ".join([PROG, *ns.argv])
         write_json_atomic(path, result)
         print(f"[run {k}/{len(jobs)}] {tag}: final_success={result['final_success']} "
               f"steps={result['env_steps']} wall={time.perf_counter() - t0:.1f}s -> {path}",
@@ -110,10 +164,15 @@ def cmd_run(ns) -> int:
 
 
 def cmd_report(ns) -> int:
-    from sppo.control.report import write_report
+    from sppo.control.report import ReportError, write_report
     if not os.path.isdir(ns.results):
-        raise CliError(f"report: '{ns.results}' is not a directory")
-    md = write_report(ns.results, ns.out or ns.results, title=ns.title)
+        raise CliError(f"'{ns.results}' is not a directory")
+    out = ns.out or ns.results
+    check_output_dir(out)
+    try:
+        md = write_report(ns.results, out, title=ns.title)
+    except ReportError as e:
+        raise CliError(str(e)) from None
     print(f"wrote {md}")
     return 0
 
@@ -127,39 +186,55 @@ def cmd_list(ns) -> int:
 
 
 def make_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m sppo.control", description=__doc__.split("\n\n")[0])
+    p = _Parser(prog=PROG, description=__doc__.split("\n\n")[0])
     sub = p.add_subparsers(dest="cmd", parser_class=_Parser)
     r = sub.add_parser("run", help="train one (env, algo, horizon) over several seeds")
     r.add_argument("--env", required=True, help="task name (see `list`)")
     r.add_argument("--algo", required=True, help=f"one of {', '.join(ALGOS)}")
     r.add_argument("--horizon", type=int, default=1000, help="episode horizon H (default 1000)")
-    r.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
-    r.add_argument("--first-seed", type=int, default=0, help="first seed (default 0)")
+    r.add_argument("--seeds", type=int, default=1, help=f"number of seeds (default 1, at most {MAX_SEEDS})")
+    r.add_argument("--first-seed", type=nonneg_int, default=0, help="first seed (default 0)")
     r.add_argument("--steps", type=int, required=True, help="environment-step budget per seed")
-    r.add_argument("--out", required=True, help="results directory")
+    r.add_argument("--out", required=True, type=nonempty, help="results directory")
     r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="override a field of the algorithm's Args dataclass (repeatable)")
-    r.add_argument("--force", action="store_true", help="re-run seeds whose results exist")
+    r.add_argument("--force", action="store_true",
+                   help="re-run seeds whose results exist (also when made with other settings)")
     r.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="Markdown table + PNG plots from a results directory")
-    rep.add_argument("results", help="directory of result JSON files")
-    rep.add_argument("--out", default=None, help="where report.md and the plots go "
-                                                 "(default: the results directory)")
-    rep.add_argument("--title", default="Control suite results", help="report title")
+    rep.add_argument("results", type=nonempty, help="directory of result JSON files")
+    rep.add_argument("--out", default=None, type=nonempty, help="where report.md and the plots go "
+                                                                "(default: the results directory)")
+    rep.add_argument("--title", default="Control suite results", type=nonempty, help="report title")
     rep.set_defaults(func=cmd_report)
     lst = sub.add_parser("list", help="list the tasks and algorithms")
     lst.set_defaults(func=cmd_list)
     return p
 
 
+def _check_run_numbers(ns) -> None:
+    """Ranges of the numeric run flags (before the algorithm module, and torch, is imported)."""
+    for flag, value, hi in (("--steps", ns.steps, MAX_STEPS), ("--horizon", ns.horizon, MAX_HORIZON),
+                            ("--seeds", ns.seeds, MAX_SEEDS)):
+        if value <= 0:
+            raise CliError(f"{flag} must be a positive integer, got {value}")
+        if value > hi:
+            raise CliError(f"{flag} must be at most {hi}, got {value}")
+
+
 def main(argv: list[str] | None = None) -> int:
-    try:
-        argv = sys.argv[1:] if argv is None else list(argv)
+    """Exit code 0 done, 2 bad input (one line on stderr), 130 interrupted (finished seeds kept)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    verb = next((a for a in argv if not a.startswith("-")), "")
+    prog = f"{PROG} {verb}" if verb in ("run", "report", "list") else PROG
+
+    def body() -> int:
         ns = make_parser().parse_args(argv)
         ns.argv = argv
         if ns.cmd is None:
-            raise CliError("python -m sppo.control: missing command (allowed: run, report, list)")
+            raise CliError("missing command (allowed: run, report, list)")
+        if ns.cmd == "run":
+            _check_run_numbers(ns)
         return ns.func(ns)
-    except CliError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return guarded(prog, body)

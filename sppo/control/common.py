@@ -14,7 +14,7 @@ import os
 import random
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 import torch
@@ -58,14 +58,37 @@ class CommonArgs:
     """seconds between progress lines (0: silent)"""
 
     def validate(self) -> None:
+        """Types and ranges of every field (of the algorithm's subclass too): bools are bools, numbers are
+        finite, counts >= 1 (``eval_episodes`` and ``seed`` >= 0), step sizes and clips > 0."""
         if self.env not in ENV_NAMES:
             raise ValueError(f"unknown env '{self.env}' (allowed: {', '.join(ENV_NAMES)})")
-        for name in ("horizon", "total_steps", "episodes_per_iter", "update_epochs",
-                     "minibatch_size", "hidden"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be a positive integer, got {getattr(self, name)}")
+        for f in fields(self):
+            value = getattr(self, f.name)
+            kind = f.type if isinstance(f.type, str) else getattr(f.type, "__name__", "")
+            if kind == "bool" and not isinstance(value, bool):
+                raise ValueError(f"{f.name} must be true or false, got {value!r}")
+            if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ValueError(f"{f.name} must be an integer, got {value!r}")
+            if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
+                                    or not math.isfinite(value)):
+                raise ValueError(f"{f.name} must be a finite number, got {value!r}")
+            if kind == "int" and f.name not in ("seed", "eval_episodes") and value <= 0:
+                raise ValueError(f"{f.name} must be a positive integer, got {value}")
+        for name, cap in (("hidden", 65536), ("episodes_per_iter", 65536), ("update_epochs", 10000),
+                          ("eval_episodes", 10**6), ("horizon", 10**6)):
+            if getattr(self, name) > cap:  # bounded work and memory
+                raise ValueError(f"{name} must be at most {cap}, got {getattr(self, name)}")
+        if self.seed < 0:
+            raise ValueError(f"seed must be >= 0, got {self.seed}")
         if self.eval_episodes < 0:
             raise ValueError(f"eval_episodes must be >= 0, got {self.eval_episodes}")
+        for name in ("learning_rate", "critic_learning_rate", "clip_coef", "max_grad_norm"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.log_every_s < 0:
+            raise ValueError(f"log_every_s must be >= 0, got {self.log_every_s}")
+        if getattr(self, "adv_eps", 1.0) <= 0:  # GRPO: added to the group std before dividing
+            raise ValueError(f"adv_eps must be > 0, got {self.adv_eps}")
 
 
 def seed_everything(seed: int) -> None:

@@ -25,10 +25,13 @@ from __future__ import annotations
 
 import glob
 import json
+import math
 import os
 from collections import defaultdict
 
 import numpy as np
+
+from sppo.cli_errors import atomic_path, write_text_atomic
 
 SMOOTH_EPISODES = 64
 ALGO_ORDER = ("sppo", "ppo", "grpo")
@@ -36,16 +39,58 @@ ALGO_LABEL = {"sppo": "SPPO", "ppo": "PPO (GAE)", "grpo": "GRPO (N=8)"}
 ENV_ORDER = ("cartpole", "mountaincar", "pendulum", "lunarlander", "hopper")
 
 
+class ReportError(ValueError):
+    """A results folder that cannot be reported (empty, a corrupt file); the message is one line."""
+
+
+REQUIRED = {"algo": str, "env": str, "horizon": int, "seed": int, "curve": list, "total_steps": int,
+            "env_steps": int, "wall_time": (int, float), "eval_episodes": int}
+CURVE_KEYS = ("env_steps", "wall_time", "episodes", "successes")
+
+
+def _finite(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _result_problem(data: dict) -> str | None:
+    """What makes a result dict unusable for the report, or None."""
+    for key, kind in REQUIRED.items():
+        if key not in data:
+            return f"missing key '{key}'"
+        if not isinstance(data[key], kind) or isinstance(data[key], bool):
+            return f"'{key}' has type {type(data[key]).__name__}"
+    if not data["curve"]:
+        return "empty curve"
+    for point in data["curve"]:
+        if not isinstance(point, dict) or not all(_finite(point.get(k)) for k in CURVE_KEYS):
+            return f"a curve point lacks finite {', '.join(CURVE_KEYS)}"
+    final = data.get("final_success")
+    if final is not None and not (_finite(final) and 0.0 <= final <= 1.0):
+        return f"final_success is {final!r}, expected a fraction in [0, 1] or null"
+    return None
+
+
 def load_results(directory: str) -> list[dict]:
-    """Every result file in ``directory`` (recursively; temporary files skipped)."""
+    """Every result file in ``directory`` (recursively; temporary files skipped).
+
+    A JSON file that is not a control-suite result (no ``algo``/``curve`` keys) is ignored; a file that
+    is not valid JSON, or a result with missing or wrong values, raises :class:`ReportError` naming it.
+    """
     out = []
     for path in sorted(glob.glob(os.path.join(directory, "**", "*.json"), recursive=True)):
         if os.path.basename(path).startswith("."):
             continue
-        with open(path) as f:
-            data = json.load(f)
-        if isinstance(data, dict) and {"algo", "env", "horizon", "seed", "curve"} <= set(data):
-            out.append(data)
+        try:
+            with open(path, encoding="utf-8") as f:
+                data = json.load(f)
+        except (OSError, ValueError) as e:
+            raise ReportError(f"{path}: corrupt results file ({type(e).__name__}: {e})") from None
+        if not (isinstance(data, dict) and {"algo", "curve"} <= set(data)):
+            continue
+        problem = _result_problem(data)
+        if problem:
+            raise ReportError(f"{path}: not a usable result ({problem})")
+        out.append(data)
     return out
 
 
@@ -207,7 +252,8 @@ def _plot_curves(results, out_dir):
             axes[0][col].legend(fontsize=8)
         fig.tight_layout()
         path = os.path.join(out_dir, f"curves_{env}.png")
-        fig.savefig(path, dpi=90)
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=90)
         plt.close(fig)
         written.append(path)
     return written
@@ -247,7 +293,8 @@ def _plot_sweep(results, out_dir):
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     path = os.path.join(out_dir, "horizon_sweep.png")
-    fig.savefig(path, dpi=90)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=90)
     plt.close(fig)
     return path
 
@@ -256,7 +303,8 @@ def write_report(results_dir: str, out_dir: str, title: str = "Control suite res
     """Write report.md and the plots; returns the path of report.md."""
     results = load_results(results_dir)
     if not results:
-        raise ValueError(f"no result files in '{results_dir}'")
+        raise ReportError(f"no result files in '{results_dir}' (write them with: python -m sppo.control run "
+                          f"... --out {results_dir})")
     os.makedirs(out_dir, exist_ok=True)
     text = markdown(results, title)
     plots = _plot_curves(results, out_dir)
@@ -265,10 +313,9 @@ def write_report(results_dir: str, out_dir: str, title: str = "Control suite res
     text += "\n## Plots\n\n" + "\n".join(
         f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images)
     path = os.path.join(out_dir, "report.md")
-    with open(path, "w") as f:
-        f.write(text + "\n")
+    write_text_atomic(path, text + "\n")
     return path
 
 
-__all__ = ["load_results", "smoothed_success", "steps_to_threshold", "summarise", "markdown",
+__all__ = ["ReportError", "load_results", "smoothed_success", "steps_to_threshold", "summarise", "markdown",
            "write_report"]

@@ -52,7 +52,7 @@ def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
         argv = argv + ["--out", str(tmp_path)]
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert err.count("\n") == 1 and err.startswith("python -m sppo.control")
     assert needle in err
     assert os.listdir(tmp_path) == []  # nothing ran
 
