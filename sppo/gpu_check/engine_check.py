@@ -235,7 +235,8 @@ def run(device: str, steps: int = 20, n_prompts: int = 8, hidden: int = 64, laye
     micro = max(1, n_prompts // 2)  # two micro-batches per training step: gradient accumulation is exercised
     h = ValueEngineHarness(critic_path, device, lr, grad_ckpt, micro)
     build_s = time.monotonic() - started
-    dtype = "float32" if h.critic_cfg.engine.mixed_precision.get("param_dtype", "bf16") in ("fp32", "float32") else "bfloat16"
+    # the compute dtype the engine resolved (FSDP mixed precision param_dtype; it autocasts to it)
+    dtype = "float32" if getattr(h.engine, "_autocast_dtype", torch.bfloat16) == torch.float32 else "bfloat16"
     atol, rtol = TOLERANCES[dtype]
     checks = []
     module = getattr(h.engine.module, "module", h.engine.module)

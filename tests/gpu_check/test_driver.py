@@ -74,7 +74,7 @@ def test_run_stage_stops_a_stage_at_its_timeout_and_keeps_its_partial_result(tmp
 def test_driver_writes_the_report_even_when_a_stage_fails(tmp_path, monkeypatch, capsys):
     stages = {"engine": _stage(tmp_path, "engine", WRITE_OK),
               "e2e_small": _stage(tmp_path, "e2e_small", "raise SystemExit(1)")}  # fmt: skip
-    monkeypatch.setattr(driver, "build_stages", lambda device, workdir, names: [stages[n] for n in names])
+    monkeypatch.setattr(driver, "build_stages", lambda device, workdir, names, budget_s=0: [stages[n] for n in names])
     out = tmp_path / "report.json"
     rc = driver.main(["--device", "cpu", "--out", str(out), "--workdir", str(tmp_path / "work")])
     assert rc == 1
@@ -85,7 +85,7 @@ def test_driver_writes_the_report_even_when_a_stage_fails(tmp_path, monkeypatch,
     assert rep["memory"]["nvidia_smi_peak_mib"] is None and rep["device"] == "cpu"
     assert "FAILED" in capsys.readouterr().out
 
-    monkeypatch.setattr(driver, "build_stages", lambda device, workdir, names: [stages["engine"]])
+    monkeypatch.setattr(driver, "build_stages", lambda device, workdir, names, budget_s=0: [stages["engine"]])
     assert driver.main(["--device", "cpu", "--out", str(out), "--stages", "engine", "--workdir", str(tmp_path / "w")]) == 0
     assert json.loads(out.read_text())["passed"] is True
 
@@ -112,3 +112,16 @@ def test_eval_stage_uses_the_newest_checkpoint(tmp_path):
     assert driver.trained_checkpoint(tmp_path) == tmp_path / "e2e_small" / "ckpt" / "global_step_2"
     (tmp_path / "e2e_same" / "ckpt" / "global_step_3" / "actor").mkdir(parents=True)
     assert driver.trained_checkpoint(tmp_path) == tmp_path / "e2e_same" / "ckpt" / "global_step_3"
+
+
+def test_build_stages_cuda_commands_and_budget(tmp_path):
+    stages = driver.build_stages("cuda", tmp_path, list(driver.ALL_STAGES), budget_s=470)
+    assert [s.name for s in stages] == list(driver.ALL_STAGES)
+    assert sum(s.cap_s for s in stages) <= 470 + 1e-9
+    engine, same, small, ev = (s.command for s in stages)
+    assert engine[1:3] == ["-m", "sppo.gpu_check.engine_check"] and engine[engine.index("--device") + 1] == "cuda"
+    assert same[same.index("--critic") + 1] == "same" and small[small.index("--critic") + 1] == "small"
+    assert ev[ev.index("--model") + 1] == str(tmp_path / "e2e_same" / "ckpt" / "global_step_3")
+    assert ev[ev.index("--data") + 1] == str(tmp_path / "task" / "eval.parquet")
+    with pytest.raises(ValueError):
+        driver.build_stages("cuda", tmp_path, ["nope"])
