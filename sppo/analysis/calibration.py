@@ -41,15 +41,14 @@ import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from sppo.analysis.errors import AnalysisError
-from sppo.critic_loss import calibration_metrics
+from sppo.cli_errors import UserError, atomic_path, check_output_dir, write_text_atomic
 
 LOG_NAME = "calibration.jsonl"
 RELIABILITY_PNG = "calibration_reliability.png"
 TRAINING_PNG = "calibration_training.png"
 SUMMARY_JSON = "calibration_summary.json"
+MAX_BINS = 1000  # bounded work: every bin is a loop iteration and a bar
 
 
 @dataclass
@@ -128,6 +127,8 @@ def read_calibration_log(run: str | Path) -> CalibrationLog:
             raise AnalysisError(f"{path} has no readable row ({len(skipped)} line(s) are not valid JSON)")
         raise AnalysisError(f"{path} is empty (no training step was logged)")
     steps = sorted(by_step)
+    import torch  # only once the log is known to be good: a bad log fails fast, without torch and verl
+
     return CalibrationLog(
         path=path,
         steps=steps,
@@ -150,6 +151,8 @@ def reliability_bins(probs: torch.Tensor, outcomes: torch.Tensor, n_bins: int = 
         one dict per bin: ``lo``, ``hi``, ``count``, ``mean_p`` and ``observed`` (mean R); the two means
         are ``None`` for an empty bin.
     """
+    import torch
+
     probs = probs.double().reshape(-1)
     outcomes = outcomes.double().reshape(-1)
     index = torch.clamp((probs * n_bins).long(), max=n_bins - 1)
@@ -180,6 +183,10 @@ def moving_average(values: list[float | None], window: int) -> list[float | None
 
 def window_summary(log: CalibrationLog, indices: range, n_bins: int) -> dict:
     """Pooled metrics and reliability bins of the steps ``log.steps[i] for i in indices``."""
+    import torch
+
+    from sppo.critic_loss import calibration_metrics
+
     probs = torch.cat([log.probs[i] for i in indices])
     outcomes = torch.cat([log.outcomes[i] for i in indices])
     return {
@@ -193,6 +200,8 @@ def window_summary(log: CalibrationLog, indices: range, n_bins: int) -> dict:
 
 def build_summary(log: CalibrationLog, n_bins: int = 10, window: int = 10) -> dict:
     """Everything the report plots, as plain JSON-able numbers."""
+    from sppo.critic_loss import calibration_metrics
+
     per_step = []
     for step, p, r in zip(log.steps, log.probs, log.outcomes, strict=True):
         m = calibration_metrics(p, r, n_bins)
@@ -293,16 +302,22 @@ def plot_training(summary: dict, path: str | Path) -> None:
 
 def write_report(run: str | Path, out: str | Path | None = None, n_bins: int = 10, window: int = 10) -> dict:
     """Read the log, write the two PNGs and the JSON summary; returns the summary (with the output paths)."""
-    if n_bins < 1:
-        raise AnalysisError(f"--bins must be a positive integer, got {n_bins}")
+    if not 1 <= n_bins <= MAX_BINS:
+        raise AnalysisError(f"--bins must be an integer from 1 to {MAX_BINS}, got {n_bins}")
     if window < 1:
         raise AnalysisError(f"--window must be a positive integer, got {window}")
     log = read_calibration_log(run)
     out_dir = Path(out) if out is not None else log.path.parent
+    try:
+        check_output_dir(out_dir)
+    except UserError as exc:
+        raise AnalysisError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = build_summary(log, n_bins, window)
     summary["files"] = {name: str(out_dir / name) for name in (RELIABILITY_PNG, TRAINING_PNG, SUMMARY_JSON)}
-    plot_reliability(summary, out_dir / RELIABILITY_PNG)
-    plot_training(summary, out_dir / TRAINING_PNG)
-    (out_dir / SUMMARY_JSON).write_text(json.dumps(summary, indent=1))
+    with atomic_path(out_dir / RELIABILITY_PNG) as tmp:
+        plot_reliability(summary, tmp)
+    with atomic_path(out_dir / TRAINING_PNG) as tmp:
+        plot_training(summary, tmp)
+    write_text_atomic(out_dir / SUMMARY_JSON, json.dumps(summary, indent=1))
     return summary

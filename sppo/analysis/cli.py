@@ -5,8 +5,9 @@
 
 ``calibration`` reads a run's ``calibration.jsonl`` (sppo/analysis/calibration.py); ``tail-effect`` runs
 the token-critic study (sppo/analysis/tail_effect.py; every field of its ``Args`` is a flag). Bad input
-(a missing, empty or malformed log, p outside [0, 1], a bad option) fails with one line
-``python -m sppo.analysis <verb>: error: ...`` and exit code 2, before any model is built.
+(a missing, empty or malformed log, p outside [0, 1], a bad option, an unwritable --out) fails with one line
+``python -m sppo.analysis <verb>: error: ...`` and exit code 2, before any model is built (and before torch is
+imported when the error is in the options); Ctrl-C prints one line and exits with 130 (docs/errors.md).
 """
 
 from __future__ import annotations
@@ -17,9 +18,12 @@ import json
 import sys
 
 from sppo.analysis.errors import AnalysisError
-from sppo.cli_errors import OneLineParser, run_verb_cli
+from sppo.cli_errors import OneLineParser, any_int, check_output_dir, finite_float, int_range, nonempty, run_verb_cli
 
 VERBS = ("calibration", "tail-effect")
+#: Caps of the calibration flags (bounded work: bins are looped over and plotted one by one).
+MAX_BINS = 1000
+MAX_WINDOW = 1_000_000
 
 
 class _Parser(OneLineParser):
@@ -33,6 +37,8 @@ def cmd_calibration(args: argparse.Namespace) -> int:
     """
     from sppo.analysis.calibration import write_report
 
+    if args.out is not None:
+        check_output_dir(args.out)
     summary = write_report(args.run, args.out, n_bins=args.bins, window=args.window)
     if summary["skipped_lines"]:
         print(
@@ -56,11 +62,16 @@ def cmd_tail_effect(args: argparse.Namespace) -> int:
 
         python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
     """
-    from sppo.analysis import tail_effect
+    from sppo.analysis.tail_effect_args import Args
 
-    names = [f.name for f in dataclasses.fields(tail_effect.Args)]
-    study = tail_effect.Args(**{name: getattr(args, name) for name in names})
+    names = [f.name for f in dataclasses.fields(Args)]
+    study = Args(**{name: getattr(args, name) for name in names})
     study.check()
+    check_output_dir(study.out)
+    if study.cache_dir:
+        check_output_dir(study.cache_dir, flag="--cache-dir")
+    from sppo.analysis import tail_effect  # torch: only once every setting is known to be good
+
     result = tail_effect.run(study)
     ev = result["eval"]
     print(json.dumps({"success_rate": result["policy"]["eval_success_rate"], "n_correct": ev["n_correct"],
@@ -69,36 +80,39 @@ def cmd_tail_effect(args: argparse.Namespace) -> int:
 
 
 def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
-    """One ``--flag`` per dataclass field, typed from its default, with the field's help text."""
+    """One ``--flag`` per dataclass field, typed from its annotation (ints are ints, floats finite), with the
+    field's help text; the ranges are checked by ``cls.check()``."""
     for f in dataclasses.fields(cls):
         flag = "--" + f.name.replace("_", "-")
         default = f.default
-        kind = {"int": int, "float": float, "str": str, "int | None": int, "str | None": str}.get(str(f.type), type(default))
+        kind = {"int": any_int, "float": finite_float, "str": nonempty, "int | None": any_int,
+                "str | None": nonempty}.get(str(f.type), type(default))  # fmt: skip
         text = f.metadata.get("help", "")
         kwargs = {"default": default, "type": kind, "help": text if "default" in text else f"{text} (default: {default})"}
         if f.name == "format":
-            from sppo.analysis.tail_effect import FORMATS
+            from sppo.analysis.tail_effect_args import FORMATS
 
             kwargs["choices"] = FORMATS
         parser.add_argument(flag, dest=f.name, **kwargs)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from sppo.analysis import tail_effect
+    from sppo.analysis.tail_effect_args import Args
 
     parser = _Parser(prog="python -m sppo.analysis", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
     cal = sub.add_parser("calibration", help="reliability diagram, Brier and ECE of the SPPO critic over a run",
                          description=cmd_calibration.__doc__)
-    cal.add_argument("run", help="run directory holding calibration.jsonl, or the path of such a file")
-    cal.add_argument("--out", default=None, help="output directory (default: the directory of the log)")
-    cal.add_argument("--bins", type=int, default=10, help="equal-width bins of p (10 = the trainer's ECE bins)")
-    cal.add_argument("--window", type=int, default=10,
+    cal.add_argument("run", type=nonempty, help="run directory holding calibration.jsonl, or the path of such a file")
+    cal.add_argument("--out", default=None, type=nonempty, help="output directory (default: the directory of the log)")
+    cal.add_argument("--bins", type=int_range(1, MAX_BINS), default=10,
+                     help=f"equal-width bins of p (10 = the trainer's ECE bins; at most {MAX_BINS})")
+    cal.add_argument("--window", type=int_range(1, MAX_WINDOW), default=10,
                      help="steps in the first/last reliability windows and in the moving average")
     cal.set_defaults(func=cmd_calibration)
     tail = sub.add_parser("tail-effect", help="token-level critic vs SPPO critic along the response (plain PyTorch)",
                           description=cmd_tail_effect.__doc__)
-    _add_dataclass_flags(tail, tail_effect.Args)
+    _add_dataclass_flags(tail, Args)
     tail.set_defaults(func=cmd_tail_effect)
     return parser
 

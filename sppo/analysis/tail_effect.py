@@ -42,7 +42,9 @@ plotted number next to it.
 from __future__ import annotations
 
 import json
+import os
 import random
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,54 +53,12 @@ import torch
 import torch.nn.functional as F
 
 from sppo.analysis.errors import AnalysisError
+from sppo.analysis.tail_effect_args import FORMATS, Args
+from sppo.cli_errors import atomic_path, write_text_atomic
 
-FORMATS = ("plain", "padded")
 # --format padded: the fixed, outcome-irrelevant sentence after every answer (41 tokens).
 FILLER = " is my final answer, and I am sure of it."
 PLOT_MIN_COUNT = 5  # positions reached by fewer responses of a class are not drawn (the JSON has them all)
-
-
-def _arg(default, help: str):
-    """A field of ``Args``: its default and the help line of its ``--flag``."""
-    return field(default=default, metadata={"help": help})
-
-
-@dataclass
-class Args:
-    """Settings of the study; every field is a ``--flag`` of ``python -m sppo.analysis tail-effect``."""
-
-    out: str = _arg("runs/tail_effect", "output directory (PNG + JSON)")
-    cache_dir: str | None = _arg(None, "where the warmed-up policy is cached (default: OUT/cache)")
-    seed: int = _arg(0, "seed of the warm-up, the critics' initialisation and the sampling")
-    format: str = _arg("plain", "plain (the quickstart's bare number) or padded (answer + a fixed 41-token sentence)")
-    updates: int = _arg(300, "critic updates (one Adam step each, on a fresh batch)")
-    batch: int = _arg(64, "responses per update (one per prompt; prompts drawn with replacement)")
-    eval_samples: int = _arg(512, "fresh responses for the evaluation (the plotted numbers)")
-    critic_lr: float = _arg(1e-3, "Adam learning rate of both critics (the quickstart's critic.optim.lr)")
-    gamma: float = _arg(1.0, "GAE discount γ (verl's default 1.0)")
-    lam: float = _arg(0.95, "GAE λ of the token critic's returns and of the plotted advantages")
-    temperature: float = _arg(1.0, "sampling temperature (the quickstart trains at 1.0)")
-    max_new_tokens: int = _arg(6, "limit on the policy's answer (HF generate; the quickstart's 6)")
-    warmup_steps: int = _arg(150, "supervised warm-up steps of the policy (the quickstart's 150)")
-
-    def check(self) -> None:
-        """Fail on a bad setting before any model is built (one line, naming the allowed values)."""
-        if self.format not in FORMATS:
-            raise AnalysisError(f"--format must be one of {', '.join(FORMATS)}, got '{self.format}'")
-        for name in ("updates", "batch"):
-            if getattr(self, name) < 1:
-                raise AnalysisError(f"--{name} must be >= 1, got {getattr(self, name)}")
-        if self.eval_samples < 2:
-            raise AnalysisError(f"--eval-samples must be >= 2, got {self.eval_samples}")
-        if self.warmup_steps < 0:
-            raise AnalysisError(f"--warmup-steps must be >= 0, got {self.warmup_steps}")
-        if self.max_new_tokens < 1:
-            raise AnalysisError(f"--max-new-tokens must be >= 1, got {self.max_new_tokens}")
-        for name in ("gamma", "lam"):
-            if not 0.0 <= getattr(self, name) <= 1.0:
-                raise AnalysisError(f"--{name} must lie in [0, 1], got {getattr(self, name)}")
-        if not self.temperature > 0 or not self.critic_lr > 0:
-            raise AnalysisError("--temperature and --critic-lr must be > 0")
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -256,7 +216,15 @@ def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
     policy = build_policy(tokenizer, seed=args.seed)
     print(f"[tail-effect] supervised warm-up of the tiny policy ({args.warmup_steps} steps) ...", flush=True)
     warmup.warm_up(policy, tokenizer, task.all_pairs(), steps=args.warmup_steps, seed=args.seed)
-    save(policy, tokenizer, path)
+    # saved under a temporary name and renamed: an interrupted save never leaves a half cache behind
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        save(policy, tokenizer, tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return policy, {"cached": False, "path": str(path), "warmup_seconds": round(time.time() - t0, 1)}
 
 
@@ -434,7 +402,7 @@ def run(args: Args) -> dict:
     stem = "tail_effect" if args.format == "plain" else f"tail_effect_{args.format}"
     result["files"] = {"png": str(out / f"{stem}.png"), "json": str(out / f"{stem}.json")}
     plot(result, out / f"{stem}.png")
-    (out / f"{stem}.json").write_text(json.dumps(result, indent=1))
+    write_text_atomic(out / f"{stem}.json", json.dumps(result, indent=1))
     return result
 
 
@@ -501,5 +469,6 @@ def plot(result: dict, path: str | Path) -> None:
         f"{ev['n']} fresh responses ({ev['n_correct']} correct), mean ± std;\n"
         f"positions reached by fewer than {PLOT_MIN_COUNT} responses of a class are not drawn", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 1))
-    fig.savefig(path, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=110)
     plt.close(fig)

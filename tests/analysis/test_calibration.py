@@ -181,8 +181,8 @@ def test_bad_options_and_run_dir_without_log(tmp_path, capsys):
     assert main(["calibration", str(tmp_path)]) == 2
     assert "no calibration.jsonl in run directory" in capsys.readouterr().err
     _write(tmp_path / "calibration.jsonl", ROWS)
-    for argv, message in ((["--bins", "0"], "--bins must be a positive integer"),
-                          (["--window", "0"], "--window must be a positive integer"),
+    for argv, message in ((["--bins", "0"], "argument --bins: must be >= 1, got 0"),
+                          (["--window", "0"], "argument --window: must be >= 1, got 0"),
                           (["--bins", "x"], "argument --bins: invalid int value")):
         assert main(["calibration", str(tmp_path), *argv]) == 2
         err = capsys.readouterr().err
