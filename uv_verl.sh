@@ -11,7 +11,8 @@
 # Idempotent: an existing venv is reused and uv skips what is already satisfied; re-running re-checks.
 # Env: SPPO_VENV (default .venv), SPPO_EXTRAS (extra project extras, e.g. "control"), SPPO_PYTHON (default
 # 3.11), MAX_JOBS (parallel jobs if flash-attn must be compiled), SPPO_SKIP_FLASH_ATTN=1 (leave it out),
-# SPPO_GPU_LOCK=0 (ignore gpu.lock.txt, e.g. on aarch64 or another Python).
+# SPPO_GPU_LOCK=0 (ignore gpu.lock.txt, e.g. on aarch64 or another Python), SPPO_WHEELS_DIR (--cpu: a folder
+# holding a local CPU torch wheel of the pinned version, used before the PyTorch CPU index; default /opt/wheels).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 
@@ -21,7 +22,7 @@ for arg in "$@"; do
   case "$arg" in
     --cpu) MODE=cpu ;;
     --check) CHECK_ONLY=1 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
     *) echo "uv_verl.sh: unknown option '$arg' (allowed: --cpu, --check)" >&2; exit 2 ;;
   esac
 done
@@ -42,8 +43,9 @@ if [ "$CHECK_ONLY" = 0 ]; then
   if [ "$MODE" = cpu ]; then
     # CPU torch first: a bare `torch` requirement would otherwise pull a multi-GB CUDA build.
     TORCH_PIN=$(sed -n 's/^torch==//p' "$CONSTRAINTS")
-    if [ -d /opt/wheels ] && ls /opt/wheels/torch-"$TORCH_PIN"* >/dev/null 2>&1; then
-      "${UVPIP[@]}" -q --find-links /opt/wheels torch
+    WHEELS=${SPPO_WHEELS_DIR:-/opt/wheels}
+    if [ -d "$WHEELS" ] && ls "$WHEELS"/torch-"$TORCH_PIN"* >/dev/null 2>&1; then
+      "${UVPIP[@]}" -q --find-links "$WHEELS" torch
     else
       "${UVPIP[@]}" -q --index-url https://download.pytorch.org/whl/cpu torch
     fi

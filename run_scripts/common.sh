@@ -20,7 +20,7 @@
 #                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
 #
 # Paper: "SPPO: Sequence-Level PPO for Long-Horizon Reasoning Tasks" (Wang et al., ACL 2026), official
-# hyper-parameter table in docs (/work/shared/docs/sppo.md). "paper:" marks a value from that table;
+# hyper-parameter table (arXiv 2604.08865, "Implementation details"). "paper:" marks a value from that table;
 # "official script:" a value the paper does not state but its released run scripts use; "ours:" our choice.
 # Keys are verl 0.9.1's (verl/trainer/config/_generated_ppo_trainer.yaml).
 

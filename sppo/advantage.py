@@ -5,11 +5,7 @@ verl calls every non-GAE estimator with ``token_level_rewards``, ``response_mask
 ``reward_baselines``. SPPO's trainer puts σ(V(s_p)) there (see ``sppo.trainer``), so the
 estimator itself is a pure function of its arguments, like verl's ``core_algos`` estimators.
 
-Options live under ``algorithm.sppo`` (defaults in ``configs/sppo_trainer.yaml``):
-    advantage: ``residual`` (official code, A = R − p) or ``bernoulli`` (paper text, (R − p)/sqrt(p(1 − p)))
-    eps: floor on p(1 − p) for the Bernoulli form
-    whiten: standardise the per-sequence advantages over the batch
-    reward_range: ``null`` (R must already lie in [0, 1]) or ``[lo, hi]``, mapped linearly to [0, 1]
+Options live under ``algorithm.sppo``: ``sppo.options.AdvantageOptions`` documents, parses and checks them.
 """
 
 from __future__ import annotations
@@ -19,17 +15,10 @@ from typing import Any, Optional
 import torch
 from verl.trainer.ppo.core_algos import register_adv_est
 
-ADVANTAGE_MODES = ("residual", "bernoulli")
+from sppo.options import ADVANTAGE_MODES, AdvantageOptions
+
 # Rewards this close outside [0, 1] are float noise, not a wrong reward function.
 _RANGE_TOLERANCE = 1e-6
-
-
-def _option(config: Any, key: str, default: Any) -> Any:
-    sppo_cfg = config.get("sppo", None) if config is not None else None
-    if sppo_cfg is None:
-        return default
-    value = sppo_cfg.get(key, default)
-    return default if value is None and default is not None else value
 
 
 def sequence_reward(
@@ -40,7 +29,8 @@ def sequence_reward(
     Args:
         token_level_rewards: `(torch.Tensor)` shape `(bs, response_length)`; an outcome reward sits on one token.
         response_mask: `(torch.Tensor)` shape `(bs, response_length)`.
-        reward_range: `None` if rewards are already in [0, 1], else `[lo, hi]` mapped linearly onto [0, 1].
+        reward_range: `None` if rewards are already in [0, 1], else `[lo, hi]` (hi > lo, checked by
+            ``AdvantageOptions.problems``) mapped linearly onto [0, 1].
 
     Returns:
         `(torch.Tensor)` shape `(bs,)`: R in [0, 1].
@@ -51,8 +41,6 @@ def sequence_reward(
     scores = (token_level_rewards * response_mask).sum(dim=-1)
     if reward_range is not None:
         lo, hi = float(reward_range[0]), float(reward_range[1])
-        if not hi > lo:
-            raise ValueError(f"algorithm.sppo.reward_range must be [lo, hi] with hi > lo, got {list(reward_range)}")
         scores = (scores - lo) / (hi - lo)
     bad = (scores < -_RANGE_TOLERANCE) | (scores > 1 + _RANGE_TOLERANCE) | ~torch.isfinite(scores)
     if bad.any():
@@ -115,7 +103,7 @@ def compute_sppo_advantage(
     Args:
         token_level_rewards: `(torch.Tensor)` shape `(bs, response_length)`.
         response_mask: `(torch.Tensor)` shape `(bs, response_length)`.
-        config: the ``algorithm`` config; options under ``config.sppo`` (see module docstring).
+        config: the ``algorithm`` config; options under ``config.sppo`` (``sppo.options.AdvantageOptions``).
         reward_baselines: `(torch.Tensor)` shape `(bs,)` or `(bs, 1)`: p = σ(V(s_p)), the critic's
             predicted probability that the policy solves the prompt.
         index: unused (SPPO needs no groups: one response per prompt).
@@ -129,18 +117,14 @@ def compute_sppo_advantage(
             "the sppo estimator needs reward_baselines = sigmoid(V(prompt)) from the SPPO critic: "
             "run through `python -m sppo.main` with critic.enable=True"
         )
+    options = AdvantageOptions.from_config(config)
+    if options.problems():
+        raise ValueError(options.problems()[0])
     mask = response_mask.to(token_level_rewards.dtype)
-    rewards = sequence_reward(token_level_rewards, mask, _option(config, "reward_range", None))
+    rewards = sequence_reward(token_level_rewards, mask, options.reward_range)
     baselines = reward_baselines.reshape(-1).to(rewards.dtype)
     valid = mask.sum(dim=-1) > 0
-    adv = sequence_advantage(
-        rewards,
-        baselines,
-        valid,
-        mode=_option(config, "advantage", "residual"),
-        eps=float(_option(config, "eps", 1e-6)),
-        whiten=bool(_option(config, "whiten", False)),
-    )
+    adv = sequence_advantage(rewards, baselines, valid, mode=options.advantage, eps=options.eps, whiten=options.whiten)
     return adv.unsqueeze(-1) * mask, rewards.unsqueeze(-1) * mask
 
 

@@ -6,9 +6,7 @@ from typing import Any
 
 from omegaconf import DictConfig, open_dict
 
-from sppo.prompt_selection import PromptSelectionConfig
-
-SPPO_ESTIMATORS = ("sppo", "sequence_level_adv")
+from sppo.options import SPPO_ESTIMATORS, AdvantageOptions, OptionError, TrainerOptions
 
 
 class SPPOConfigError(ValueError):
@@ -33,13 +31,20 @@ def _vocab(path: str) -> dict:
     return _tokenizer(path).get_vocab()
 
 
-def sppo_option(config: DictConfig, key: str, default: Any = None) -> Any:
-    """``config.sppo.<key>`` (the trainer options of configs/sppo_trainer.yaml), or ``default`` if unset."""
-    return (config.get("sppo", None) or {}).get(key, default)
+def trainer_options(config: DictConfig) -> TrainerOptions:
+    """The ``sppo.*`` options as one typed object (sppo/options.py); a wrong type is an ``SPPOConfigError``."""
+    try:
+        return TrainerOptions.from_config(config)
+    except OptionError as exc:
+        raise SPPOConfigError(str(exc)) from None
 
 
-def critic_retokenize(config: DictConfig) -> bool:
-    return bool(sppo_option(config, "critic_retokenize", False))
+def advantage_options(config: DictConfig) -> AdvantageOptions:
+    """The ``algorithm.sppo.*`` options as one typed object; a wrong type is an ``SPPOConfigError``."""
+    try:
+        return AdvantageOptions.from_config(config.algorithm)
+    except OptionError as exc:
+        raise SPPOConfigError(str(exc)) from None
 
 
 def check_tokenizers_match(policy_path: str, critic_path: str) -> None:
@@ -77,32 +82,23 @@ def check_config(config: DictConfig) -> None:
     known = sorted(set(ADV_ESTIMATOR_REGISTRY) | {e.value for e in AdvantageEstimator})
     if estimator not in known:
         raise SPPOConfigError(f"algorithm.adv_estimator={estimator!r} is unknown; choose one of {', '.join(known)}")
-    budget = sppo_option(config, "max_train_seconds")
-    if budget is not None and not float(budget) > 0:
-        raise SPPOConfigError(f"sppo.max_train_seconds={budget}; expected a positive number of seconds or null")
-    if critic_retokenize(config) and not is_sppo(config):
+    options = trainer_options(config)
+    if options.problems():
+        raise SPPOConfigError(options.problems()[0])
+    if options.critic_retokenize and not is_sppo(config):
         raise SPPOConfigError(
             f"sppo.critic_retokenize=true needs algorithm.adv_estimator=sppo, not {estimator!r} "
             "(a token-level critic reads the policy's prompt+response tokens)"
         )
-    selection = PromptSelectionConfig.from_config(sppo_option(config, "prompt_selection"))
-    if selection.enable and not is_sppo(config):
+    if options.prompt_selection.enable and not is_sppo(config):
         raise SPPOConfigError(
             f"sppo.prompt_selection.enable=true needs algorithm.adv_estimator=sppo, not {estimator!r} (it ranks prompts by sigmoid(V))"
         )
-    if selection.enable and selection.problems():
-        raise SPPOConfigError(selection.problems()[0])
     if not is_sppo(config):
         return
-
-    sppo_opts = config.algorithm.get("sppo", {}) or {}
-    mode = sppo_opts.get("advantage", "residual")
-    if mode not in ("residual", "bernoulli"):
-        raise SPPOConfigError(f"algorithm.sppo.advantage={mode!r}; choose residual or bernoulli")
-    reward_range = sppo_opts.get("reward_range", None)
-    if reward_range is not None:
-        if len(reward_range) != 2 or not float(reward_range[1]) > float(reward_range[0]):
-            raise SPPOConfigError(f"algorithm.sppo.reward_range={list(reward_range)}; expected [lo, hi] with hi > lo")
+    advantage = advantage_options(config)
+    if advantage.problems():
+        raise SPPOConfigError(advantage.problems()[0])
 
     if config.critic.enable is None:
         with open_dict(config):
@@ -119,7 +115,7 @@ def check_config(config: DictConfig) -> None:
 
     policy_tok = _tokenizer_path(config.actor_rollout_ref.model)
     critic_tok = _tokenizer_path(config.critic.model)
-    if critic_retokenize(config):
+    if options.critic_retokenize:
         if critic_tok:
             check_critic_chat_template(str(critic_tok), config.critic.model.get("custom_chat_template", None))
     elif policy_tok and critic_tok:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-SPPO_ESTIMATORS = ("sppo", "sequence_level_adv")
+from sppo.options import SPPO_ESTIMATORS
 
 
 def _get(section: Any, key: str, default: Any = None) -> Any:

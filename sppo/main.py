@@ -82,15 +82,16 @@ def _sppo_error_message(exc: BaseException) -> str | None:
 
 def run(config: DictConfig) -> None:
     """Validate (one-line errors), then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
-    from sppo.config_checks import check_config, sppo_option
-    from sppo.dry_run import check_config_resources, dry_run, validate_with_verl
+    from sppo.config_checks import check_config, trainer_options
+    from sppo.dry_run import dry_run
+    from sppo.launch_checks import launch_checks, validate_with_verl
 
     _select_platform(config)
     check_config(config)
-    if sppo_option(config, "dry_run", False) or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
+    if trainer_options(config).dry_run or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
         dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
         return
-    for warning in check_config_resources(config, dry_run=False):
+    for warning in launch_checks(config, dry_run=False):
         print(f"sppo: warning: {warning}", file=sys.stderr)
     validate_with_verl(config)
 

@@ -4,45 +4,12 @@ With A = R - σ(V(s_p)), a prompt the critic already predicts as (almost) always
 advantages near 0: generating for it is wasted. Scoring a prompt is cheap (one prompt-only critic forward),
 so SPPO can draw a larger candidate pool, score it, and fill the batch with prompts whose σ(V) lies in a
 band. An exploration fraction is drawn uniformly from the whole pool, so the critic keeps seeing (and
-staying calibrated on) the full distribution. Options: ``sppo.prompt_selection`` in configs/sppo_trainer.yaml.
+staying calibrated on) the full distribution. Options: ``sppo.prompt_selection`` (sppo/options.py PromptSelectionOptions).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
-
-
-@dataclass(frozen=True)
-class PromptSelectionConfig:
-    enable: bool = False
-    pool_factor: int = 4  # candidate pool = pool_factor x data.train_batch_size prompts
-    band: tuple[float, float] = (0.2, 0.8)  # keep prompts with lo <= σ(V) <= hi
-    explore_fraction: float = 0.25  # share of the batch drawn uniformly from the pool, band or not
-
-    @classmethod
-    def from_config(cls, cfg) -> PromptSelectionConfig:
-        cfg = dict(cfg or {})
-        band = cfg.get("band", cls.band)
-        return cls(
-            enable=bool(cfg.get("enable", cls.enable)),
-            pool_factor=cfg.get("pool_factor", cls.pool_factor),
-            band=tuple(band) if band is not None else band,
-            explore_fraction=cfg.get("explore_fraction", cls.explore_fraction),
-        )
-
-    def problems(self) -> list[str]:
-        """Every invalid setting, as one-line messages (empty when valid)."""
-        out = []
-        if not isinstance(self.pool_factor, int) or isinstance(self.pool_factor, bool) or self.pool_factor < 1:
-            out.append(f"sppo.prompt_selection.pool_factor={self.pool_factor}; expected an integer >= 1")
-        band = self.band
-        if band is None or len(band) != 2 or not 0.0 <= float(band[0]) < float(band[1]) <= 1.0:
-            out.append(f"sppo.prompt_selection.band={list(band) if band is not None else None}; expected [lo, hi] with 0 <= lo < hi <= 1")
-        if not 0.0 <= float(self.explore_fraction) <= 1.0:
-            out.append(f"sppo.prompt_selection.explore_fraction={self.explore_fraction}; expected a value in [0, 1]")
-        return out
 
 
 def in_band(probs: torch.Tensor, band: tuple[float, float]) -> torch.Tensor:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from functools import partial
+from functools import cached_property, partial
 
 import numpy as np
 import torch
@@ -37,11 +37,12 @@ from verl.utils.debug import marked_timer
 from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
-from sppo.config_checks import critic_retokenize, is_sppo, sppo_option
+from sppo.config_checks import is_sppo, trainer_options
 from sppo.critic_batching import critic_dp_size, sppo_critic_batching
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
 from sppo.critic_prompts import critic_input_ids
-from sppo.prompt_selection import PromptSelectionConfig, select_prompts
+from sppo.options import TrainerOptions
+from sppo.prompt_selection import select_prompts
 
 logger = logging.getLogger(__name__)
 
@@ -82,11 +83,15 @@ def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor | None, 
 class SPPOTrainer(PPOTrainerSync):
     """verl's sync trainer + SPPO's sequence-level critic (see module docstring)."""
 
+    @cached_property
+    def sppo_options(self) -> TrainerOptions:
+        """The ``sppo.*`` options, parsed once (checked by sppo.config_checks before the trainer starts)."""
+        return trainer_options(self.config)
+
     def _build_replay_buffer(self):
         replay_buffer = super()._build_replay_buffer()
-        interval = sppo_option(self.config, "replay_poll_interval_s")
-        if interval is not None and hasattr(replay_buffer, "poll_interval"):
-            replay_buffer.poll_interval = float(interval)
+        if hasattr(replay_buffer, "poll_interval"):
+            replay_buffer.poll_interval = self.sppo_options.replay_poll_interval_s
         return replay_buffer
 
     def on_train_begin(self):
@@ -101,8 +106,8 @@ class SPPOTrainer(PPOTrainerSync):
     def on_step_end(self):
         super().on_step_end()
         self._train_seconds += time.monotonic() - self._step_started
-        budget = sppo_option(self.config, "max_train_seconds")
-        if budget is not None and self._train_seconds >= float(budget) and self.global_steps < self.total_training_steps:
+        budget = self.sppo_options.max_train_seconds
+        if budget is not None and self._train_seconds >= budget and self.global_steps < self.total_training_steps:
             # verl's loop treats the step with global_steps == total_training_steps as the last one (final
             # checkpoint and validation), so the next step becomes it.
             logger.warning(
@@ -112,13 +117,9 @@ class SPPOTrainer(PPOTrainerSync):
             self.total_training_steps = self.global_steps + 1
 
     # ------------------------------------------------------------------ prompt selection
-    @property
-    def _prompt_selection(self) -> PromptSelectionConfig:
-        return PromptSelectionConfig.from_config(sppo_option(self.config, "prompt_selection"))
-
     def _next_train_batch(self, num_prompts: int | None = None) -> TensorDict:
         """Fetch prompts for generation; with prompt selection, the critic's picks from a larger pool."""
-        selection = self._prompt_selection
+        selection = self.sppo_options.prompt_selection
         if not (selection.enable and is_sppo(self.config)):
             return super()._next_train_batch(num_prompts)
         wanted = num_prompts or self.config.data.train_batch_size
@@ -165,7 +166,7 @@ class SPPOTrainer(PPOTrainerSync):
         With ``sppo.critic_retokenize`` the critic reads each sample's ``raw_prompt`` rendered with its own
         tokenizer and chat template, and the returned ``data["prompts"]`` holds those ids (what it read).
         """
-        retokenize = critic_retokenize(self.config)
+        retokenize = self.sppo_options.critic_retokenize
         fields = ["prompts", "position_ids", "response_mask", *extra_fields]
         if retokenize:
             fields.append("raw_prompt")
@@ -272,10 +273,10 @@ class SPPOTrainer(PPOTrainerSync):
         Rows are subsampled to ``sppo.calibration_log_max_rows`` per step (deterministically by step).
         Read by ``python -m sppo.analysis calibration``.
         """
-        path = sppo_option(self.config, "calibration_log")
+        path = self.sppo_options.calibration_log
         if not path:
             return
-        limit = int(sppo_option(self.config, "calibration_log_max_rows", 256))
+        limit = self.sppo_options.calibration_log_max_rows
         if len(probs) > limit:
             keep = torch.randperm(len(probs), generator=torch.Generator().manual_seed(self.global_steps))[:limit]
             probs, outcomes = probs[keep], outcomes[keep]

@@ -20,7 +20,3 @@ def activate() -> None:
     patches.load_critic_with_sdpa()
     hf_rollout.register()
     _ACTIVE = True
-
-
-def is_active() -> bool:
-    return _ACTIVE

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sppo.prompt_selection import PromptSelectionConfig, select_prompts
+from sppo.options import PromptSelectionOptions
+from sppo.prompt_selection import select_prompts
 
 PROBS = torch.tensor([0.05, 0.5, 0.95, 0.3, 0.7, 0.1, 0.9, 0.6])  # in band (0.2, 0.8): 1, 3, 4, 7
 
@@ -63,8 +64,8 @@ def test_pure_exploration_ignores_the_critic():
 
 
 def test_config_problems_are_one_line_each():
-    assert PromptSelectionConfig.from_config({"enable": True}).problems() == []
-    bad = PromptSelectionConfig.from_config({"pool_factor": 0, "band": [0.9, 0.1], "explore_fraction": 1.5})
+    assert PromptSelectionOptions.from_config({"enable": True}).problems() == []
+    bad = PromptSelectionOptions.from_config({"pool_factor": 0, "band": [0.9, 0.1], "explore_fraction": 1.5})
     assert bad.problems() == [
         "sppo.prompt_selection.pool_factor=0; expected an integer >= 1",
         "sppo.prompt_selection.band=[0.9, 0.1]; expected [lo, hi] with 0 <= lo < hi <= 1",

@@ -93,7 +93,11 @@ def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_family_critic
     [
         ("algorithm.adv_estimator=nonsense", "algorithm.adv_estimator='nonsense' is unknown; choose one of"),
         ("algorithm.sppo.advantage=gaussian", "algorithm.sppo.advantage='gaussian'; choose residual or bernoulli"),
-        ("algorithm.sppo.reward_range=[1,0]", "algorithm.sppo.reward_range=[1, 0]; expected [lo, hi] with hi > lo"),
+        ("algorithm.sppo.reward_range=[1,0]", "algorithm.sppo.reward_range=[1.0, 0.0]; expected [lo, hi] with hi > lo"),
+        ("algorithm.sppo.whiten=no", "algorithm.sppo.whiten='no'; expected true or false"),
+        ("algorithm.sppo.eps=-1", "algorithm.sppo.eps=-1; expected a value in (0, 0.25]"),
+        ("+sppo.calibration_bins=10", "sppo.calibration_bins is not an SPPO option; known:"),
+        ("sppo.calibration_log_max_rows=0", "sppo.calibration_log_max_rows=0; expected an integer in [1, 1,000,000]"),
         ("algorithm.use_kl_in_reward=True", "algorithm.use_kl_in_reward=True is not supported with sppo"),
         ("sppo.max_train_seconds=0", "sppo.max_train_seconds=0; expected a positive number of seconds or null"),
         (
@@ -138,3 +142,43 @@ def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp
     errors = [line for line in result.log.splitlines() if line.startswith("sppo: error:")]
     assert len(errors) == 1
     assert errors[0].startswith("sppo: error: SPPO needs outcome rewards in [0, 1]; got 2 (8 of 8 sequences)")
+
+
+@pytest.mark.parametrize(
+    "override, message",
+    [
+        ("actor_rollout_ref.actor.optim.lr=-1e-6", "actor_rollout_ref.actor.optim.lr=-1e-06; expected a value > 0"),
+        ("critic.optim.lr=abc", "critic.optim.lr='abc'; expected a finite number"),
+        ("data.max_response_length=-5", "data.max_response_length=-5; expected a value >= 1"),
+        ("data.max_prompt_length=0", "data.max_prompt_length=0; expected a value >= 1"),
+        ("trainer.total_training_steps=0", "trainer.total_training_steps=0; expected a value >= 1"),
+        ("actor_rollout_ref.rollout.n=0", "actor_rollout_ref.rollout.n=0; expected a value >= 1"),
+        ("sppo.calibration_log=TMP/a_file/calibration.jsonl", "sppo.calibration_log=TMP/a_file/calibration.jsonl cannot"),
+        ("trainer.default_local_dir=TMP/a_file", "trainer.default_local_dir=TMP/a_file is a file; expected a directory"),
+    ],
+)
+def test_launch_checks_refuse_nonsense_verl_values(tiny_task, tmp_path, override, message):
+    from sppo.launch_checks import launch_checks
+
+    (tmp_path / "a_file").write_text("")  # a path under a file cannot be created, even by root
+    override, message = override.replace("TMP", str(tmp_path)), message.replace("TMP", str(tmp_path))
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [override])
+    check_config(cfg)
+    with pytest.raises(SPPOConfigError) as err:
+        launch_checks(cfg, dry_run=False)
+    assert str(err.value).startswith(message)
+    assert "\n" not in str(err.value)
+
+
+def test_launch_checks_run_the_data_file_checks(tiny_task, tmp_path):
+    import pandas as pd
+
+    from sppo.launch_checks import launch_checks
+
+    bad = tmp_path / "bad.parquet"
+    pd.read_parquet(tiny_task.train).assign(prompt="What is 1+1?").to_parquet(bad)  # a plain string, not chat messages
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [f"data.train_files={bad}"])
+    check_config(cfg)
+    assert launch_checks(_compose(tiny_overrides(tiny_task, tmp_path, steps=1)), dry_run=False) == []
+    with pytest.raises(SPPOConfigError, match=r"^data.train_files: .*bad.parquet"):
+        launch_checks(cfg, dry_run=False)

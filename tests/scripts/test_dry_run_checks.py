@@ -1,4 +1,4 @@
-"""The dry run's checks on small hand-made configs, in-process (verl is not imported: its need_critic rule is
+"""The launch checks (run by every launch and by the dry run) on small hand-made configs, in-process (verl is not imported: its need_critic rule is
 stubbed), so every error branch is covered without a subprocess."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from sppo import dry_run as dr
+from sppo import launch_checks as dr
 from sppo.config_checks import SPPOConfigError
 
 
@@ -148,3 +148,16 @@ def test_missing_flash_attn_is_one_line_at_launch(monkeypatch):
     assert dr.check_flash_attn(make(**{"critic.enable": False}), dry_run=False) == []
     monkeypatch.setattr(dr, "flash_attn_installed", lambda: True)
     assert dr.check_flash_attn(cfg, dry_run=False) == []
+
+
+def test_estimator_name_lists_match_verls_registry():
+    """The launch checks name verl estimators (those comparing samples of one prompt); each must still exist in
+    verl's registry, so a rename upstream fails here instead of silently skipping a check."""
+    from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, AdvantageEstimator
+
+    import sppo.advantage  # noqa: F401  (registers the SPPO names)
+    from sppo.options import SPPO_ESTIMATORS
+
+    known = set(ADV_ESTIMATOR_REGISTRY) | {e.value for e in AdvantageEstimator}
+    assert set(dr.GROUP_ESTIMATORS) <= known
+    assert set(SPPO_ESTIMATORS) <= set(ADV_ESTIMATOR_REGISTRY)
