@@ -15,7 +15,7 @@
 #   N_GPUS_PER_NODE [4]   NNODES [1]   (multi-node: start Ray first, see docs/running.md)
 #   SAVE_FREQ, TEST_FREQ [per model size, below]   MAX_CKPT_TO_KEEP [2]
 #   WANDB_API_KEY      set: trainer.logger=[console,wandb]; unset: [console]
-#   PYTHON [python]    the interpreter (tests point it at .venv/bin/python)
+#   PYTHON             the interpreter [<repo>/.venv/bin/python if present, else python; as the eval scripts]
 #   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/dry_run.py);
 #                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
 #
@@ -237,8 +237,11 @@ sppo_launch() {
   [ -e "$CRITIC_MODEL_PATH" ] && CRITIC_MODEL_PATH=$(_abs "$CRITIC_MODEL_PATH")
   cd "$SPPO_ROOT"
   export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+  if [ -z "${PYTHON:-}" ]; then
+    if [ -x "$SPPO_ROOT/.venv/bin/python" ]; then PYTHON=$SPPO_ROOT/.venv/bin/python; else PYTHON=python; fi
+  fi
   set -x
-  exec "${PYTHON:-python}" -m sppo.main \
+  exec "$PYTHON" -m sppo.main \
     "${COMMON[@]}" "${SIZE[@]}" "${algo_args[@]}" \
     actor_rollout_ref.model.path="$MODEL_PATH" \
     critic.model.path="$CRITIC_MODEL_PATH" \
