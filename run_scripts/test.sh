@@ -6,7 +6,7 @@
 #   bash run_scripts/test.sh tests/core   # any pytest arguments
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, verl, pytest_timeout, gymnasium, Box2D, mujoco" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, verl, pytest_timeout, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
   SPPO_EXTRAS=control bash uv_verl.sh --cpu
 fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false

@@ -92,4 +92,5 @@ def describe(batching: dict[str, Any], unit: str) -> str:
     """One phrase for summaries: 'dynamic, <= 4096 prompt tokens/GPU' or '2 prompts/GPU'."""
     if batching["use_dynamic_bsz"]:
         return f"dynamic, <= {batching['max_token_len_per_gpu']} {unit} tokens/GPU"
-    return f"{batching['micro_batch_size_per_gpu']} {unit}s/GPU"
+    n = batching["micro_batch_size_per_gpu"]
+    return f"{n} {unit}{'' if n == 1 else 's'}/GPU"

@@ -367,6 +367,24 @@ def validate_with_verl(config: DictConfig) -> None:
     except (AssertionError, ValueError) as exc:
         text = str(exc).strip().splitlines()
         raise SPPOConfigError(f"verl's validate_config: {text[0] if text else type(exc).__name__}") from exc
+    except Exception as exc:  # noqa: BLE001 - hydra wraps a model that cannot load in a multi-line dump
+        raise SPPOConfigError(_instantiation_error(exc)) from exc
+
+
+def _instantiation_error(exc: BaseException) -> str:
+    """One line for an error raised while verl builds its config objects (a model config that cannot load)."""
+    text = str(exc)
+    key = re.search(r"full_key: (\S+)", text)
+    where = f"{key.group(1)}: " if key else ""
+    if "couldn't connect" in text or "offline mode" in text or "LocalEntryNotFoundError" in text:
+        return (
+            f"{where}the model could not be loaded: the hub is unreachable and it is not in the local cache; "
+            "download it first (huggingface-cli download ...) or point the model path at a local folder "
+            "(docs/running.md, \"Dry run without data or hub\")"
+        )
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("full_key", "Set the env"))]
+    detail = lines[-1] if lines else type(exc).__name__
+    return f"{where}verl could not build its configuration: {detail}"
 
 
 def visible_gpus() -> int:

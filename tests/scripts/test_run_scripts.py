@@ -187,6 +187,20 @@ def test_critic_models(dry_runs):
     assert roles["critic"]["reads"].startswith("prompt only") and roles["ref"] is False
 
 
+def test_summaries_show_the_critic_batching_that_applies_and_a_peak_that_fits(dry_runs):
+    """SPPO's critic micro-batches are what the script writes (1 prompt per GPU); verl 0.9.1's GAE critic ignores
+    them and trains in dynamic batches of its inference budget. Every SPPO script's planner peak fits 80 GB."""
+    for script in ("run_ds1.5B_PPO_SEQUENCE_shuffle.sh", "run_R1-7B_DAPO_SEQUENCE.sh", "run_R1-7B_DAPO_SEQUENCE_small_critic.sh"):
+        summary = dry_runs[script].summary
+        critic = summary["roles"]["critic"]
+        assert critic["micro_batch_per_gpu"] == "1 prompt/GPU", script
+        assert critic["forward_micro_batch_per_gpu"] == "1 prompt/GPU", script
+        assert critic["ulysses_sequence_parallel"] == 1
+        assert summary["memory_estimate"]["peak_fraction"] <= 1.0, (script, summary["memory_estimate"])
+    gae = dry_runs["run_R1-7B_DAPO_GAE.sh"].summary["roles"]["critic"]
+    assert gae["micro_batch_per_gpu"] == "dynamic, <= 32768 sequence tokens/GPU"
+
+
 def flatten(node, prefix=""):
     if isinstance(node, dict):
         out = {}
