@@ -32,8 +32,15 @@ def build_critic(vocab: int = 259, hidden: int = 128, layers: int = 4):
 
     torch.manual_seed(0)
     cfg = Qwen2Config(
-        vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=4, num_key_value_heads=2,
-        intermediate_size=4 * hidden, max_position_embeddings=8192, num_labels=1, attn_implementation="sdpa",
+        vocab_size=vocab,
+        hidden_size=hidden,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        intermediate_size=4 * hidden,
+        max_position_embeddings=8192,
+        num_labels=1,
+        attn_implementation="sdpa",
     )
     return Qwen2ForTokenClassification(cfg)
 
@@ -62,7 +69,15 @@ def size_sweep(sizes: list[tuple[int, int]], prompt: torch.Tensor, targets: torc
     for (h, n), m, t in zip(sizes, models, times, strict=True):
         params = sum(p.numel() for p in m.parameters())
         # fp32 weights + gradients + AdamW's two moments
-        rows.append({"hidden": h, "layers": n, "params": params, "train_state_mib": params * 4 * 4 / 2**20, "step_s": statistics.median(t)})
+        rows.append(
+            {
+                "hidden": h,
+                "layers": n,
+                "params": params,
+                "train_state_mib": params * 4 * 4 / 2**20,
+                "step_s": statistics.median(t),
+            }
+        )
     for row in rows:
         row["time_vs_reference"] = row["step_s"] / rows[0]["step_s"]
         row["params_vs_reference"] = row["params"] / rows[0]["params"]
@@ -87,8 +102,13 @@ def main(argv=None) -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--sizes", type=parse_size, nargs="+", default=[(128, 4), (64, 2), (32, 1)],
-                   help="critic sizes HIDDENxLAYERS; the first is the policy-sized reference")
+    p.add_argument(
+        "--sizes",
+        type=parse_size,
+        nargs="+",
+        default=[(128, 4), (64, 2), (32, 1)],
+        help="critic sizes HIDDENxLAYERS; the first is the policy-sized reference",
+    )
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -107,21 +127,34 @@ def main(argv=None) -> None:
             t_prompt.append(critic_step(model, optim, prompt, args.prompt, targets))
             t_full.append(critic_step(model, optim, full, args.prompt, targets))
         row = {
-            "prompt_len": args.prompt, "response_len": resp, "batch": args.batch,
-            "prompt_only_s": statistics.median(t_prompt), "prompt_plus_response_s": statistics.median(t_full),
+            "prompt_len": args.prompt,
+            "response_len": resp,
+            "batch": args.batch,
+            "prompt_only_s": statistics.median(t_prompt),
+            "prompt_plus_response_s": statistics.median(t_full),
         }
         row["speedup"] = row["prompt_plus_response_s"] / row["prompt_only_s"]
         rows.append(row)
-        print(f"response {resp:5d}: prompt-only {row['prompt_only_s'] * 1e3:8.1f} ms   prompt+response "
-              f"{row['prompt_plus_response_s'] * 1e3:8.1f} ms   ratio {row['speedup']:.1f}x", flush=True)
+        print(
+            f"response {resp:5d}: prompt-only {row['prompt_only_s'] * 1e3:8.1f} ms   prompt+response "
+            f"{row['prompt_plus_response_s'] * 1e3:8.1f} ms   ratio {row['speedup']:.1f}x",
+            flush=True,
+        )
     sizes = size_sweep(args.sizes, prompt, targets, args.reps)
     for row in sizes:
-        print(f"critic {row['hidden']:4d}x{row['layers']}: {row['params'] / 1e6:6.2f} M params  prompt-only step "
-              f"{row['step_s'] * 1e3:7.1f} ms ({row['time_vs_reference']:.2f}x of {args.sizes[0][0]}x{args.sizes[0][1]})", flush=True)
+        print(
+            f"critic {row['hidden']:4d}x{row['layers']}: {row['params'] / 1e6:6.2f} M params  prompt-only step "
+            f"{row['step_s'] * 1e3:7.1f} ms ({row['time_vs_reference']:.2f}x of {args.sizes[0][0]}x{args.sizes[0][1]})",
+            flush=True,
+        )
     out = args.out
     out.mkdir(parents=True, exist_ok=True)
-    meta = {"date": str(date.today()), "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU",
-            "model": "Qwen2ForTokenClassification hidden 128, 4 layers, fp32", "reps": args.reps}
+    meta = {
+        "date": str(date.today()),
+        "machine": f"{platform.machine()}, {torch.get_num_threads()} threads, CPU",
+        "model": "Qwen2ForTokenClassification hidden 128, 4 layers, fp32",
+        "reps": args.reps,
+    }
     (out / "critic_cost.json").write_text(json.dumps({"meta": meta, "rows": rows, "sizes": sizes}, indent=1))
 
     import matplotlib

@@ -96,10 +96,19 @@ def run_overrides(method: Method, args: argparse.Namespace, info: dict, run_dir:
     from sppo.quickstart.run import trainer_overrides
 
     qs_args = argparse.Namespace(
-        estimator=method.estimator, n=method.n, batch=args.batch, steps=steps, save_freq=-1, seed=args.seed,
+        estimator=method.estimator,
+        n=method.n,
+        batch=args.batch,
+        steps=steps,
+        save_freq=-1,
+        seed=args.seed,
         overrides=[],
     )
-    overrides = [o for o in trainer_overrides(qs_args, info, run_dir) if not o.startswith(("sppo.calibration_log=", "trainer.test_freq=", "trainer.resume_mode="))]
+    overrides = [
+        o
+        for o in trainer_overrides(qs_args, info, run_dir)
+        if not o.startswith(("sppo.calibration_log=", "trainer.test_freq=", "trainer.resume_mode="))
+    ]
     overrides[0] = "platform=gpu" if args.gpu else "platform=cpu"
     overrides += [
         "trainer.test_freq=100000",  # validate before training and after the last step only
@@ -168,7 +177,9 @@ def launch(method: Method, args: argparse.Namespace, info: dict, run_dir: Path, 
         shutil.rmtree(run_dir)  # an unfinished earlier attempt: its wall times would not be comparable
     run_dir.mkdir(parents=True)
     metrics_path, log_path = run_dir / "metrics.jsonl", run_dir / "train.log"
-    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false"
+    )
     cmd = [sys.executable, "-m", "sppo.main", *run_overrides(method, args, info, run_dir, steps)]
     t0 = time.time()
     with open(log_path, "wb") as log:
@@ -235,7 +246,10 @@ def main(argv=None) -> int:
                 if METHODS[name].legacy_trainer:
                     sppo_run = json.loads((out / f"seed{seed}" / "sppo" / "run.json").read_text())
                     steps = sum(REWARD_KEY in r["data"] for r in sppo_run["rows"])
-                print(f"[bench] {name} seed {seed}: starting ({'%d steps' % steps if METHODS[name].legacy_trainer else f'{args.budget_s:.0f} s budget'})", flush=True)
+                print(
+                    f"[bench] {name} seed {seed}: starting ({f'{steps} steps' if METHODS[name].legacy_trainer else f'{args.budget_s:.0f} s budget'})",
+                    flush=True,
+                )
                 try:
                     record = launch(METHODS[name], args, info, run_dir, steps)
                 except RuntimeError as err:  # keep the other runs going; a rerun retries this one
@@ -244,9 +258,7 @@ def main(argv=None) -> int:
                     continue
                 (run_dir / "run.json").write_text(json.dumps(record))
                 print(f"[bench] {name} seed {seed}: finished in {record['launch_wall_s']:.0f} s", flush=True)
-    records = [
-        json.loads(p.read_text()) for p in sorted(out.glob("seed*/*/run.json")) if p.parent.name in args.methods
-    ]
+    records = [json.loads(p.read_text()) for p in sorted(out.glob("seed*/*/run.json")) if p.parent.name in args.methods]
     if not records:
         print("[bench] no finished runs", file=sys.stderr)
         return 1

@@ -14,7 +14,18 @@ from pathlib import Path
 REWARD_KEY = "critic/score/mean"
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"
 # verl's timing_s/* phases of one step, in pipeline order ("other" is the rest of timing_s/step)
-PHASES = ["select_prompts", "gen", "reward", "old_log_prob", "ref", "values", "adv", "update_critic", "update_actor", "update_weights"]
+PHASES = [
+    "select_prompts",
+    "gen",
+    "reward",
+    "old_log_prob",
+    "ref",
+    "values",
+    "adv",
+    "update_critic",
+    "update_actor",
+    "update_weights",
+]
 
 
 def training_rows(rows: list[dict]) -> list[dict]:
@@ -36,7 +47,14 @@ def reward_curve(rows: list[dict], samples_per_step: int, window_samples: int) -
         rewards.append(float(d[REWARD_KEY]))
         smoothed = sum(rewards[-width:]) / width if len(rewards) >= width else None
         curve.append(
-            {"step": row["step"], "train_s": t, "samples": k * samples_per_step, "tokens": tokens, "reward": rewards[-1], "smoothed": smoothed}
+            {
+                "step": row["step"],
+                "train_s": t,
+                "samples": k * samples_per_step,
+                "tokens": tokens,
+                "reward": rewards[-1],
+                "smoothed": smoothed,
+            }
         )
     return curve
 
@@ -52,7 +70,11 @@ def time_to_target(curve: list[dict], target: float) -> dict | None:
 def _mean_std(values: list[float]) -> dict:
     if not values:
         return {"mean": None, "std": None, "n": 0}
-    return {"mean": statistics.fmean(values), "std": statistics.stdev(values) if len(values) > 1 else 0.0, "n": len(values)}
+    return {
+        "mean": statistics.fmean(values),
+        "std": statistics.stdev(values) if len(values) > 1 else 0.0,
+        "n": len(values),
+    }
 
 
 def _peak_gpu_memory(rows: list[dict]) -> dict[str, float]:
@@ -74,7 +96,9 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
     last = next((p["smoothed"] for p in reversed(curve) if p["smoothed"] is not None), None)
     phases = {p: statistics.fmean(r["data"].get(f"timing_s/{p}", 0.0) for r in train) for p in PHASES} if train else {}
     if train:
-        phases["other"] = max(0.0, statistics.fmean(r["data"].get("timing_s/step", 0.0) for r in train) - sum(phases.values()))
+        phases["other"] = max(
+            0.0, statistics.fmean(r["data"].get("timing_s/step", 0.0) for r in train) - sum(phases.values())
+        )
     throughput = [r["data"]["perf/throughput"] for r in train if "perf/throughput" in r["data"]]
     selection = {
         key.split("/", 1)[1]: statistics.fmean(r["data"][key] for r in train if key in r["data"])
@@ -109,7 +133,10 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
         mine = [r for r in runs if r["method"] == m]
         agg = {
             "seeds": [r["seed"] for r in mine],
-            **{key: _mean_std([r[key] for r in mine if r[key] is not None]) for key in ("steps", "train_s", "final_reward", "val_before", "val_after", "peak_rss_gib")},
+            **{
+                key: _mean_std([r[key] for r in mine if r[key] is not None])
+                for key in ("steps", "train_s", "final_reward", "val_before", "val_after", "peak_rss_gib")
+            },
             "to_target": {},
         }
         for t in map(str, targets):
@@ -174,14 +201,22 @@ def markdown_table(summary: dict) -> str:
             f"| {m} | {len(agg['seeds'])} | {tt['reached']} | {_fmt(tt['step'], 0)} | {_fmt(tt['samples'], 0)} | {_fmt(tt['train_s'], 0)} | "
             f"{wall_ratio} | {sample_ratio} | {_fmt(agg['final_reward'])} | {_fmt(agg['val_before'])} → {_fmt(agg['val_after'])} | {_fmt(agg['peak_rss_gib'])} |"
         )
-    lines += ["", "Wall-time ratio vs SPPO at every target:", "", "| method | " + " | ".join(f"target {t}" for t in targets) + " |", "|---|" + "---|" * len(targets)]
+    lines += [
+        "",
+        "Wall-time ratio vs SPPO at every target:",
+        "",
+        "| method | " + " | ".join(f"target {t}" for t in targets) + " |",
+        "|---|" + "---|" * len(targets),
+    ]
     for m, agg in summary["methods"].items():
         if m == "sppo":
             continue
         cells = []
         for t in targets:
             r = agg["ratio_vs_sppo"][t]
-            cells.append(("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)")
+            cells.append(
+                ("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)"
+            )
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
@@ -233,7 +268,11 @@ def plot_reward_vs_time(summary: dict, records: list[dict], path: Path, window_s
     fig, ax = plt.subplots(figsize=(9, 5))
     by_method: dict[str, list] = {}
     for record in records:
-        curve = [p for p in reward_curve(record["rows"], record["batch"] * record["n"], window_samples) if p["smoothed"] is not None]
+        curve = [
+            p
+            for p in reward_curve(record["rows"], record["batch"] * record["n"], window_samples)
+            if p["smoothed"] is not None
+        ]
         by_method.setdefault(record["method"], []).append((record["n"], [(p["train_s"], p["smoothed"]) for p in curve]))
     for m, runs in by_method.items():
         color = None
@@ -262,7 +301,13 @@ def plot_step_breakdown(summary: dict, path: Path) -> None:
 
     methods = list(summary["methods"])
     phases = [*PHASES, "other"]
-    means = {m: {p: statistics.fmean(r["step_phases_s"].get(p, 0.0) for r in summary["runs"] if r["method"] == m) for p in phases} for m in methods}
+    means = {
+        m: {
+            p: statistics.fmean(r["step_phases_s"].get(p, 0.0) for r in summary["runs"] if r["method"] == m)
+            for p in phases
+        }
+        for m in methods
+    }
     fig, ax = plt.subplots(figsize=(9, 5))
     bottom = [0.0] * len(methods)
     for p in phases:

@@ -16,7 +16,7 @@
 #   SAVE_FREQ, TEST_FREQ [per model size, below]   MAX_CKPT_TO_KEEP [2]
 #   WANDB_API_KEY      set: trainer.logger=[console,wandb]; unset: [console]
 #   PYTHON             the interpreter [<repo>/.venv/bin/python if present, else python; as the eval scripts]
-#   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/dry_run.py);
+#   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/tools/dry_run.py);
 #                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
 #
 # Paper: "SPPO: Sequence-Level PPO for Long-Horizon Reasoning Tasks" (Wang et al., ACL 2026), official
@@ -172,7 +172,7 @@ r1_7b() {
     # up at that size for every rollout, while the non-offloaded 7B critic keeps 19.8 GiB/GPU of fp32 weights
     # and Adam states: 0.8 needs ~86 GiB on an 80 GB GPU (OOM at the first rollout after a critic update).
     # 0.6 leaves ~42 GiB of KV cache/GPU, more than max_num_seqs 256 x max_model_len 10240 need (35 GiB), so
-    # the rollout runs as many sequences at once; planner peak 69.8 GiB = 87% (python -m sppo.plan_memory,
+    # the rollout runs as many sequences at once; planner peak 69.8 GiB = 87% (python -m sppo.tools.plan_memory,
     # docs/running.md "Memory planner"). Every 7B script shares it: same rollout budget for all methods.
     actor_rollout_ref.rollout.gpu_memory_utilization=0.6
     trainer.total_training_steps=200                     # paper: 200 steps

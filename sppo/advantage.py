@@ -10,7 +10,7 @@ Options live under ``algorithm.sppo``: ``sppo.options.AdvantageOptions`` documen
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import torch
 from verl.trainer.ppo.core_algos import register_adv_est
@@ -22,7 +22,7 @@ _RANGE_TOLERANCE = 1e-6
 
 
 def sequence_reward(
-    token_level_rewards: torch.Tensor, response_mask: torch.Tensor, reward_range: Optional[list] = None
+    token_level_rewards: torch.Tensor, response_mask: torch.Tensor, reward_range: list | None = None
 ) -> torch.Tensor:
     """Outcome reward R of each sequence, mapped to [0, 1] and validated.
 
@@ -94,7 +94,7 @@ def compute_sppo_advantage(
     token_level_rewards: torch.Tensor,
     response_mask: torch.Tensor,
     config: Any = None,
-    reward_baselines: Optional[torch.Tensor] = None,
+    reward_baselines: torch.Tensor | None = None,
     index: Any = None,
     **kwargs: Any,
 ) -> tuple[torch.Tensor, torch.Tensor]:

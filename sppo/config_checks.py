@@ -111,7 +111,9 @@ def check_config(config: DictConfig) -> None:
         raise SPPOConfigError("algorithm.use_kl_in_reward=True is not supported with sppo (R must be the 0/1 outcome)")
     corr = config.algorithm.get("rollout_correction", None) or {}
     if corr.get("rollout_is", None) or corr.get("rollout_rs", None) or corr.get("bypass_mode", False):
-        raise SPPOConfigError("algorithm.rollout_correction is not supported with sppo; leave rollout_is/rollout_rs null")
+        raise SPPOConfigError(
+            "algorithm.rollout_correction is not supported with sppo; leave rollout_is/rollout_rs null"
+        )
 
     policy_tok = _tokenizer_path(config.actor_rollout_ref.model)
     critic_tok = _tokenizer_path(config.critic.model)

@@ -65,9 +65,11 @@ def sppo_critic_batching(critic: Any, dp_size: int, training: bool) -> dict[str,
     if micro is None and _get(critic, "ppo_micro_batch_size", None) is not None:
         micro = max(1, int(critic["ppo_micro_batch_size"]) // dp_size)
     if not training:
-        micro = _get(critic, "ppo_infer_micro_batch_size_per_gpu", None) or _get(
-            critic, "forward_micro_batch_size_per_gpu", None
-        ) or micro
+        micro = (
+            _get(critic, "ppo_infer_micro_batch_size_per_gpu", None)
+            or _get(critic, "forward_micro_batch_size_per_gpu", None)
+            or micro
+        )
     if micro is None:
         # verl's CriticConfig refuses this combination at start-up; keep the stock budget if it ever gets here
         return stock_critic_batching(critic)
@@ -77,7 +79,10 @@ def sppo_critic_batching(critic: Any, dp_size: int, training: bool) -> dict[str,
 def stock_critic_batching(critic: Any) -> dict[str, Any]:
     """What verl 0.9.1's v1 trainer applies to its own (token-level) critic: dynamic batches of the
     inference token budget, for the update and the forward alike."""
-    return {"use_dynamic_bsz": True, "max_token_len_per_gpu": int(_get(critic, "ppo_infer_max_token_len_per_gpu", 32768))}
+    return {
+        "use_dynamic_bsz": True,
+        "max_token_len_per_gpu": int(_get(critic, "ppo_infer_max_token_len_per_gpu", 32768)),
+    }
 
 
 def critic_batching(config: Any, training: bool = True) -> dict[str, Any]:

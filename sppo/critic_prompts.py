@@ -63,7 +63,9 @@ def render_prompt_ids(
             ids, truncated = ids[-max_length:], truncated + 1
         out.append(torch.tensor(ids, dtype=torch.int64))
     if truncated:
-        logger.warning("SPPO: %d of %d critic prompts exceed %d tokens; left-truncated", truncated, len(out), max_length)
+        logger.warning(
+            "SPPO: %d of %d critic prompts exceed %d tokens; left-truncated", truncated, len(out), max_length
+        )
     return out
 
 

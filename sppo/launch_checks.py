@@ -1,7 +1,7 @@
 """Launch checks: what must hold before Ray or any model starts, run by every launch and by the dry run.
 
 ``sppo.main.run`` calls :func:`launch_checks` after SPPO's option checks (sppo/config_checks.py) on every launch;
-the dry run (sppo/dry_run.py) calls it with ``dry_run=True`` and then prints its summary. Errors raise
+the dry run (sppo/tools/dry_run.py) calls it with ``dry_run=True`` and then prints its summary. Errors raise
 ``SPPOConfigError`` with one line (``sppo: error: ...``, exit 2): batch sizes that do not split into whole
 mini-/micro-batches per GPU, sequence parallelism set on a key verl does not read, a vLLM tensor-parallel
 size that does not divide the GPUs, an estimator the trainer cannot run, verl values that make no sense
@@ -9,7 +9,7 @@ size that does not divide the GPUs, an estimator the trainer cannot run, verl va
 checkpoints, a log path that cannot be written, and (at a real launch on a GPU node) a missing flash-attn.
 Warnings (no GPU visible here, ...) are printed and do not stop anything.
 
-Environment: ``SPPO_DRY_RUN_ALLOW_MISSING=1`` (missing files become warnings; ``python -m sppo.plan_memory
+Environment: ``SPPO_DRY_RUN_ALLOW_MISSING=1`` (missing files become warnings; ``python -m sppo.tools.plan_memory
 --script`` uses it).
 """
 
@@ -124,7 +124,11 @@ def actor_sp_size(config: DictConfig) -> int:
     or the deprecated ``actor.ulysses_sequence_parallel_size`` when > 1 (verl's ActorConfig copies it over)."""
     actor = config.actor_rollout_ref.actor
     deprecated = int(actor.get("ulysses_sequence_parallel_size", 1) or 1)
-    return deprecated if deprecated > 1 else int(actor.get("fsdp_config", {}).get("ulysses_sequence_parallel_size", 1) or 1)
+    return (
+        deprecated
+        if deprecated > 1
+        else int(actor.get("fsdp_config", {}).get("ulysses_sequence_parallel_size", 1) or 1)
+    )
 
 
 def check_sequence_parallel_keys(config: DictConfig) -> None:
@@ -332,7 +336,11 @@ def check_data_files(config: DictConfig) -> None:
             if not math_scorer:
                 problems = [p for p in problems if not any(rule in p for rule in _MATH_SCORER_RULES)]
             if problems:
-                more = f" (and {len(problems) - 1} more; run python -m sppo.data.check {path})" if len(problems) > 1 else ""
+                more = (
+                    f" (and {len(problems) - 1} more; run python -m sppo.data.check {path})"
+                    if len(problems) > 1
+                    else ""
+                )
                 raise SPPOConfigError(f"{key}: {problems[0]}{more}")
 
 
@@ -380,7 +388,7 @@ def _instantiation_error(exc: BaseException) -> str:
         return (
             f"{where}the model could not be loaded: the hub is unreachable and it is not in the local cache; "
             "download it first (huggingface-cli download ...) or point the model path at a local folder "
-            "(docs/running.md, \"Dry run without data or hub\")"
+            '(docs/running.md, "Dry run without data or hub")'
         )
     lines = [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.startswith(("full_key", "Set the env"))]
     detail = lines[-1] if lines else type(exc).__name__

@@ -83,8 +83,8 @@ def _sppo_error_message(exc: BaseException) -> str | None:
 def run(config: DictConfig) -> None:
     """Validate (one-line errors), then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
     from sppo.config_checks import check_config, trainer_options
-    from sppo.dry_run import dry_run
     from sppo.launch_checks import launch_checks, validate_with_verl
+    from sppo.tools.dry_run import dry_run
 
     _select_platform(config)
     check_config(config)

@@ -179,13 +179,17 @@ class TrainerOptions:
         if log is not None and not isinstance(log, str):
             raise OptionError(f"{p}calibration_log={log!r}; expected a file path or null")
         return cls(
-            replay_poll_interval_s=_number(p, "replay_poll_interval_s", given.get("replay_poll_interval_s", d.replay_poll_interval_s)),
+            replay_poll_interval_s=_number(
+                p, "replay_poll_interval_s", given.get("replay_poll_interval_s", d.replay_poll_interval_s)
+            ),
             critic_retokenize=_bool(p, "critic_retokenize", given.get("critic_retokenize", d.critic_retokenize)),
             calibration_log=log or None,
             calibration_log_max_rows=_integer(
                 p, "calibration_log_max_rows", given.get("calibration_log_max_rows", d.calibration_log_max_rows)
             ),
-            max_train_seconds=_number(p, "max_train_seconds", given.get("max_train_seconds", d.max_train_seconds), optional=True),
+            max_train_seconds=_number(
+                p, "max_train_seconds", given.get("max_train_seconds", d.max_train_seconds), optional=True
+            ),
             prompt_selection=PromptSelectionOptions.from_config(given.get("prompt_selection", None)),
             dry_run=_bool(p, "dry_run", given.get("dry_run", d.dry_run)),
         )
@@ -193,12 +197,16 @@ class TrainerOptions:
     def problems(self) -> list[str]:
         out = []
         if not self.replay_poll_interval_s > 0:
-            out.append(f"{self.PREFIX}replay_poll_interval_s={self.replay_poll_interval_s:g}; expected a positive number of seconds")
+            out.append(
+                f"{self.PREFIX}replay_poll_interval_s={self.replay_poll_interval_s:g}; expected a positive number of seconds"
+            )
         if not 1 <= self.calibration_log_max_rows <= CALIBRATION_LOG_MAX_ROWS_CAP:
             out.append(
                 f"{self.PREFIX}calibration_log_max_rows={self.calibration_log_max_rows}; "
                 f"expected an integer in [1, {CALIBRATION_LOG_MAX_ROWS_CAP:,}]"
             )
         if self.max_train_seconds is not None and not self.max_train_seconds > 0:
-            out.append(f"{self.PREFIX}max_train_seconds={self.max_train_seconds:g}; expected a positive number of seconds or null")
+            out.append(
+                f"{self.PREFIX}max_train_seconds={self.max_train_seconds:g}; expected a positive number of seconds or null"
+            )
         return out + self.prompt_selection.problems()

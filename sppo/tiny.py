@@ -110,7 +110,9 @@ def build_policy(tokenizer, size: TinyQwen2 = TinyQwen2(), seed: int = 0):
     return model
 
 
-def build_critic(tokenizer, size: TinyQwen2 = TinyQwen2(hidden_size=64, num_hidden_layers=1, intermediate_size=128), seed: int = 0):
+def build_critic(
+    tokenizer, size: TinyQwen2 = TinyQwen2(hidden_size=64, num_hidden_layers=1, intermediate_size=128), seed: int = 0
+):
     import torch
     from transformers import Qwen2ForTokenClassification
 
@@ -210,7 +212,9 @@ def build_vllm_policy(tokenizer, seed: int = 0):
     import torch
     from transformers import GenerationConfig, Qwen2ForCausalLM
 
-    size = TinyQwen2(hidden_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=512)
+    size = TinyQwen2(
+        hidden_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, intermediate_size=512
+    )
     config = size.config(tokenizer)
     config.tie_word_embeddings = False
     torch.manual_seed(seed)

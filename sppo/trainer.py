@@ -32,8 +32,8 @@ from verl.protocol import DataProto
 from verl.trainer.ppo.ray_trainer import compute_advantage
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 from verl.utils import tensordict_utils as tu
-from verl.utils.metric import reduce_metrics
 from verl.utils.debug import marked_timer
+from verl.utils.metric import reduce_metrics
 from verl.utils.py_functional import rename_dict
 from verl.workers.utils.padding import response_to_nested
 
@@ -112,7 +112,9 @@ class SPPOTrainer(PPOTrainerSync):
             # checkpoint and validation), so the next step becomes it.
             logger.warning(
                 "SPPO: sppo.max_train_seconds=%s reached after %.0f s of training steps; step %d is the last",
-                budget, self._train_seconds, self.global_steps + 1,
+                budget,
+                self._train_seconds,
+                self.global_steps + 1,
             )
             self.total_training_steps = self.global_steps + 1
 
@@ -128,7 +130,9 @@ class SPPOTrainer(PPOTrainerSync):
         with marked_timer("select_prompts", getattr(self, "timing_raw", {})):
             probs = self._score_prompts(pool)
             # one reproducible stream per (data.seed, step); the prime keeps streams of nearby seeds apart
-            generator = torch.Generator().manual_seed(int(self.config.data.get("seed", 1) or 1) * 100003 + self.global_steps)
+            generator = torch.Generator().manual_seed(
+                int(self.config.data.get("seed", 1) or 1) * 100003 + self.global_steps
+            )
             indices, stats = select_prompts(probs, wanted, selection.band, selection.explore_fraction, generator)
         self._selection_metrics = {f"prompt_selection/{k}": v for k, v in stats.items()}
         self._selection_metrics["prompt_selection/sigmoid_v_pool_mean"] = float(probs.mean())
@@ -280,6 +284,10 @@ class SPPOTrainer(PPOTrainerSync):
         if len(probs) > limit:
             keep = torch.randperm(len(probs), generator=torch.Generator().manual_seed(self.global_steps))[:limit]
             probs, outcomes = probs[keep], outcomes[keep]
-        row = {"step": int(self.global_steps), "p": [round(float(x), 5) for x in probs], "r": [float(x) for x in outcomes]}
+        row = {
+            "step": int(self.global_steps),
+            "p": [round(float(x), 5) for x in probs],
+            "r": [float(x) for x in outcomes],
+        }
         with open(path, "a") as f:
             f.write(json.dumps(row) + "\n")

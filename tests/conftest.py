@@ -98,7 +98,11 @@ def run_sppo_main(overrides: list[str], out: Path, timeout: int = 600) -> RunRes
     env.pop("VERL_PLATFORM", None)
     proc = subprocess.run(
         [sys.executable, "-m", "sppo.main", *overrides],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
     )
     log = proc.stdout + proc.stderr
     (out / "run.log").write_text(log)

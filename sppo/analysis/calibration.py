@@ -40,6 +40,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sppo.analysis.errors import AnalysisError
 from sppo.cli_errors import UserError, atomic_path, check_output_dir, write_text_atomic
@@ -48,6 +49,9 @@ LOG_NAME = "calibration.jsonl"
 RELIABILITY_PNG = "calibration_reliability.png"
 TRAINING_PNG = "calibration_training.png"
 SUMMARY_JSON = "calibration_summary.json"
+if TYPE_CHECKING:  # torch is imported only once the log has been validated
+    import torch
+
 MAX_BINS = 1000  # bounded work: every bin is a loop iteration and a bar
 
 
@@ -246,28 +250,61 @@ def plot_reliability(summary: dict, path: str | Path) -> None:
         width = 1.0 / summary["bins"]
         filled = [b for b in win["bins"] if b["count"]]
         ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="perfect calibration")
-        ax.bar([b["lo"] for b in filled], [b["observed"] for b in filled], width=width, align="edge",
-               color="tab:blue", alpha=0.35, edgecolor="tab:blue", label="observed success rate")
-        ax.plot([b["mean_p"] for b in filled], [b["observed"] for b in filled], "o", color="tab:red", ms=4,
-                label="mean predicted p in bin")
+        ax.bar(
+            [b["lo"] for b in filled],
+            [b["observed"] for b in filled],
+            width=width,
+            align="edge",
+            color="tab:blue",
+            alpha=0.35,
+            edgecolor="tab:blue",
+            label="observed success rate",
+        )
+        ax.plot(
+            [b["mean_p"] for b in filled],
+            [b["observed"] for b in filled],
+            "o",
+            color="tab:red",
+            ms=4,
+            label="mean predicted p in bin",
+        )
         for b in filled:
-            ax.annotate(f"{b['count']}", (b["lo"] + width / 2, b["observed"]), textcoords="offset points",
-                        xytext=(0, 3), ha="center", fontsize=7)
+            ax.annotate(
+                f"{b['count']}",
+                (b["lo"] + width / 2, b["observed"]),
+                textcoords="offset points",
+                xytext=(0, 3),
+                ha="center",
+                fontsize=7,
+            )
         m = win["metrics"] or {}
         lo, hi = win["steps"]
-        ax.set_title(f"{'first' if col == 0 else 'last'} {win['n_steps']} steps ({lo}–{hi}), n = {win['n']}\n"
-                     f"Brier {m.get('brier', float('nan')):.4f}   ECE {m.get('ece', float('nan')):.4f}", fontsize=9)
+        ax.set_title(
+            f"{'first' if col == 0 else 'last'} {win['n_steps']} steps ({lo}–{hi}), n = {win['n']}\n"
+            f"Brier {m.get('brier', float('nan')):.4f}   ECE {m.get('ece', float('nan')):.4f}",
+            fontsize=9,
+        )
         ax.set_ylim(0, 1.05)
         ax.set_xlim(0, 1)
         ax.grid(alpha=0.3)
-        hist.bar([b["lo"] for b in win["bins"]], [b["count"] for b in win["bins"]], width=width, align="edge",
-                 color="gray", alpha=0.6, edgecolor="black", lw=0.5)
+        hist.bar(
+            [b["lo"] for b in win["bins"]],
+            [b["count"] for b in win["bins"]],
+            width=width,
+            align="edge",
+            color="gray",
+            alpha=0.6,
+            edgecolor="black",
+            lw=0.5,
+        )
         hist.set_xlabel("predicted p = σ(V(s_p))")
         hist.grid(alpha=0.3)
     axes[0, 0].set_ylabel("observed success rate")
     axes[1, 0].set_ylabel("count")
     axes[0, 0].legend(loc="upper left", fontsize=7)
-    fig.suptitle(f"SPPO critic reliability ({summary['bins']} equal-width bins) — {Path(summary['source']).name}", fontsize=10)
+    fig.suptitle(
+        f"SPPO critic reliability ({summary['bins']} equal-width bins) — {Path(summary['source']).name}", fontsize=10
+    )
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

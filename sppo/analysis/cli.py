@@ -33,7 +33,7 @@ class _Parser(OneLineParser):
 def cmd_calibration(args: argparse.Namespace) -> int:
     """Reliability diagram, Brier and ECE of the SPPO critic over a run.
 
-        python -m sppo.analysis calibration RUN [--out DIR] [--bins 10] [--window 10]
+    python -m sppo.analysis calibration RUN [--out DIR] [--bins 10] [--window 10]
     """
     from sppo.analysis.calibration import write_report
 
@@ -60,7 +60,7 @@ def cmd_calibration(args: argparse.Namespace) -> int:
 def cmd_tail_effect(args: argparse.Namespace) -> int:
     """Token-level critic vs SPPO critic on the quickstart task (plain PyTorch).
 
-        python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
+    python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
     """
     from sppo.analysis.tail_effect_args import Args
 
@@ -74,8 +74,17 @@ def cmd_tail_effect(args: argparse.Namespace) -> int:
 
     result = tail_effect.run(study)
     ev = result["eval"]
-    print(json.dumps({"success_rate": result["policy"]["eval_success_rate"], "n_correct": ev["n_correct"],
-                      "n_incorrect": ev["n_incorrect"], "seconds": result["seconds"], **result["files"]}))
+    print(
+        json.dumps(
+            {
+                "success_rate": result["policy"]["eval_success_rate"],
+                "n_correct": ev["n_correct"],
+                "n_incorrect": ev["n_incorrect"],
+                "seconds": result["seconds"],
+                **result["files"],
+            }
+        )
+    )
     return 0
 
 
@@ -88,7 +97,11 @@ def _add_dataclass_flags(parser: argparse.ArgumentParser, cls) -> None:
         kind = {"int": any_int, "float": finite_float, "str": nonempty, "int | None": any_int,
                 "str | None": nonempty}.get(str(f.type), type(default))  # fmt: skip
         text = f.metadata.get("help", "")
-        kwargs = {"default": default, "type": kind, "help": text if "default" in text else f"{text} (default: {default})"}
+        kwargs = {
+            "default": default,
+            "type": kind,
+            "help": text if "default" in text else f"{text} (default: {default})",
+        }
         if f.name == "format":
             from sppo.analysis.tail_effect_args import FORMATS
 
@@ -101,17 +114,31 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = _Parser(prog="python -m sppo.analysis", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
-    cal = sub.add_parser("calibration", help="reliability diagram, Brier and ECE of the SPPO critic over a run",
-                         description=cmd_calibration.__doc__)
+    cal = sub.add_parser(
+        "calibration",
+        help="reliability diagram, Brier and ECE of the SPPO critic over a run",
+        description=cmd_calibration.__doc__,
+    )
     cal.add_argument("run", type=nonempty, help="run directory holding calibration.jsonl, or the path of such a file")
     cal.add_argument("--out", default=None, type=nonempty, help="output directory (default: the directory of the log)")
-    cal.add_argument("--bins", type=int_range(1, MAX_BINS), default=10,
-                     help=f"equal-width bins of p (10 = the trainer's ECE bins; at most {MAX_BINS})")
-    cal.add_argument("--window", type=int_range(1, MAX_WINDOW), default=10,
-                     help="steps in the first/last reliability windows and in the moving average")
+    cal.add_argument(
+        "--bins",
+        type=int_range(1, MAX_BINS),
+        default=10,
+        help=f"equal-width bins of p (10 = the trainer's ECE bins; at most {MAX_BINS})",
+    )
+    cal.add_argument(
+        "--window",
+        type=int_range(1, MAX_WINDOW),
+        default=10,
+        help="steps in the first/last reliability windows and in the moving average",
+    )
     cal.set_defaults(func=cmd_calibration)
-    tail = sub.add_parser("tail-effect", help="token-level critic vs SPPO critic along the response (plain PyTorch)",
-                          description=cmd_tail_effect.__doc__)
+    tail = sub.add_parser(
+        "tail-effect",
+        help="token-level critic vs SPPO critic along the response (plain PyTorch)",
+        description=cmd_tail_effect.__doc__,
+    )
     _add_dataclass_flags(tail, Args)
     tail.set_defaults(func=cmd_tail_effect)
     return parser

@@ -46,14 +46,14 @@ import os
 import random
 import shutil
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from sppo.analysis.errors import AnalysisError
-from sppo.analysis.tail_effect_args import FORMATS, Args
+from sppo.analysis.tail_effect_args import Args
 from sppo.cli_errors import atomic_path, write_text_atomic
 
 # --format padded: the fixed, outcome-irrelevant sentence after every answer (41 tokens).
@@ -184,7 +184,9 @@ def position_explained_variance(
 def prompt_ids(tokenizer, a: int, b: int) -> list[int]:
     from sppo.quickstart.task import question
 
-    text = tokenizer.apply_chat_template([{"role": "user", "content": question(a, b)}], add_generation_prompt=True, tokenize=False)
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": question(a, b)}], add_generation_prompt=True, tokenize=False
+    )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
@@ -271,8 +273,15 @@ def sample(policy, tokenizer, pairs: list[tuple[int, int]], args: Args) -> Batch
     ids = torch.tensor(prompts)
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     out = policy.generate(
-        ids, attention_mask=torch.ones_like(ids), max_new_tokens=args.max_new_tokens, do_sample=True,
-        temperature=args.temperature, top_k=0, top_p=1.0, eos_token_id=eos, pad_token_id=pad,
+        ids,
+        attention_mask=torch.ones_like(ids),
+        max_new_tokens=args.max_new_tokens,
+        do_sample=True,
+        temperature=args.temperature,
+        top_k=0,
+        top_p=1.0,
+        eos_token_id=eos,
+        pad_token_id=pad,
     )
     response = out[:, ids.shape[1] :]
     is_eos = (response == eos).long()
@@ -280,10 +289,16 @@ def sample(policy, tokenizer, pairs: list[tuple[int, int]], args: Args) -> Batch
     cut_off = int((is_eos.sum(1) == 0).sum())
     response = torch.where(mask, response, pad)
     if args.format == "padded":
-        response, mask = pad_with_filler(response, mask, tokenizer(FILLER, add_special_tokens=False)["input_ids"], eos, pad)
-    outcomes = [outcome(tokenizer.decode(row[m], skip_special_tokens=True), a, b, args.format)
-                for row, m, (a, b) in zip(response, mask, pairs, strict=True)]
-    return Batch(torch.cat([ids, response], 1), ids.shape[1], mask.float(), torch.tensor(outcomes, dtype=torch.float32), cut_off)
+        response, mask = pad_with_filler(
+            response, mask, tokenizer(FILLER, add_special_tokens=False)["input_ids"], eos, pad
+        )
+    outcomes = [
+        outcome(tokenizer.decode(row[m], skip_special_tokens=True), a, b, args.format)
+        for row, m, (a, b) in zip(response, mask, pairs, strict=True)
+    ]
+    return Batch(
+        torch.cat([ids, response], 1), ids.shape[1], mask.float(), torch.tensor(outcomes, dtype=torch.float32), cut_off
+    )
 
 
 def token_values(critic, batch: Batch) -> torch.Tensor:
@@ -349,11 +364,18 @@ def run(args: Args) -> dict:
         opt_sppo.step()
 
         if update % log_every == 0 or update == args.updates:
-            row = {"update": update, "token_value_loss": round(token_loss.item(), 5), "sppo_bce": round(bce.item(), 5),
-                   "reward_mean": round(batch.outcomes.mean().item(), 4)}
+            row = {
+                "update": update,
+                "token_value_loss": round(token_loss.item(), 5),
+                "sppo_bce": round(bce.item(), 5),
+                "reward_mean": round(batch.outcomes.mean().item(), 4),
+            }
             curve.append(row)
-            print(f"[tail-effect] update {update:>4}/{args.updates}  token critic 0.5·MSE {row['token_value_loss']:.4f}"
-                  f"  SPPO BCE {row['sppo_bce']:.4f}  reward {row['reward_mean']:.3f}", flush=True)
+            print(
+                f"[tail-effect] update {update:>4}/{args.updates}  token critic 0.5·MSE {row['token_value_loss']:.4f}"
+                f"  SPPO BCE {row['sppo_bce']:.4f}  reward {row['reward_mean']:.3f}",
+                flush=True,
+            )
     train_seconds = time.time() - t_train
 
     # Evaluation on fresh samples: the plotted numbers.
@@ -369,12 +391,20 @@ def run(args: Args) -> dict:
     lengths = mask.sum(-1)
 
     def by_class(x):
-        return {name: {align: position_stats(x, mask, sel, align) for align in ("start", "end")} for name, sel in classes.items()}
+        return {
+            name: {align: position_stats(x, mask, sel, align) for align in ("start", "end")}
+            for name, sel in classes.items()
+        }
 
     def flat(x):
-        return {name: {"mean": x[sel].mean().item() if sel.any() else None,
-                       "std": x[sel].std(unbiased=False).item() if sel.any() else None,
-                       "count": int(sel.sum())} for name, sel in classes.items()}
+        return {
+            name: {
+                "mean": x[sel].mean().item() if sel.any() else None,
+                "std": x[sel].std(unbiased=False).item() if sel.any() else None,
+                "count": int(sel.sum()),
+            }
+            for name, sel in classes.items()
+        }
 
     result = {
         "config": {**asdict(args), "filler": FILLER if args.format == "padded" else None},
@@ -384,12 +414,18 @@ def run(args: Args) -> dict:
             "n": int(len(R)),
             "n_correct": int(classes["correct"].sum()),
             "n_incorrect": int(classes["incorrect"].sum()),
-            "response_length": {"mean": lengths.mean().item(), "min": int(lengths.min()), "max": int(lengths.max()),
-                                "cut_off": batch.cut_off},
+            "response_length": {
+                "mean": lengths.mean().item(),
+                "min": int(lengths.min()),
+                "max": int(lengths.max()),
+                "cut_off": batch.cut_off,
+            },
             "token_critic": {
                 "values": by_class(values),
                 "advantages": by_class(advantages),
-                "explained_variance": {align: position_explained_variance(values, R, mask, align) for align in ("start", "end")},
+                "explained_variance": {
+                    align: position_explained_variance(values, R, mask, align) for align in ("start", "end")
+                },
             },
             "sppo": {
                 "p": flat(p),
@@ -433,20 +469,30 @@ def plot(result: dict, path: str | Path) -> None:
                 pts = [(sign * t, m, s) for t, (m, s, c) in enumerate(rows) if c >= PLOT_MIN_COUNT]
                 if pts:
                     xs, ms, ss = zip(*pts, strict=True)
-                    ax.plot(xs, ms, "o-", color=color, ms=3, label=f"token-level critic, {name} (n = {stats['count'][0]})")
+                    ax.plot(
+                        xs, ms, "o-", color=color, ms=3, label=f"token-level critic, {name} (n = {stats['count'][0]})"
+                    )
                     lo = [m - s for m, s in zip(ms, ss, strict=True)]
                     hi = [m + s for m, s in zip(ms, ss, strict=True)]
                     ax.fill_between(xs, lo, hi, color=color, alpha=0.15)
                 flat = ev["sppo"][sppo_key][name]
                 if flat["mean"] is not None:
-                    ax.axhline(flat["mean"], color=color, ls="--", lw=1.5, label=f"SPPO (one number for every token), {name}")
+                    ax.axhline(
+                        flat["mean"], color=color, ls="--", lw=1.5, label=f"SPPO (one number for every token), {name}"
+                    )
             if key == "advantages":
                 ax.axhline(0.0, color="black", lw=0.6)
             ax.grid(alpha=0.3)
         ax = axes[2, col]
         evs = ev["token_critic"]["explained_variance"][align]
-        counts = [a + b for a, b in zip(*(ev["token_critic"]["values"][n][align]["count"] for n in colors), strict=True)]
-        pts = [(sign * t, v) for t, (v, c) in enumerate(zip(evs, counts, strict=True)) if v is not None and c >= PLOT_MIN_COUNT]
+        counts = [
+            a + b for a, b in zip(*(ev["token_critic"]["values"][n][align]["count"] for n in colors), strict=True)
+        ]
+        pts = [
+            (sign * t, v)
+            for t, (v, c) in enumerate(zip(evs, counts, strict=True))
+            if v is not None and c >= PLOT_MIN_COUNT
+        ]
         if pts:
             ax.plot(*zip(*pts, strict=True), "o-", color="tab:blue", ms=3, label="token-level critic V(s_t)")
         if ev["sppo"]["explained_variance"] is not None:
@@ -454,8 +500,11 @@ def plot(result: dict, path: str | Path) -> None:
         ax.axhline(0.0, color="black", lw=0.6)
         ax.grid(alpha=0.3)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("response position t (s_t = prompt + first t response tokens)" if align == "start"
-                      else "position relative to the last response token (0 = the last, EOS)")
+        ax.set_xlabel(
+            "response position t (s_t = prompt + first t response tokens)"
+            if align == "start"
+            else "position relative to the last response token (0 = the last, EOS)"
+        )
     axes[0, 0].set_ylabel("value: V(s_t) token-level,\nσ(V(s_p)) SPPO")
     axes[1, 0].set_ylabel(f"advantage: GAE (γ={cfg['gamma']}, λ={cfg['lam']}),\nR − σ(V(s_p)) SPPO")
     axes[2, 0].set_ylabel("outcome variance explained\n1 − Var(R − V) / Var(R)")
@@ -467,7 +516,9 @@ def plot(result: dict, path: str | Path) -> None:
     fig.suptitle(
         f"Token-level critic vs SPPO critic after {cfg['updates']} critic updates — format {cfg['format']}, "
         f"{ev['n']} fresh responses ({ev['n_correct']} correct), mean ± std;\n"
-        f"positions reached by fewer than {PLOT_MIN_COUNT} responses of a class are not drawn", fontsize=10)
+        f"positions reached by fewer than {PLOT_MIN_COUNT} responses of a class are not drawn",
+        fontsize=10,
+    )
     fig.tight_layout(rect=(0, 0.06, 1, 1))
     with atomic_path(path) as tmp:
         fig.savefig(tmp, dpi=110)

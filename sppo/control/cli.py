@@ -32,7 +32,6 @@ from sppo.cli_errors import (
     boolean,
     check_output_dir,
     guarded,
-    int_range,
     nonempty,
     nonneg_int,
 )
@@ -62,12 +61,16 @@ def algo_module(algo: str):
     if algo not in ALGOS:
         raise CliError(f"unknown algo '{algo}' (allowed: {', '.join(ALGOS)})")
     import importlib
+
     return importlib.import_module(f"sppo.control.{algo}")
 
 
 def _parse_value(field: dataclasses.Field, text: str):
-    kind = field.type if isinstance(field.type, type) else {"int": int, "float": float,
-                                                            "bool": bool, "str": str}[field.type]
+    kind = (
+        field.type
+        if isinstance(field.type, type)
+        else {"int": int, "float": float, "bool": bool, "str": str}[field.type]
+    )
     if kind is bool:
         try:
             return boolean(text)
@@ -85,6 +88,7 @@ def _parse_value(field: dataclasses.Field, text: str):
 def build_args(algo: str, env: str, horizon: int, seed: int, steps: int, overrides: list[str]):
     """The algorithm's Args dataclass from CLI values; validated before anything runs."""
     from sppo.control.envs import ENV_NAMES
+
     if env not in ENV_NAMES:
         raise CliError(f"unknown env '{env}' (allowed: {', '.join(ENV_NAMES)})")
     if steps <= 0:
@@ -125,27 +129,28 @@ def existing_result_status(path: str, args) -> str:
         if not isinstance(config, dict):
             raise TypeError("config is not an object")
     except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CliError(f"{path}: corrupt results file ({type(e).__name__}: {e}); "
-                       "use --force to rerun it") from None
+        raise CliError(f"{path}: corrupt results file ({type(e).__name__}: {e}); use --force to rerun it") from None
     old, new = _settings(config), _settings(dataclasses.asdict(args))
-    changed = [f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new))
-               if old.get(k) != new.get(k)]
+    changed = [
+        f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)
+    ]
     if changed:
-        raise CliError(f"{path} was made with other settings ({'; '.join(changed)}); "
-                       "use --force to rerun it, or another --out")
+        raise CliError(
+            f"{path} was made with other settings ({'; '.join(changed)}); use --force to rerun it, or another --out"
+        )
     return "same"
 
 
 def cmd_run(ns) -> int:
     check_output_dir(ns.out)
     # Validate everything (all seeds, every existing results file) before the first run starts.
-    jobs = [build_args(ns.algo, ns.env, ns.horizon, ns.first_seed + i, ns.steps, ns.set)
-            for i in range(ns.seeds)]
+    jobs = [build_args(ns.algo, ns.env, ns.horizon, ns.first_seed + i, ns.steps, ns.set) for i in range(ns.seeds)]
     status = {}
-    for mod, args in jobs:
+    for _mod, args in jobs:
         path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
         status[path] = "missing" if ns.force else existing_result_status(path, args)
     from sppo.control.common import write_json_atomic
+
     for k, (mod, args) in enumerate(jobs, 1):
         path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
         tag = f"{args.env} {ns.algo} H={args.horizon} seed={args.seed}"
@@ -157,14 +162,17 @@ def cmd_run(ns) -> int:
         result = mod.train(args)
         result["command"] = " ".join([PROG, *ns.argv])
         write_json_atomic(path, result)
-        print(f"[run {k}/{len(jobs)}] {tag}: final_success={result['final_success']} "
-              f"steps={result['env_steps']} wall={time.perf_counter() - t0:.1f}s -> {path}",
-              flush=True)
+        print(
+            f"[run {k}/{len(jobs)}] {tag}: final_success={result['final_success']} "
+            f"steps={result['env_steps']} wall={time.perf_counter() - t0:.1f}s -> {path}",
+            flush=True,
+        )
     return 0
 
 
 def cmd_report(ns) -> int:
     from sppo.control.report import ReportError, write_report
+
     if not os.path.isdir(ns.results):
         raise CliError(f"'{ns.results}' is not a directory")
     out = ns.out or ns.results
@@ -179,6 +187,7 @@ def cmd_report(ns) -> int:
 
 def cmd_list(ns) -> int:
     from sppo.control.envs import TASKS
+
     for spec in TASKS.values():
         print(f"{spec.name:12s} {spec.summary}")
     print(f"algos: {', '.join(ALGOS)}")
@@ -196,15 +205,22 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("--first-seed", type=nonneg_int, default=0, help="first seed (default 0)")
     r.add_argument("--steps", type=int, required=True, help="environment-step budget per seed")
     r.add_argument("--out", required=True, type=nonempty, help="results directory")
-    r.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                   help="override a field of the algorithm's Args dataclass (repeatable)")
-    r.add_argument("--force", action="store_true",
-                   help="re-run seeds whose results exist (also when made with other settings)")
+    r.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field of the algorithm's Args dataclass (repeatable)",
+    )
+    r.add_argument(
+        "--force", action="store_true", help="re-run seeds whose results exist (also when made with other settings)"
+    )
     r.set_defaults(func=cmd_run)
     rep = sub.add_parser("report", help="Markdown table + PNG plots from a results directory")
     rep.add_argument("results", type=nonempty, help="directory of result JSON files")
-    rep.add_argument("--out", default=None, type=nonempty, help="where report.md and the plots go "
-                                                                "(default: the results directory)")
+    rep.add_argument(
+        "--out", default=None, type=nonempty, help="where report.md and the plots go (default: the results directory)"
+    )
     rep.add_argument("--title", default="Control suite results", type=nonempty, help="report title")
     rep.set_defaults(func=cmd_report)
     lst = sub.add_parser("list", help="list the tasks and algorithms")
@@ -214,8 +230,11 @@ def make_parser() -> argparse.ArgumentParser:
 
 def _check_run_numbers(ns) -> None:
     """Ranges of the numeric run flags (before the algorithm module, and torch, is imported)."""
-    for flag, value, hi in (("--steps", ns.steps, MAX_STEPS), ("--horizon", ns.horizon, MAX_HORIZON),
-                            ("--seeds", ns.seeds, MAX_SEEDS)):
+    for flag, value, hi in (
+        ("--steps", ns.steps, MAX_STEPS),
+        ("--horizon", ns.horizon, MAX_HORIZON),
+        ("--seeds", ns.seeds, MAX_SEEDS),
+    ):
         if value <= 0:
             raise CliError(f"{flag} must be a positive integer, got {value}")
         if value > hi:

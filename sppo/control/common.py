@@ -69,13 +69,19 @@ class CommonArgs:
                 raise ValueError(f"{f.name} must be true or false, got {value!r}")
             if kind == "int" and (not isinstance(value, int) or isinstance(value, bool)):
                 raise ValueError(f"{f.name} must be an integer, got {value!r}")
-            if kind == "float" and (isinstance(value, bool) or not isinstance(value, (int, float))
-                                    or not math.isfinite(value)):
+            if kind == "float" and (
+                isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            ):
                 raise ValueError(f"{f.name} must be a finite number, got {value!r}")
             if kind == "int" and f.name not in ("seed", "eval_episodes") and value <= 0:
                 raise ValueError(f"{f.name} must be a positive integer, got {value}")
-        for name, cap in (("hidden", 65536), ("episodes_per_iter", 65536), ("update_epochs", 10000),
-                          ("eval_episodes", 10**6), ("horizon", 10**6)):
+        for name, cap in (
+            ("hidden", 65536),
+            ("episodes_per_iter", 65536),
+            ("update_epochs", 10000),
+            ("eval_episodes", 10**6),
+            ("horizon", 10**6),
+        ):
             if getattr(self, name) > cap:  # bounded work and memory
                 raise ValueError(f"{name} must be at most {cap}, got {getattr(self, name)}")
         if self.seed < 0:
@@ -119,12 +125,18 @@ class OneEpisodeVectorEnv(SyncVectorEnv):
             if finished[i]:
                 self._rewards[i] = 0.0
                 continue
-            (self._env_obs[i], self._rewards[i], self._terminations[i], self._truncations[i],
-             env_info) = env.step(actions[i])
+            (self._env_obs[i], self._rewards[i], self._terminations[i], self._truncations[i], env_info) = env.step(
+                actions[i]
+            )
             infos = self._add_info(infos, env_info, i)
         self._observations = np.stack(self._env_obs).astype(np.float32)
-        return (self._observations.copy(), np.copy(self._rewards), np.copy(self._terminations),
-                np.copy(self._truncations), infos)
+        return (
+            self._observations.copy(),
+            np.copy(self._rewards),
+            np.copy(self._terminations),
+            np.copy(self._truncations),
+            infos,
+        )
 
 
 def make_vector_env(env: str, horizon: int, num_envs: int) -> OneEpisodeVectorEnv:
@@ -136,8 +148,7 @@ def make_vector_env(env: str, horizon: int, num_envs: int) -> OneEpisodeVectorEn
 # --------------------------------------------------------------------------------------------
 def mlp(n_in: int, n_out: int, hidden: int, out_std: float) -> nn.Sequential:
     """Two tanh hidden layers, orthogonal init (gain sqrt 2), output layer gain ``out_std``."""
-    layers = [nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(),
-              nn.Linear(hidden, n_out)]
+    layers = [nn.Linear(n_in, hidden), nn.Tanh(), nn.Linear(hidden, hidden), nn.Tanh(), nn.Linear(hidden, n_out)]
     for layer in layers:
         if isinstance(layer, nn.Linear):
             gain = out_std if layer is layers[-1] else math.sqrt(2)
@@ -233,8 +244,14 @@ def collect_episodes(envs: OneEpisodeVectorEnv, actor: Actor, seeds: list[int]) 
         lengths[~done] += 1
         outcomes[newly] = reward[newly]  # the outcome is paid once, on the final step
         done |= newly
-    return EpisodeBatch(torch.stack(obs_l), torch.stack(act_l), torch.stack(logp_l),
-                        torch.stack(mask_l), torch.as_tensor(outcomes), torch.as_tensor(lengths))
+    return EpisodeBatch(
+        torch.stack(obs_l),
+        torch.stack(act_l),
+        torch.stack(logp_l),
+        torch.stack(mask_l),
+        torch.as_tensor(outcomes),
+        torch.as_tensor(lengths),
+    )
 
 
 def start_seeds(rng: np.random.Generator, n: int) -> list[int]:
@@ -245,8 +262,7 @@ def start_seeds(rng: np.random.Generator, n: int) -> list[int]:
 # --------------------------------------------------------------------------------------------
 # The shared policy loss
 # --------------------------------------------------------------------------------------------
-def clipped_surrogate(new_logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor,
-                      clip_coef: float):
+def clipped_surrogate(new_logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, clip_coef: float):
     """PPO clipped surrogate, token-mean over the n steps given.
 
     new_logp, old_logp, adv: (n,). Returns (loss scalar, approx_kl float, clip_fraction float);
@@ -264,7 +280,7 @@ def clipped_surrogate(new_logp: torch.Tensor, old_logp: torch.Tensor, adv: torch
 def minibatches(n: int, size: int, generator: torch.Generator):
     """Random index minibatches covering 0..n-1 once."""
     perm = torch.randperm(n, generator=generator)
-    return [perm[i:i + size] for i in range(0, n, size)]
+    return [perm[i : i + size] for i in range(0, n, size)]
 
 
 def outcome_policy_update(actor, actor_opt, obs, actions, old_logp, adv, args, generator) -> dict[str, list]:
@@ -316,23 +332,34 @@ class Recorder:
         self.episodes += len(batch.outcomes)
         self.successes += int(batch.outcomes.sum())
         elapsed = time.perf_counter() - self.start
-        diag = {k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 6))
-                for k, v in diagnostics.items()}
+        diag = {
+            k: (None if v is None or (isinstance(v, float) and math.isnan(v)) else round(v, 6))
+            for k, v in diagnostics.items()
+        }
         diag["steps_per_s"] = round(self.env_steps / max(elapsed, 1e-9), 1)
-        self.curve.append({
-            "env_steps": self.env_steps, "wall_time": round(elapsed, 3),
-            "episodes": len(batch.outcomes), "successes": int(batch.outcomes.sum()),
-            "mean_length": round(float(batch.lengths.float().mean()), 2), "diagnostics": diag,
-        })
-        if self.args.log_every_s and (elapsed - self._last_log >= self.args.log_every_s
-                                      or self.env_steps >= self.args.total_steps):
+        self.curve.append(
+            {
+                "env_steps": self.env_steps,
+                "wall_time": round(elapsed, 3),
+                "episodes": len(batch.outcomes),
+                "successes": int(batch.outcomes.sum()),
+                "mean_length": round(float(batch.lengths.float().mean()), 2),
+                "diagnostics": diag,
+            }
+        )
+        if self.args.log_every_s and (
+            elapsed - self._last_log >= self.args.log_every_s or self.env_steps >= self.args.total_steps
+        ):
             self._last_log = elapsed
             recent = self.curve[-8:]
             rate = sum(p["successes"] for p in recent) / max(1, sum(p["episodes"] for p in recent))
             shown = " ".join(f"{k}={v:.3g}" for k, v in diag.items() if v is not None)
-            print(f"[{self.algo} {self.args.env} H={self.args.horizon} seed={self.args.seed}] "
-                  f"steps {self.env_steps}/{self.args.total_steps} success(recent)={rate:.2f} "
-                  f"{shown}", flush=True)
+            print(
+                f"[{self.algo} {self.args.env} H={self.args.horizon} seed={self.args.seed}] "
+                f"steps {self.env_steps}/{self.args.total_steps} success(recent)={rate:.2f} "
+                f"{shown}",
+                flush=True,
+            )
 
     @property
     def done(self) -> bool:
@@ -340,12 +367,19 @@ class Recorder:
 
     def result(self, final_success: float | None, eval_episodes: int) -> dict:
         return {
-            "algo": self.algo, "env": self.args.env, "horizon": self.args.horizon,
-            "seed": self.args.seed, "total_steps": self.args.total_steps,
-            "env_steps": self.env_steps, "wall_time": round(time.perf_counter() - self.start, 3),
-            "train_episodes": self.episodes, "train_successes": self.successes,
-            "final_success": final_success, "eval_episodes": eval_episodes,
-            "config": asdict(self.args), "curve": self.curve,
+            "algo": self.algo,
+            "env": self.args.env,
+            "horizon": self.args.horizon,
+            "seed": self.args.seed,
+            "total_steps": self.args.total_steps,
+            "env_steps": self.env_steps,
+            "wall_time": round(time.perf_counter() - self.start, 3),
+            "train_episodes": self.episodes,
+            "train_successes": self.successes,
+            "final_success": final_success,
+            "eval_episodes": eval_episodes,
+            "config": asdict(self.args),
+            "curve": self.curve,
         }
 
 

@@ -83,8 +83,7 @@ class SparseOutcomeEnv(gym.Wrapper):
 
     # --- gymnasium API ----------------------------------------------------------------------
     def _observe(self, obs) -> np.ndarray:
-        feats = [self._features(obs), np.asarray(self._extras(), dtype=np.float64),
-                 np.asarray([self.t / self.horizon])]
+        feats = [self._features(obs), np.asarray(self._extras(), dtype=np.float64), np.asarray([self.t / self.horizon])]
         return np.concatenate(feats).astype(np.float32)
 
     def reset(self, *, seed=None, options=None):
@@ -304,16 +303,15 @@ class TaskSpec:
 
 
 TASKS: dict[str, TaskSpec] = {
-    "cartpole": TaskSpec("cartpole", PrecisionCartPole,
-                         "CartPole-v1: |x|<=1 m and |theta|<=8 deg at all H steps"),
-    "mountaincar": TaskSpec("mountaincar", SparseMountainCar,
-                            "MountainCar-v0: reach x>=0.5 within H (broad start states)"),
-    "pendulum": TaskSpec("pendulum", SparsePendulum,
-                         "Pendulum-v1: |theta|<=0.5, |omega|<=2 over the final 10 steps"),
-    "lunarlander": TaskSpec("lunarlander", SparseLunarLander,
-                            "LunarLander-v3: 20 steps on the pad, legs down, no crash, within H"),
-    "hopper": TaskSpec("hopper", SparseHopper,
-                       "Hopper-v5: move forward d~U[0.1,1] m without falling, within H"),
+    "cartpole": TaskSpec("cartpole", PrecisionCartPole, "CartPole-v1: |x|<=1 m and |theta|<=8 deg at all H steps"),
+    "mountaincar": TaskSpec(
+        "mountaincar", SparseMountainCar, "MountainCar-v0: reach x>=0.5 within H (broad start states)"
+    ),
+    "pendulum": TaskSpec("pendulum", SparsePendulum, "Pendulum-v1: |theta|<=0.5, |omega|<=2 over the final 10 steps"),
+    "lunarlander": TaskSpec(
+        "lunarlander", SparseLunarLander, "LunarLander-v3: 20 steps on the pad, legs down, no crash, within H"
+    ),
+    "hopper": TaskSpec("hopper", SparseHopper, "Hopper-v5: move forward d~U[0.1,1] m without falling, within H"),
 }
 ENV_NAMES = tuple(TASKS)
 

@@ -43,8 +43,10 @@ class Args(CommonArgs):
     def validate(self) -> None:
         super().validate()
         if self.group_size < 2 or self.episodes_per_iter % self.group_size:
-            raise ValueError(f"group_size must be >= 2 and divide episodes_per_iter "
-                             f"({self.episodes_per_iter}), got {self.group_size}")
+            raise ValueError(
+                f"group_size must be >= 2 and divide episodes_per_iter "
+                f"({self.episodes_per_iter}), got {self.group_size}"
+            )
 
 
 def grpo_advantage(outcomes: torch.Tensor, group_size: int, eps: float = 1e-6) -> torch.Tensor:

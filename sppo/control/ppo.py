@@ -49,8 +49,9 @@ class Args(CommonArgs):
     def validate(self) -> None:
         super().validate()
         if not (0.0 < self.gamma <= 1.0 and 0.0 <= self.gae_lambda <= 1.0):
-            raise ValueError(f"need 0 < gamma <= 1 and 0 <= gae_lambda <= 1, "
-                             f"got gamma={self.gamma}, gae_lambda={self.gae_lambda}")
+            raise ValueError(
+                f"need 0 < gamma <= 1 and 0 <= gae_lambda <= 1, got gamma={self.gamma}, gae_lambda={self.gae_lambda}"
+            )
 
 
 def sparse_rewards(outcomes: torch.Tensor, lengths: torch.Tensor, horizon_t: int) -> torch.Tensor:
@@ -61,8 +62,9 @@ def sparse_rewards(outcomes: torch.Tensor, lengths: torch.Tensor, horizon_t: int
     return rewards
 
 
-def gae(rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float,
-        lam: float) -> tuple[torch.Tensor, torch.Tensor]:
+def gae(
+    rewards: torch.Tensor, values: torch.Tensor, mask: torch.Tensor, gamma: float, lam: float
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Generalised advantage estimation over complete episodes.
 
     Args:

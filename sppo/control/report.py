@@ -43,8 +43,17 @@ class ReportError(ValueError):
     """A results folder that cannot be reported (empty, a corrupt file); the message is one line."""
 
 
-REQUIRED = {"algo": str, "env": str, "horizon": int, "seed": int, "curve": list, "total_steps": int,
-            "env_steps": int, "wall_time": (int, float), "eval_episodes": int}
+REQUIRED = {
+    "algo": str,
+    "env": str,
+    "horizon": int,
+    "seed": int,
+    "curve": list,
+    "total_steps": int,
+    "env_steps": int,
+    "wall_time": (int, float),
+    "eval_episodes": int,
+}
 CURVE_KEYS = ("env_steps", "wall_time", "episodes", "successes")
 
 
@@ -176,10 +185,14 @@ def markdown(results: list[dict], title: str = "Control suite results") -> str:
                 s = summary.get((env, h, a))
                 cells.append(fmt_ms(s["finals"]) if s and s["finals"] else "—")
             lines.append(f"| {env} | " + " | ".join(cells) + " |")
-        lines += ["", f"## H = {h}: details", "",
-                  "| env | algo | seeds | budget (env steps) | final success | per-seed final "
-                  "| steps to 50% (mean, reached) | train wall / run (s) | env steps/s |",
-                  "|---|---|---|---|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## H = {h}: details",
+            "",
+            "| env | algo | seeds | budget (env steps) | final success | per-seed final "
+            "| steps to 50% (mean, reached) | train wall / run (s) | env steps/s |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for env in envs:
             for a in algos:
                 s = summary.get((env, h, a))
@@ -193,21 +206,27 @@ def markdown(results: list[dict], title: str = "Control suite results") -> str:
                     t50 = f"{fmt_steps(float(np.mean(reached)))} ({len(reached)}/{n})"
                 else:
                     t50 = f"— (0/{n})"
-                lines.append(f"| {env} | {ALGO_LABEL.get(a, a)} | {n} | {s['budget']} | {finals} "
-                             f"| {per_seed} | {t50} | {s['wall_mean']:.1f} | {s['sps_mean']:.0f} |")
+                lines.append(
+                    f"| {env} | {ALGO_LABEL.get(a, a)} | {n} | {s['budget']} | {finals} "
+                    f"| {per_seed} | {t50} | {s['wall_mean']:.1f} | {s['sps_mean']:.0f} |"
+                )
         lines.append("")
     seeds = sorted({r["seed"] for r in results})
     evals = sorted({r["eval_episodes"] for r in results})
-    lines += [f"Seeds: {', '.join(map(str, seeds))}. Final success = success rate of the final "
-              f"(stochastic) policy on {', '.join(map(str, evals))} held-out start states per "
-              "seed. "
-              f"Steps to 50% uses the training success over the trailing {SMOOTH_EPISODES} "
-              "episodes.", ""]
+    lines += [
+        f"Seeds: {', '.join(map(str, seeds))}. Final success = success rate of the final "
+        f"(stochastic) policy on {', '.join(map(str, evals))} held-out start states per "
+        "seed. "
+        f"Steps to 50% uses the training success over the trailing {SMOOTH_EPISODES} "
+        "episodes.",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def _plot_curves(results, out_dir):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -218,8 +237,7 @@ def _plot_curves(results, out_dir):
     for env in _ordered(by_env, ENV_ORDER):
         runs = by_env[env]
         horizons = sorted({int(r["horizon"]) for r in runs})
-        fig, axes = plt.subplots(2, len(horizons), figsize=(4.5 * len(horizons), 6.5),
-                                 squeeze=False)
+        fig, axes = plt.subplots(2, len(horizons), figsize=(4.5 * len(horizons), 6.5), squeeze=False)
         for col, h in enumerate(horizons):
             for algo in _ordered({r["algo"] for r in runs}, ALGO_ORDER):
                 sel = [r for r in runs if int(r["horizon"]) == h and r["algo"] == algo]
@@ -229,8 +247,11 @@ def _plot_curves(results, out_dir):
                     # steps: every seed has the same budget; wall time varies with machine
                     # load, so the axis runs to the slowest seed and finished seeds keep
                     # their last value
-                    xs_end = (min(r["env_steps"] for r in sel) if xkey == "steps" else
-                              max(r["curve"][-1]["wall_time"] for r in sel))
+                    xs_end = (
+                        min(r["env_steps"] for r in sel)
+                        if xkey == "steps"
+                        else max(r["curve"][-1]["wall_time"] for r in sel)
+                    )
                     grid = np.linspace(0, xs_end, 100)
                     ys = []
                     for r in sel:
@@ -239,8 +260,7 @@ def _plot_curves(results, out_dir):
                         ys.append(np.interp(grid, np.r_[0, x], np.r_[rates[0], rates]))
                     ys = np.array(ys)
                     ax = axes[row][col]
-                    line, = ax.plot(grid, ys.mean(0), label=f"{ALGO_LABEL.get(algo, algo)} "
-                                                             f"({len(sel)} seeds)")
+                    (line,) = ax.plot(grid, ys.mean(0), label=f"{ALGO_LABEL.get(algo, algo)} ({len(sel)} seeds)")
                     ax.fill_between(grid, ys.min(0), ys.max(0), alpha=0.15, color=line.get_color())
             axes[0][col].set_title(f"{env}, H = {h}")
             axes[0][col].set_xlabel("environment steps")
@@ -261,6 +281,7 @@ def _plot_curves(results, out_dir):
 
 def _plot_sweep(results, out_dir):
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
@@ -269,8 +290,7 @@ def _plot_sweep(results, out_dir):
     if len(horizons) < 2:
         return None
     # only envs measured at two or more horizons make a sweep
-    envs = _ordered({e for e in {k[0] for k in summary}
-                     if len({k[1] for k in summary if k[0] == e}) >= 2}, ENV_ORDER)
+    envs = _ordered({e for e in {k[0] for k in summary} if len({k[1] for k in summary if k[0] == e}) >= 2}, ENV_ORDER)
     if not envs:
         return None
     fig, axes = plt.subplots(1, len(envs), figsize=(3.6 * len(envs), 3.4), squeeze=False)
@@ -280,9 +300,14 @@ def _plot_sweep(results, out_dir):
             pts = [(h, summary[(env, h, algo)]) for h in horizons if (env, h, algo) in summary]
             pts = [(h, s) for h, s in pts if s["finals"]]
             if pts:
-                ax.errorbar([h for h, _ in pts], [s["final_mean"] for _, s in pts],
-                            yerr=[s["final_std"] for _, s in pts], marker="o", capsize=3,
-                            label=ALGO_LABEL.get(algo, algo))
+                ax.errorbar(
+                    [h for h, _ in pts],
+                    [s["final_mean"] for _, s in pts],
+                    yerr=[s["final_std"] for _, s in pts],
+                    marker="o",
+                    capsize=3,
+                    label=ALGO_LABEL.get(algo, algo),
+                )
         ax.set_title(env)
         ax.set_xlabel("horizon H")
         ax.set_xticks(horizons)
@@ -303,19 +328,26 @@ def write_report(results_dir: str, out_dir: str, title: str = "Control suite res
     """Write report.md and the plots; returns the path of report.md."""
     results = load_results(results_dir)
     if not results:
-        raise ReportError(f"no result files in '{results_dir}' (write them with: python -m sppo.control run "
-                          f"... --out {results_dir})")
+        raise ReportError(
+            f"no result files in '{results_dir}' (write them with: python -m sppo.control run ... --out {results_dir})"
+        )
     os.makedirs(out_dir, exist_ok=True)
     text = markdown(results, title)
     plots = _plot_curves(results, out_dir)
     sweep = _plot_sweep(results, out_dir)
     images = plots + ([sweep] if sweep else [])
-    text += "\n## Plots\n\n" + "\n".join(
-        f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images)
+    text += "\n## Plots\n\n" + "\n".join(f"![{os.path.basename(p)}]({os.path.basename(p)})" for p in images)
     path = os.path.join(out_dir, "report.md")
     write_text_atomic(path, text + "\n")
     return path
 
 
-__all__ = ["ReportError", "load_results", "smoothed_success", "steps_to_threshold", "summarise", "markdown",
-           "write_report"]
+__all__ = [
+    "ReportError",
+    "load_results",
+    "smoothed_success",
+    "steps_to_threshold",
+    "summarise",
+    "markdown",
+    "write_report",
+]

@@ -49,12 +49,10 @@ class Args(CommonArgs):
     def validate(self) -> None:
         super().validate()
         if self.adv_mode not in ADV_MODES:
-            raise ValueError(
-                f"unknown adv_mode '{self.adv_mode}' (allowed: {', '.join(ADV_MODES)})")
+            raise ValueError(f"unknown adv_mode '{self.adv_mode}' (allowed: {', '.join(ADV_MODES)})")
 
 
-def sppo_advantage(outcomes: torch.Tensor, value_logits: torch.Tensor,
-                   mode: str = "residual") -> torch.Tensor:
+def sppo_advantage(outcomes: torch.Tensor, value_logits: torch.Tensor, mode: str = "residual") -> torch.Tensor:
     """Sequence-level advantage of SPPO.
 
     Args:
@@ -107,22 +105,24 @@ def train(args: Args) -> dict:
 
         # --- critic update: BCE-with-logits of V(s_0) against R
         for _ in range(args.critic_epochs):
-            v_loss = F.binary_cross_entropy_with_logits(critic(batch.start_obs).squeeze(-1),
-                                                        batch.outcomes)
+            v_loss = F.binary_cross_entropy_with_logits(critic(batch.start_obs).squeeze(-1), batch.outcomes)
             critic_opt.zero_grad()
             v_loss.backward()
             torch.nn.utils.clip_grad_norm_(critic.parameters(), args.max_grad_norm)
             critic_opt.step()
 
-        rec.log(batch, {
-            "policy_loss": float(np.mean(stats["policy_loss"])),
-            "value_loss": v_loss.item(),
-            "entropy": float(np.mean(stats["entropy"])),
-            "approx_kl": float(np.mean(stats["approx_kl"])),
-            "clipfrac": float(np.mean(stats["clipfrac"])),
-            "explained_variance": explained_variance(torch.sigmoid(v_logit), batch.outcomes),
-            "iter_s": time.perf_counter() - t0,
-        })
+        rec.log(
+            batch,
+            {
+                "policy_loss": float(np.mean(stats["policy_loss"])),
+                "value_loss": v_loss.item(),
+                "entropy": float(np.mean(stats["entropy"])),
+                "approx_kl": float(np.mean(stats["approx_kl"])),
+                "clipfrac": float(np.mean(stats["clipfrac"])),
+                "explained_variance": explained_variance(torch.sigmoid(v_logit), batch.outcomes),
+                "iter_s": time.perf_counter() - t0,
+            },
+        )
 
     envs.close()
     return rec.result(evaluate(actor, args, args.eval_episodes), args.eval_episodes)

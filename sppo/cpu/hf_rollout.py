@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from typing import Any, Generator, Optional
+from collections.abc import Generator
+from typing import Any
 
 import ray
 import torch
@@ -52,7 +53,7 @@ class HFRolloutServer:
             eos = self.model.config.eos_token_id
         return [eos] if isinstance(eos, int) else list(eos or [])
 
-    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: Optional[int] = None) -> int:
+    def load_weights(self, state_dict: dict[str, torch.Tensor], global_steps: int | None = None) -> int:
         with self._lock:
             missing, unexpected = self.model.load_state_dict(state_dict, strict=False)
             if global_steps is not None:
@@ -95,7 +96,10 @@ class HFRolloutServer:
                 for score, tok in zip(out.scores, tokens, strict=False)
             ]
         return TokenOutput(
-            token_ids=tokens, log_probs=log_probs, stop_reason="completed", extra_fields={"global_steps": self.global_steps}
+            token_ids=tokens,
+            log_probs=log_probs,
+            stop_reason="completed",
+            extra_fields={"global_steps": self.global_steps},
         )
 
     async def generate(
@@ -103,8 +107,8 @@ class HFRolloutServer:
         prompt_ids: list[int],
         sampling_params: dict[str, Any],
         request_id: str,
-        image_data: Optional[list[Any]] = None,
-        video_data: Optional[list[Any]] = None,
+        image_data: list[Any] | None = None,
+        video_data: list[Any] | None = None,
         **kwargs: Any,
     ) -> TokenOutput:
         if image_data or video_data:

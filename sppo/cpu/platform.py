@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import types
 from contextlib import contextmanager
-from typing import Any, Optional
+from typing import Any
 
 import psutil
 import torch
@@ -23,8 +23,15 @@ def _cpu_device_module() -> types.ModuleType:
     mod = types.ModuleType("sppo_cpu_device")
     noop = lambda *args, **kwargs: None  # noqa: E731
     for name in (
-        "empty_cache", "synchronize", "set_device", "ipc_collect", "manual_seed", "manual_seed_all",
-        "reset_peak_memory_stats", "set_per_process_memory_fraction", "reset_max_memory_allocated",
+        "empty_cache",
+        "synchronize",
+        "set_device",
+        "ipc_collect",
+        "manual_seed",
+        "manual_seed_all",
+        "reset_peak_memory_stats",
+        "set_per_process_memory_fraction",
+        "reset_max_memory_allocated",
     ):
         setattr(mod, name, noop)
     rss = lambda *args, **kwargs: psutil.Process().memory_info().rss  # noqa: E731
@@ -94,7 +101,7 @@ class PlatformCPU(PlatformBase):
     def set_device(self, device_index: int) -> None:
         return None
 
-    def synchronize(self, device_index: Optional[int] = None) -> None:
+    def synchronize(self, device_index: int | None = None) -> None:
         return None
 
     def manual_seed(self, seed: int) -> None:
@@ -109,7 +116,7 @@ class PlatformCPU(PlatformBase):
     def empty_cache(self) -> None:
         return None
 
-    def get_device_capability(self, device_index: int = 0) -> tuple[Optional[int], Optional[int]]:
+    def get_device_capability(self, device_index: int = 0) -> tuple[int | None, int | None]:
         return None, None
 
     def communication_backend_name(self) -> str:

@@ -35,7 +35,11 @@ from sppo.eval.errors import EvalError
 
 #: name -> (display title, official file name, data_source values that identify it, lower case)
 BENCHMARKS: dict[str, tuple[str, str, tuple[str, ...]]] = {
-    "aime24": ("AIME24", "math__aime_repeated_8x_240.parquet", ("math__aime_repeated_8x", "aime24", "aime2024", "aime_2024")),
+    "aime24": (
+        "AIME24",
+        "math__aime_repeated_8x_240.parquet",
+        ("math__aime_repeated_8x", "aime24", "aime2024", "aime_2024"),
+    ),
     "aime25": ("AIME25", "math__aime2025_2025.parquet", ("math__aime2025", "aime2025", "aime25", "aime_2025")),
     "amc23": ("AMC23", "math__amc23_2025.parquet", ("math__amc23", "amc23")),
     "math500": ("MATH500", "math__math_500.parquet", ("math__math", "math500", "huggingfaceh4/math-500")),
@@ -125,7 +129,9 @@ def read_benchmark(path: str | Path) -> Any:
         raise EvalError(f"{path}: no rows")
     unknown = sorted({str(s) for s in frame["data_source"].unique() if not is_known(s)})
     if unknown:
-        raise EvalError(f"{path}: data_source {', '.join(map(repr, unknown))} has no math scorer (see sppo.reward.sources)")
+        raise EvalError(
+            f"{path}: data_source {', '.join(map(repr, unknown))} has no math scorer (see sppo.reward.sources)"
+        )
     return frame
 
 
@@ -189,7 +195,9 @@ def load_problems(label: str, path: str | Path, limit: int | None = None) -> lis
         except EvalError as exc:
             bad.append((row_index, str(exc)))
     if bad:
-        raise EvalError(f"{path}: {len(bad)} bad row(s) (first: row {bad[0][0]}: {bad[0][1]}); check it with python -m sppo.data.check")
+        raise EvalError(
+            f"{path}: {len(bad)} bad row(s) (first: row {bad[0][0]}: {bad[0][1]}); check it with python -m sppo.data.check"
+        )
     for row_index, row, messages, truth in rows:
         key = problem_key(messages, truth)
         if key not in problems:

@@ -118,7 +118,9 @@ def merge_fsdp_checkpoint(actor_dir: str | Path, target_dir: str | Path) -> Path
             return target_dir
         raise EvalError(f"{target_dir} holds a model merged from another checkpoint; choose another --merged-dir")
     if target_dir.exists():
-        raise EvalError(f"{target_dir} exists and is not a finished merge of {actor_dir}; remove it or use --merged-dir")
+        raise EvalError(
+            f"{target_dir} exists and is not a finished merge of {actor_dir}; remove it or use --merged-dir"
+        )
 
     from verl.model_merger.base_model_merger import ModelMergerConfig
     from verl.model_merger.fsdp_model_merger import FSDPModelMerger

@@ -98,7 +98,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_compare(args: argparse.Namespace) -> int:
     """Side-by-side table of runs, and score vs step / hours plot.
 
-        python -m sppo.eval compare RUN [RUN ...] [--labels A B ...] [--out DIR]
+    python -m sppo.eval compare RUN [RUN ...] [--labels A B ...] [--out DIR]
     """
     from sppo.eval import compare
 
@@ -109,7 +109,9 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="python -m sppo.eval", description="Offline evaluation of math policies (see docs/evaluation.md).")
+    parser = _Parser(
+        prog="python -m sppo.eval", description="Offline evaluation of math policies (see docs/evaluation.md)."
+    )
     verbs = parser.add_subparsers(dest="verb", required=True, parser_class=_Parser)
 
     g = verbs.add_parser("generate", help="sample k responses per problem", description=cmd_generate.__doc__,
@@ -120,9 +122,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="aime24 aime25 amc23 math500 minerva, suites official_val / all5, or .parquet paths")  # fmt: skip
     g.add_argument("--data-dir", default="data/offline_eval", help="folder of the official benchmark files")
     g.add_argument("--out", required=True, type=nonempty, help="output folder (an existing one is resumed)")
-    g.add_argument("--k", type=int_range(1, MAX_K), default=1, help=f"samples per benchmark row (default 1, at most {MAX_K})")
-    g.add_argument("--temperature", type=nonneg_float, default=0.6, help="sampling temperature >= 0 (default 0.6, the paper's)")
-    g.add_argument("--top-p", type=float_range(0.0, 1.0, lo_open=True), default=1.0, help="nucleus sampling mass in (0, 1] (default 1.0)")
+    g.add_argument(
+        "--k", type=int_range(1, MAX_K), default=1, help=f"samples per benchmark row (default 1, at most {MAX_K})"
+    )
+    g.add_argument(
+        "--temperature", type=nonneg_float, default=0.6, help="sampling temperature >= 0 (default 0.6, the paper's)"
+    )
+    g.add_argument(
+        "--top-p",
+        type=float_range(0.0, 1.0, lo_open=True),
+        default=1.0,
+        help="nucleus sampling mass in (0, 1] (default 1.0)",
+    )
     g.add_argument("--max-tokens", type=positive_int, default=8192, help="response token limit (default 8192)")
     g.add_argument("--seed", type=int_range(0, 2**63 - 1), default=0, help="base seed of the per-sample seeds (>= 0)")
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems of each benchmark")
@@ -140,9 +151,15 @@ def build_parser() -> argparse.ArgumentParser:
                          formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     s.add_argument("responses", type=nonempty, help="a generate output folder or a responses parquet (ours or verl's)")
     s.add_argument("--out", default=None, type=nonempty, help="output folder (default: the responses' folder)")
-    s.add_argument("--benchmark", default=None, type=nonempty, help="label for all rows (default: from the file/data_source)")
-    s.add_argument("--tokenizer", default=None, type=nonempty, help="verl format only: count response tokens with this tokenizer")
-    s.add_argument("--max-tokens", type=positive_int, default=None, help="verl format only: the generation limit (for 'truncated')")
+    s.add_argument(
+        "--benchmark", default=None, type=nonempty, help="label for all rows (default: from the file/data_source)"
+    )
+    s.add_argument(
+        "--tokenizer", default=None, type=nonempty, help="verl format only: count response tokens with this tokenizer"
+    )
+    s.add_argument(
+        "--max-tokens", type=positive_int, default=None, help="verl format only: the generation limit (for 'truncated')"
+    )
     s.add_argument("--workers", type=int_range(1, MAX_WORKERS), default=None,
                    help=f"verifier processes (default: CPU count, at most 8; at most {MAX_WORKERS})")  # fmt: skip
     s.add_argument("--timeout", type=float_range(0.0, MAX_TIMEOUT_S, lo_open=True), default=5.0,

@@ -65,7 +65,9 @@ def read_jsonl(path: Path) -> list[Point]:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError:
-        raise EvalError(f"run {path}: not a text file (expected a verl file-logger metrics JSONL or a score output folder)") from None
+        raise EvalError(
+            f"run {path}: not a text file (expected a verl file-logger metrics JSONL or a score output folder)"
+        ) from None
     for line in text.splitlines():
         try:
             record = json.loads(line)
@@ -153,11 +155,15 @@ def table(runs: list[Run], names: list[str]) -> str:
     def cell(value: float | None) -> str:
         return "" if value is None else f"{100 * value:.1f}"
 
-    lines.append("| last step | " + " | ".join("" if r.points[-1].step is None else str(r.points[-1].step) for r in runs) + " |")
+    lines.append(
+        "| last step | " + " | ".join("" if r.points[-1].step is None else str(r.points[-1].step) for r in runs) + " |"
+    )
     for name in every:
         lines.append(f"| {title(name)} | " + " | ".join(cell(r.points[-1].values.get(name)) for r in runs) + " |")
     if names:
-        lines.append(f"| mean of {len(names)} (last) | " + " | ".join(cell(mean_score(r.points[-1], names)) for r in runs) + " |")
+        lines.append(
+            f"| mean of {len(names)} (last) | " + " | ".join(cell(mean_score(r.points[-1], names)) for r in runs) + " |"
+        )
         best = []
         for run in runs:
             point = max(run.points, key=lambda p: mean_score(p, names))
@@ -187,7 +193,9 @@ def plot(runs: list[Run], names: list[str], path: Path) -> None:
             stepped = [p for p in run.points if p.step is not None and (x == "step" or p.hours is not None)]
             if stepped:
                 xs = [p.step if x == "step" else p.hours for p in stepped]
-                ax.plot(xs, [100 * mean_score(p, names) for p in stepped], marker="o", ms=3, color=color, label=run.label)
+                ax.plot(
+                    xs, [100 * mean_score(p, names) for p in stepped], marker="o", ms=3, color=color, label=run.label
+                )
             for p in run.points:
                 if p.step is None:  # a reference (e.g. the base model): a horizontal line
                     ax.axhline(100 * mean_score(p, names), ls="--", color=color, label=f"{run.label} (no step)")

@@ -174,7 +174,9 @@ def _open_meta(
         if not has_samples or force:
             _discard_samples(out)
             return fresh
-        raise EvalError(f"{path}: corrupt meta.json ({exc}); use --force to start {out} again, or another --out") from None
+        raise EvalError(
+            f"{path}: corrupt meta.json ({exc}); use --force to start {out} again, or another --out"
+        ) from None
     if not has_samples:
         return fresh
     changed = [f"{k}: {old_settings.get(k)!r} -> {v!r}" for k, v in settings.items() if old_settings.get(k) != v]
@@ -186,7 +188,9 @@ def _open_meta(
         if force:
             _discard_samples(out)
             return fresh
-        raise EvalError(f"{out} holds a run with other settings ({'; '.join(changed)}); use --force to replace it, or another --out")
+        raise EvalError(
+            f"{out} holds a run with other settings ({'; '.join(changed)}); use --force to replace it, or another --out"
+        )
     for name, info in files.items():
         old_files.setdefault(name, info)
     return meta
@@ -272,7 +276,9 @@ def _rows(problem: Problem, samples: list[tuple[int, int, Request]], completions
     ]
 
 
-def run(config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettings], Backend] | None = None) -> dict[str, Any]:
+def run(
+    config: GenerateConfig, make_backend: Callable[[str, str, SamplingSettings], Backend] | None = None
+) -> dict[str, Any]:
     """Generate what is missing under ``config.out``; returns the final ``meta.json`` content.
 
     Everything that can be checked (settings, benchmark files, model path) is checked before a

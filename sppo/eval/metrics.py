@@ -111,7 +111,9 @@ def benchmark_metrics(samples: Any) -> dict[str, Any]:
         "n_max": n_max,
         "k": n_min,
         "avg": sum(c / n for n, c, _ in per_problem) / len(per_problem),
-        "pass": {k: sum(pass_at_k(n, c, k) for n, c, _ in per_problem) / len(per_problem) for k in powers_of_two(n_min)},
+        "pass": {
+            k: sum(pass_at_k(n, c, k) for n, c, _ in per_problem) / len(per_problem) for k in powers_of_two(n_min)
+        },
         "maj": sum(m for _, _, m in per_problem) / len(per_problem),
         "mean_tokens": _mean(tokens),
         "no_answer": sum(p is None or (isinstance(p, float) and math.isnan(p)) for p in ordered["pred"]) / len(ordered),

@@ -62,7 +62,17 @@ def _pct(value: float | None) -> str:
 def markdown_table(metrics: dict[str, Any]) -> str:
     """The Markdown table: percentages with one decimal, mean response length in tokens."""
     ks = _pass_ks(metrics)
-    head = ["benchmark", "problems", "k", "avg@k", *[f"pass@{k}" for k in ks], "maj@k", "tokens", "no answer", "truncated"]
+    head = [
+        "benchmark",
+        "problems",
+        "k",
+        "avg@k",
+        *[f"pass@{k}" for k in ks],
+        "maj@k",
+        "tokens",
+        "no answer",
+        "truncated",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] + ["---:"] * (len(head) - 1)) + "|"]
     for row in rows(metrics):
         name = title(row["benchmark"]) if row["benchmark"] != "mean" else _mean_label(metrics)

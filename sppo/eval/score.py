@@ -236,4 +236,3 @@ def run(
         report.write_plots(metrics, out)
     print(report.markdown_table(metrics), end="")
     return metrics
-

@@ -61,7 +61,9 @@ def run_stage(stage: Stage, timeout: float) -> dict[str, Any]:
     started = time.monotonic()
     timed_out = False
     with open(stage.log_path, "w") as log:
-        proc = subprocess.Popen(stage.command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            stage.command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             proc.wait(timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
@@ -189,7 +191,9 @@ def _versions() -> dict[str, str | None]:
     return out
 
 
-def summarize(stages: list[dict[str, Any]], smi_peak_mib: float | None, device: str, gpu: str | None, seconds: float) -> dict[str, Any]:
+def summarize(
+    stages: list[dict[str, Any]], smi_peak_mib: float | None, device: str, gpu: str | None, seconds: float
+) -> dict[str, Any]:
     """The report: every assertion plus memory and throughput figures gathered from the stages."""
     m = {s["stage"]: s.get("measured", {}) for s in stages}
     memory = {
@@ -215,11 +219,17 @@ def default_out() -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m sppo.gpu_check", description=__doc__.splitlines()[0])
-    p.add_argument("--out", default=None, help="report path (default $OUT/report.json, else runs/gpu_check/report.json)")
+    p.add_argument(
+        "--out", default=None, help="report path (default $OUT/report.json, else runs/gpu_check/report.json)"
+    )
     p.add_argument("--workdir", default=None, help="models, data, checkpoints, logs (default runs/gpu_check/work)")
     p.add_argument("--stages", nargs="+", default=None, choices=ALL_STAGES, help="default: all (cpu: engine e2e_small)")
-    p.add_argument("--device", choices=("cuda", "cpu"), default="cuda", help="cpu: development run of engine + e2e_small")
-    p.add_argument("--budget-s", type=float, default=TOTAL_BUDGET_S, help=f"all stages together (default {TOTAL_BUDGET_S})")
+    p.add_argument(
+        "--device", choices=("cuda", "cpu"), default="cuda", help="cpu: development run of engine + e2e_small"
+    )
+    p.add_argument(
+        "--budget-s", type=float, default=TOTAL_BUDGET_S, help=f"all stages together (default {TOTAL_BUDGET_S})"
+    )
     args = p.parse_args(argv)
 
     import torch

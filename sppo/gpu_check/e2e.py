@@ -157,14 +157,18 @@ def _log_text(path: str) -> str:
         return ""
 
 
-def run(device: str, critic: str, root: str | Path, timeout: float = 300.0, warmup_steps: int | None = None) -> dict[str, Any]:
+def run(
+    device: str, critic: str, root: str | Path, timeout: float = 300.0, warmup_steps: int | None = None
+) -> dict[str, Any]:
     """Train two steps, resume one; returns the stage result ``e2e_<critic>``."""
     from sppo.gpu_check.task import prepare
 
     stage = f"e2e_{critic}"
     started = time.monotonic()
     root = Path(root)
-    task = prepare(root / "task", device, warmup_steps if warmup_steps is not None else (150 if device == "cuda" else 0))
+    task = prepare(
+        root / "task", device, warmup_steps if warmup_steps is not None else (150 if device == "cuda" else 0)
+    )
     out = root / stage
     deadline = started + timeout
     checks: list[dict[str, Any]] = []
@@ -181,7 +185,9 @@ def run(device: str, critic: str, root: str | Path, timeout: float = 300.0, warm
     used_rollout = ("vllm" in log1.lower()) if device == "cuda" else ("hf-rollout-0" in log1)
     checks.append(R.assertion("validation_ran", bool(val_keys) and used_rollout, rollout=rollout,
                               rollout_seen_in_log=used_rollout, val_metrics=val_keys[:8]))  # fmt: skip
-    checks.append(R.assertion("losses_finite", all(_finite_losses(first["rows"]).values()), **_finite_losses(first["rows"])))
+    checks.append(
+        R.assertion("losses_finite", all(_finite_losses(first["rows"]).values()), **_finite_losses(first["rows"]))
+    )
 
     ckpt = out / "ckpt"
     states: dict[str, dict[str, Any]] = {}
@@ -240,7 +246,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--root", required=True, help="work directory (the task is written under ROOT/task once)")
     p.add_argument("--out", required=True, help="write the stage result (JSON) here")
     p.add_argument("--timeout", type=float, default=300.0, help="seconds for both sppo.main runs together")
-    p.add_argument("--warmup-steps", type=int, default=None, help="policy warm-up steps (default: 150 on CUDA, 0 on CPU)")
+    p.add_argument(
+        "--warmup-steps", type=int, default=None, help="policy warm-up steps (default: 150 on CUDA, 0 on CPU)"
+    )
     args = p.parse_args(argv)
     result = run(args.device, args.critic, args.root, args.timeout, args.warmup_steps)
     R.write_json(result, args.out)

@@ -77,7 +77,9 @@ def select_platform(device: str) -> None:
     from verl.utils.device import get_device_name
 
     if get_device_name() != device:
-        raise RuntimeError(f"verl's platform is {get_device_name()!r}, not {device!r}: run this check in a fresh process")
+        raise RuntimeError(
+            f"verl's platform is {get_device_name()!r}, not {device!r}: run this check in a fresh process"
+        )
 
 
 def compose_config(overrides: list[str]):

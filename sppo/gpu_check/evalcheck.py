@@ -66,7 +66,11 @@ def sample_and_score(backend: str, model: str, data: str, out: Path, k: int, max
     if backend == "vllm":
         generate += ["--gpu-memory-utilization", str(gpu_memory_utilization)]
     gen = _cli(generate, log, deadline - time.monotonic())
-    score = _cli(["score", str(out), "--no-plots", "--workers", "2"], log, deadline - time.monotonic()) if gen["returncode"] == 0 else None
+    score = (
+        _cli(["score", str(out), "--no-plots", "--workers", "2"], log, deadline - time.monotonic())
+        if gen["returncode"] == 0
+        else None
+    )
     bench = _bench(out / "metrics.json")
     seconds = _generation_seconds(out)
     tokens = bench["samples"] * bench["mean_tokens"] if bench and bench.get("mean_tokens") is not None else None
@@ -102,7 +106,9 @@ def run(model: str, data: str, root: str | Path, k: int = 16, max_tokens: int = 
             log=str(log),
         ))  # fmt: skip
     if a["metrics"] and b["metrics"]:
-        agree = R.scores_agree(a["metrics"]["avg"], a["metrics"]["samples"], b["metrics"]["avg"], b["metrics"]["samples"])
+        agree = R.scores_agree(
+            a["metrics"]["avg"], a["metrics"]["samples"], b["metrics"]["avg"], b["metrics"]["samples"]
+        )
     else:
         agree = {"passed": False, "diff": None, "tolerance": None}
     passed = agree.pop("passed")

@@ -28,7 +28,9 @@ def stage_result(stage: str, assertions: list[dict[str, Any]], **measured: Any) 
     return {"stage": stage, "assertions": assertions, "measured": measured}
 
 
-def failed_stage(stage: str, returncode: int | None, timed_out: bool, log: str | None, error: str = "") -> dict[str, Any]:
+def failed_stage(
+    stage: str, returncode: int | None, timed_out: bool, log: str | None, error: str = ""
+) -> dict[str, Any]:
     """What a stage that crashed, timed out or wrote no result contributes: one failing assertion."""
     return stage_result(
         stage,

@@ -68,7 +68,9 @@ def warm_up(model, tokenizer, pairs, steps: int, lr: float = 3e-3, device: str =
     loss = torch.tensor(0.0)
     for _ in range(steps):
         logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
-        nll = torch.nn.functional.cross_entropy(logits.transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="none")
+        nll = torch.nn.functional.cross_entropy(
+            logits.transpose(1, 2), labels[:, 1:], ignore_index=-100, reduction="none"
+        )
         loss = (nll.sum(-1) * w).sum() / len(pairs)
         optim.zero_grad()
         loss.backward()
@@ -99,7 +101,10 @@ def prepare(root: str | Path, device: str = "cuda", warmup_steps: int = 150) -> 
     tok = build_char_tokenizer()
     if device == "cuda":
         policy = build_vllm_policy(tok, seed=1)
-        same, small = TinyQwen2(hidden_size=256, intermediate_size=512), TinyQwen2(hidden_size=128, intermediate_size=256)
+        same, small = (
+            TinyQwen2(hidden_size=256, intermediate_size=512),
+            TinyQwen2(hidden_size=128, intermediate_size=256),
+        )
     else:
         policy = build_policy(tok, seed=1)
         same, small = TinyQwen2(), TinyQwen2(hidden_size=64, num_hidden_layers=1, intermediate_size=128)

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 
-def plot_reward_curve(step_rows: list[dict], val_points: list[tuple[int, float]], path: str | Path, title: str = "") -> None:
+def plot_reward_curve(
+    step_rows: list[dict], val_points: list[tuple[int, float]], path: str | Path, title: str = ""
+) -> None:
     """Training reward per step (and its moving average) plus held-out validation success."""
     import matplotlib
 
@@ -18,13 +20,17 @@ def plot_reward_curve(step_rows: list[dict], val_points: list[tuple[int, float]]
     if xs:
         ax.plot(xs, ys, color="tab:blue", alpha=0.3, label="training reward (batch mean)")
         window = max(1, len(ys) // 15)
-        smooth = [sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1]) for i in range(len(ys))]
+        smooth = [
+            sum(ys[max(0, i - window + 1) : i + 1]) / len(ys[max(0, i - window + 1) : i + 1]) for i in range(len(ys))
+        ]
         ax.plot(xs, smooth, color="tab:blue", label=f"training reward ({window}-step mean)")
         baseline = [r["data"].get("critic/sigmoid_v_mean") for r in step_rows]
         if all(b is not None for b in baseline):
             ax.plot(xs, baseline, color="tab:green", alpha=0.7, label="critic mean sigmoid(V)")
     if val_points:
-        ax.plot([s for s, _ in val_points], [v for _, v in val_points], "o--", color="tab:red", label="held-out success")
+        ax.plot(
+            [s for s, _ in val_points], [v for _, v in val_points], "o--", color="tab:red", label="held-out success"
+        )
     ax.set_xlabel("training step")
     ax.set_ylabel("success rate")
     ax.set_ylim(-0.02, 1.02)

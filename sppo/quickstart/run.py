@@ -65,7 +65,9 @@ def prepare(out: Path, seed: int) -> dict:
     }
     info["train_file"], info["val_file"] = task.write_parquets(out / "data", seed=seed)
     info_path.write_text(json.dumps(info, indent=2))
-    print(f"[quickstart] warm-up done in {info['warmup_seconds']} s, held-out success {info['warmup_val_success_hf']:.2f}")
+    print(
+        f"[quickstart] warm-up done in {info['warmup_seconds']} s, held-out success {info['warmup_val_success_hf']:.2f}"
+    )
     return info
 
 
@@ -158,7 +160,9 @@ def train(args: argparse.Namespace, info: dict, out: Path) -> int:
     metrics_path = out / "metrics.jsonl"
     log_path = out / "train.log"
     _keep_earlier_metrics(metrics_path)
-    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    env = dict(
+        os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false"
+    )
     cmd = [sys.executable, "-m", "sppo.main", *trainer_overrides(args, info, out)]
     print(f"[quickstart] training through verl (log: {log_path}) ...", flush=True)
     t0 = time.time()
@@ -187,7 +191,9 @@ def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> d
         "val_success_before": vals[0][1] if vals else None,
         "val_success_after": vals[-1][1] if len(vals) > 1 else None,
         "train_reward_first": steps[0]["data"]["critic/score/mean"] if steps else None,
-        "train_reward_last10": (sum(r["data"]["critic/score/mean"] for r in steps[-10:]) / len(steps[-10:])) if steps else None,
+        "train_reward_last10": (sum(r["data"]["critic/score/mean"] for r in steps[-10:]) / len(steps[-10:]))
+        if steps
+        else None,
         **{k: info[k] for k in ("warmup_seconds", "warmup_val_success_hf")},
     }
     if summary["val_success_before"] is not None and summary["val_success_after"] is not None:

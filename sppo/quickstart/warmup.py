@@ -46,7 +46,14 @@ def _batch(tokenizer, pairs, p_correct, p_plain):
 
 
 def warm_up(
-    model, tokenizer, pairs, steps: int = 150, lr: float = 3e-3, p_correct: float = 0.6, p_plain: float = 0.4, seed: int = 0
+    model,
+    tokenizer,
+    pairs,
+    steps: int = 150,
+    lr: float = 3e-3,
+    p_correct: float = 0.6,
+    p_plain: float = 0.4,
+    seed: int = 0,
 ):
     """Train ``model`` in place on the expected noisy-annotator loss; returns the final loss."""
     torch.manual_seed(seed)
@@ -57,9 +64,13 @@ def warm_up(
     for _ in range(steps):
         logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
         target = labels[:, 1:]
-        nll = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="none"
-        ).view(target.shape).sum(-1)
+        nll = (
+            torch.nn.functional.cross_entropy(
+                logits.reshape(-1, logits.shape[-1]), target.reshape(-1), ignore_index=-100, reduction="none"
+            )
+            .view(target.shape)
+            .sum(-1)
+        )
         loss = (nll * weights).sum() / len(pairs)
         optim.zero_grad()
         loss.backward()
@@ -79,8 +90,15 @@ def success_rate(model, tokenizer, pairs, samples: int = 4, temperature: float =
         )
         ids = torch.tensor([tokenizer(prompt, add_special_tokens=False)["input_ids"]] * samples)
         out = model.generate(
-            ids, attention_mask=torch.ones_like(ids), max_new_tokens=6, do_sample=True, temperature=temperature,
-            top_k=0, top_p=1.0, eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
+            ids,
+            attention_mask=torch.ones_like(ids),
+            max_new_tokens=6,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
         )
         for row in out[:, ids.shape[1] :]:
             text = tokenizer.decode(row, skip_special_tokens=True).strip()

@@ -59,7 +59,8 @@ def test_per_step_metrics_and_moving_average_exact(run_dir):
     assert [r["ece"] for r in summary["per_step"]] == pytest.approx(ECE, abs=ECE_TOL)
     assert [r["reward_mean"] for r in summary["per_step"]] == pytest.approx([0.5, 0.5, 1 / 3], abs=1e-12)
     assert summary["moving_average"]["brier"] == pytest.approx(
-        [0.165625, (0.165625 + 0.0025) / 2, (0.0025 + 1.31 / 3) / 2], abs=1e-12)
+        [0.165625, (0.165625 + 0.0025) / 2, (0.0025 + 1.31 / 3) / 2], abs=1e-12
+    )
     assert summary["moving_average"]["ece"] == pytest.approx([0.1625, 0.10625, 0.175], abs=ECE_TOL)
     # the same numbers as the training metrics (same function, same rows)
     for row, spec in zip(summary["per_step"], ROWS, strict=True):
@@ -106,14 +107,17 @@ def test_moving_average_skips_missing_steps():
 
 
 def test_resumed_steps_and_cut_off_lines(tmp_path):
-    path = _write(tmp_path / "c.jsonl", [
-        {"step": 2, "p": [0.9, 0.9], "r": [0, 0]},  # an attempt that was resumed: replaced by the later line
-        ROWS[0],
-        "",
-        ROWS[1],
-        ROWS[2],
-        '{"step": 4, "p": [0.2, 0.',  # a write cut off by a kill
-    ])
+    path = _write(
+        tmp_path / "c.jsonl",
+        [
+            {"step": 2, "p": [0.9, 0.9], "r": [0, 0]},  # an attempt that was resumed: replaced by the later line
+            ROWS[0],
+            "",
+            ROWS[1],
+            ROWS[2],
+            '{"step": 4, "p": [0.2, 0.',  # a write cut off by a kill
+        ],
+    )
     log = read_calibration_log(path)
     assert log.steps == [1, 2, 3]
     assert log.replaced_steps == 1
@@ -128,7 +132,8 @@ def test_report_writes_files_and_prints_warning(run_dir, tmp_path, capsys):
     assert main(["calibration", str(run_dir), "--out", str(out), "--window", "2"]) == 0
     captured = capsys.readouterr()
     assert captured.err.strip().splitlines() == [
-        f"warning: skipped 1 line(s) of {run_dir / 'calibration.jsonl'} that are not valid JSON (first: line 4)"]
+        f"warning: skipped 1 line(s) of {run_dir / 'calibration.jsonl'} that are not valid JSON (first: line 4)"
+    ]
     for name in (RELIABILITY_PNG, TRAINING_PNG):
         data = (out / name).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
@@ -154,9 +159,17 @@ BAD_INPUTS = [
     ("not an object", ["[1, 2]"], "line 1: expected an object with keys step, p, r"),
     ("missing key", [json.dumps({"step": 1, "p": [0.5]})], "line 1: expected an object with keys step, p, r"),
     ("step not int", [json.dumps({"step": "1", "p": [0.5], "r": [1]})], "'step' must be an integer"),
-    ("lengths differ", [ROWS[0], json.dumps({"step": 2, "p": [0.5, 0.2], "r": [1]})], "line 2: 'p' has 2 values but 'r' has 1"),
+    (
+        "lengths differ",
+        [ROWS[0], json.dumps({"step": 2, "p": [0.5, 0.2], "r": [1]})],
+        "line 2: 'p' has 2 values but 'r' has 1",
+    ),
     ("p not numbers", [json.dumps({"step": 1, "p": ["0.5"], "r": [1]})], "'p' must be a list of numbers"),
-    ("p above 1", [json.dumps({"step": 1, "p": [0.5, 1.2], "r": [1, 0]})], "p = sigmoid(V) must lie in [0, 1], got 1.2"),
+    (
+        "p above 1",
+        [json.dumps({"step": 1, "p": [0.5, 1.2], "r": [1, 0]})],
+        "p = sigmoid(V) must lie in [0, 1], got 1.2",
+    ),
     ("p is a logit", [json.dumps({"step": 1, "p": [-0.3], "r": [1]})], "p = sigmoid(V) must lie in [0, 1], got -0.3"),
     ("p NaN", ['{"step": 1, "p": [NaN], "r": [1]}'], "p = sigmoid(V) must lie in [0, 1], got nan"),
     ("r outside", [json.dumps({"step": 1, "p": [0.5], "r": [2]})], "the outcome R must lie in [0, 1], got 2"),
@@ -181,9 +194,11 @@ def test_bad_options_and_run_dir_without_log(tmp_path, capsys):
     assert main(["calibration", str(tmp_path)]) == 2
     assert "no calibration.jsonl in run directory" in capsys.readouterr().err
     _write(tmp_path / "calibration.jsonl", ROWS)
-    for argv, message in ((["--bins", "0"], "argument --bins: must be >= 1, got 0"),
-                          (["--window", "0"], "argument --window: must be >= 1, got 0"),
-                          (["--bins", "x"], "argument --bins: invalid int value")):
+    for argv, message in (
+        (["--bins", "0"], "argument --bins: must be >= 1, got 0"),
+        (["--window", "0"], "argument --window: must be >= 1, got 0"),
+        (["--bins", "x"], "argument --bins: invalid int value"),
+    ):
         assert main(["calibration", str(tmp_path), *argv]) == 2
         err = capsys.readouterr().err
         assert len(err.strip().splitlines()) == 1 and message in err, err

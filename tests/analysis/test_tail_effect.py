@@ -25,7 +25,10 @@ def _t(rows):
 
 def test_sparse_rewards_put_r_on_the_last_response_token():
     assert te.sparse_rewards(R, MASK).tolist() == [[0, 0, 0, 1], [0, 0, 0, 0]]
-    assert te.sparse_rewards(torch.tensor([1.0, 1.0]), torch.tensor([[1.0, 0, 0], [1, 1, 0]])).tolist() == [[1, 0, 0], [0, 1, 0]]
+    assert te.sparse_rewards(torch.tensor([1.0, 1.0]), torch.tensor([[1.0, 0, 0], [1, 1, 0]])).tolist() == [
+        [1, 0, 0],
+        [0, 1, 0],
+    ]
 
 
 def test_gae_hand_computed_lambda_half():
@@ -71,18 +74,30 @@ XMASK = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0], [1, 1, 1, 0]])
 def test_position_stats_from_the_start():
     sel = torch.tensor([True, False, True])
     assert te.position_stats(X, XMASK, sel, "start") == {
-        "mean": [4.0, 5.0, 6.0, 4.0], "std": [3.0, 3.0, 3.0, 0.0], "count": [2, 2, 2, 1]}
+        "mean": [4.0, 5.0, 6.0, 4.0],
+        "std": [3.0, 3.0, 3.0, 0.0],
+        "count": [2, 2, 2, 1],
+    }
     assert te.position_stats(X, XMASK, ~sel, "start") == {
-        "mean": [5.0, 6.0, None, None], "std": [0.0, 0.0, None, None], "count": [1, 1, 0, 0]}
+        "mean": [5.0, 6.0, None, None],
+        "std": [0.0, 0.0, None, None],
+        "count": [1, 1, 0, 0],
+    }
 
 
 def test_position_stats_from_the_end():
     sel = torch.tensor([True, False, True])
     # row 0 reversed: 4 3 2 1; row 2 reversed: 9 8 7
     assert te.position_stats(X, XMASK, sel, "end") == {
-        "mean": [6.5, 5.5, 4.5, 1.0], "std": [2.5, 2.5, 2.5, 0.0], "count": [2, 2, 2, 1]}
+        "mean": [6.5, 5.5, 4.5, 1.0],
+        "std": [2.5, 2.5, 2.5, 0.0],
+        "count": [2, 2, 2, 1],
+    }
     assert te.position_stats(X, XMASK, ~sel, "end") == {
-        "mean": [6.0, 5.0, None, None], "std": [0.0, 0.0, None, None], "count": [1, 1, 0, 0]}
+        "mean": [6.0, 5.0, None, None],
+        "std": [0.0, 0.0, None, None],
+        "count": [1, 1, 0, 0],
+    }
     with pytest.raises(ValueError, match="align"):
         te.position_stats(X, XMASK, sel, "middle")
 
@@ -109,8 +124,12 @@ class _HeadByPosition:
 
 
 def test_critics_read_the_value_before_each_token_and_the_last_prompt_token():
-    batch = te.Batch(input_ids=torch.zeros(2, 5 + 3, dtype=torch.long), prompt_len=5,
-                     response_mask=torch.tensor([[1.0, 1, 1], [1, 0, 0]]), outcomes=torch.tensor([1.0, 0.0]))
+    batch = te.Batch(
+        input_ids=torch.zeros(2, 5 + 3, dtype=torch.long),
+        prompt_len=5,
+        response_mask=torch.tensor([[1.0, 1, 1], [1, 0, 0]]),
+        outcomes=torch.tensor([1.0, 0.0]),
+    )
     critic = _HeadByPosition()
     # V(s_t) sits on the token before response token t: positions 4, 5, 6 (V(s_0) = the last prompt token)
     assert te.token_values(critic, batch).tolist() == [[4, 5, 6], [4, 0, 0]]
@@ -126,7 +145,12 @@ def test_sample_masks_after_eos_and_scores_responses():
     eos, pad = tok.eos_token_id, tok.pad_token_id
     enc = lambda s: tok(s, add_special_tokens=False)["input_ids"]  # noqa: E731
     # right answer | wrong format | right answer, then tokens after EOS | cut off without EOS
-    responses = [enc("8") + [eos, pad, pad, pad], enc("=8") + [eos, pad, pad], enc("7") + [eos] + enc("12") + [pad], enc("12345")]
+    responses = [
+        enc("8") + [eos, pad, pad, pad],
+        enc("=8") + [eos, pad, pad],
+        enc("7") + [eos] + enc("12") + [pad],
+        enc("12345"),
+    ]
 
     class FakePolicy:
         def generate(self, ids, **kwargs):
@@ -166,7 +190,14 @@ def test_pad_with_filler_appends_the_filler_and_eos_after_each_answer():
 
 
 def _tiny(tmp_path, **kw):
-    args = dict(out=str(tmp_path / "out"), cache_dir=str(tmp_path / "cache"), updates=2, batch=4, eval_samples=12, warmup_steps=2)
+    args = dict(
+        out=str(tmp_path / "out"),
+        cache_dir=str(tmp_path / "cache"),
+        updates=2,
+        batch=4,
+        eval_samples=12,
+        warmup_steps=2,
+    )
     return te.Args(**{**args, **kw})
 
 
@@ -207,15 +238,22 @@ def test_smoke_run_padded_format(tmp_path):
     assert n_filler + 1 <= lengths["min"] <= lengths["max"] <= n_filler + 1 + 6
 
 
-@pytest.mark.parametrize("argv,message", [
-    (["--updates", "0"], "--updates must be >= 1, got 0"),
-    (["--lam", "1.5"], "--lam must lie in [0, 1], got 1.5"),
-    (["--format", "long"], "argument --format: invalid choice: 'long'"),
-    (["--eval-samples", "1"], "--eval-samples must be >= 2"),
-])
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["--updates", "0"], "--updates must be >= 1, got 0"),
+        (["--lam", "1.5"], "--lam must lie in [0, 1], got 1.5"),
+        (["--format", "long"], "argument --format: invalid choice: 'long'"),
+        (["--eval-samples", "1"], "--eval-samples must be >= 2"),
+    ],
+)
 def test_tail_effect_bad_options_fail_before_any_model(tmp_path, capsys, argv, message):
     out = tmp_path / "never"
     assert main(["tail-effect", "--out", str(out), *argv]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and message in err and err.startswith("python -m sppo.analysis tail-effect: error:")
+    assert (
+        len(err.strip().splitlines()) == 1
+        and message in err
+        and err.startswith("python -m sppo.analysis tail-effect: error:")
+    )
     assert not out.exists()

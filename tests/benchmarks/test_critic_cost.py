@@ -10,8 +10,26 @@ from benchmarks.bench_critic_cost import main, parse_size
 
 
 def test_miniature_run_writes_lengths_and_sizes(tmp_path):
-    main(["--prompt", "8", "--responses", "8", "32", "--batch", "2", "--reps", "1", "--threads", "1",
-          "--sizes", "32x2", "16x1", "--out", str(tmp_path)])
+    main(
+        [
+            "--prompt",
+            "8",
+            "--responses",
+            "8",
+            "32",
+            "--batch",
+            "2",
+            "--reps",
+            "1",
+            "--threads",
+            "1",
+            "--sizes",
+            "32x2",
+            "16x1",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     result = json.loads((tmp_path / "critic_cost.json").read_text())
     assert [r["response_len"] for r in result["rows"]] == [8, 32]
     assert all(r["speedup"] == r["prompt_plus_response_s"] / r["prompt_only_s"] for r in result["rows"])

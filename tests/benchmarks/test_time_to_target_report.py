@@ -19,14 +19,27 @@ from benchmarks.time_to_target_report import (
 def _rows(rewards, step_s, resp_len=3.0, val=(0.1, 0.4), extra=None):
     rows = [{"step": 0, "data": {VAL_KEY: val[0]}}]
     for k, (r, t) in enumerate(zip(rewards, step_s, strict=True), start=1):
-        d = {"critic/score/mean": r, "timing_s/step": t, "timing_s/gen": t / 2, "timing_s/update_actor": t / 4, "response_length/mean": resp_len}
+        d = {
+            "critic/score/mean": r,
+            "timing_s/step": t,
+            "timing_s/gen": t / 2,
+            "timing_s/update_actor": t / 4,
+            "response_length/mean": resp_len,
+        }
         d.update(extra or {})
         rows.append({"step": k, "data": d})
     rows.append({"step": len(rewards), "data": {VAL_KEY: val[1]}})
     return rows
 
 
-SPPO = {"method": "sppo", "n": 1, "batch": 2, "seed": 0, "peak_rss_gib": 1.5, "rows": _rows([0.0, 0.5, 1.0, 1.0], [1, 2, 3, 4])}
+SPPO = {
+    "method": "sppo",
+    "n": 1,
+    "batch": 2,
+    "seed": 0,
+    "peak_rss_gib": 1.5,
+    "rows": _rows([0.0, 0.5, 1.0, 1.0], [1, 2, 3, 4]),
+}
 GRPO = {"method": "grpo", "n": 2, "batch": 2, "seed": 0, "peak_rss_gib": 2.5, "rows": _rows([0.25, 0.75], [5, 5])}
 
 
@@ -84,7 +97,11 @@ def test_seed_spread_and_table(tmp_path):
 
 
 def test_peak_gpu_memory_per_role_when_verl_reports_it():
-    rows = _rows([0.5, 0.5], [1, 1], extra={"actor/perf/max_memory_allocated_gb": 3.0, "critic/perf/max_memory_allocated_gb": 1.0})
+    rows = _rows(
+        [0.5, 0.5],
+        [1, 1],
+        extra={"actor/perf/max_memory_allocated_gb": 3.0, "critic/perf/max_memory_allocated_gb": 1.0},
+    )
     rows[1]["data"]["actor/perf/max_memory_allocated_gb"] = 5.0
     summary = summarize([dict(SPPO, rows=rows)], targets=[0.5], window_samples=2)
     assert summary["runs"][0]["peak_gpu_gib"] == {"actor": 5.0, "critic": 1.0}
@@ -94,7 +111,13 @@ def test_peak_gpu_memory_per_role_when_verl_reports_it():
 def test_prompt_selection_statistics_are_reported():
     rows = _rows([0.5, 0.5], [1, 1])
     for row, (hit, band) in zip(rows[1:3], [(0.5, 0.75), (0.25, 0.625)], strict=True):
-        row["data"].update({"prompt_selection/pool_hit_rate": hit, "prompt_selection/batch_in_band": band, "prompt_selection/shortfall": 1.0})
+        row["data"].update(
+            {
+                "prompt_selection/pool_hit_rate": hit,
+                "prompt_selection/batch_in_band": band,
+                "prompt_selection/shortfall": 1.0,
+            }
+        )
     summary = summarize([SPPO, dict(SPPO, method="sppo_select", rows=rows)], targets=[0.5], window_samples=2)
     run = next(r for r in summary["runs"] if r["method"] == "sppo_select")
     assert run["prompt_selection"] == {"pool_hit_rate": 0.375, "batch_in_band": 0.6875, "shortfall": 1.0}

@@ -10,13 +10,18 @@ import pytest
 from benchmarks.bench_time_to_target import METHODS, parse_args, run_overrides
 
 INFO = {
-    "train_file": "/d/train.parquet", "val_file": "/d/val.parquet", "policy_path": "/m/policy", "critic_path": "/m/critic",
+    "train_file": "/d/train.parquet",
+    "val_file": "/d/val.parquet",
+    "policy_path": "/m/policy",
+    "critic_path": "/m/critic",
     "policy_sized_critic_path": "/m/critic_policy_size",
 }
 
 
 def _overrides(name: str, gpu: bool = False) -> dict[str, str]:
-    args = argparse.Namespace(batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"])
+    args = argparse.Namespace(
+        batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"]
+    )
     items = run_overrides(METHODS[name], args, INFO, Path("/r"), steps=500)
     as_dict = dict(o.split("=", 1) for o in items)
     assert len(as_dict) == len(items), "an override is given twice"

@@ -31,9 +31,17 @@ RUN_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("unknown command", lambda t: ["train"], "invalid choice: 'train'"),
     ("no --env", lambda t: ["run", "--algo", "sppo", "--steps", "10", "--out", "out"], "required: --env"),
     ("steps zero", lambda t: [a if a != "100" else "0" for a in _run()], "--steps must be a positive integer, got 0"),
-    ("steps not an int", lambda t: [a if a != "100" else "1e5" for a in _run()], "argument --steps: invalid int value: '1e5'"),
+    (
+        "steps not an int",
+        lambda t: [a if a != "100" else "1e5" for a in _run()],
+        "argument --steps: invalid int value: '1e5'",
+    ),
     ("steps unbounded", lambda t: [a if a != "100" else "10000000000000" for a in _run()], "--steps must be at most"),
-    ("horizon zero", lambda t: [a if a != "20" else "0" for a in _run()], "--horizon must be a positive integer, got 0"),
+    (
+        "horizon zero",
+        lambda t: [a if a != "20" else "0" for a in _run()],
+        "--horizon must be a positive integer, got 0",
+    ),
     ("seeds zero", lambda t: _run("--seeds", "0"), "--seeds must be a positive integer, got 0"),
     ("seeds unbounded", lambda t: _run("--seeds", "100000"), "--seeds must be at most 1000"),
     ("first seed negative", lambda t: _run("--first-seed", "-1"), "argument --first-seed: must be >= 0"),
@@ -47,12 +55,19 @@ RUN_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("--set NaN", lambda t: _run("--set", "learning_rate=nan"), "--set learning_rate: expected a finite number"),
     ("--set negative rate", lambda t: _run("--set", "learning_rate=-1"), "learning_rate must be > 0, got -1.0"),
     ("--set bool word", lambda t: _run("--set", "norm_adv=maybe", algo="ppo"), "--set norm_adv: expected true/false"),
-    ("--set zero epochs", lambda t: _run("--set", "critic_epochs=0"), "critic_epochs must be a positive integer, got 0"),
+    (
+        "--set zero epochs",
+        lambda t: _run("--set", "critic_epochs=0"),
+        "critic_epochs must be a positive integer, got 0",
+    ),
     ("--set unbounded width", lambda t: _run("--set", "hidden=100000000"), "hidden must be at most 65536"),
     ("--set probability above 1", lambda t: _run("--set", "gamma=1.5", algo="ppo"), "need 0 < gamma <= 1"),
     ("--set zero eps", lambda t: _run("--set", "adv_eps=0", algo="grpo"), "adv_eps must be > 0"),
-    ("results with other settings", lambda t: _result(t, json.dumps({"config": {"learning_rate": 0.1}})) or _run(),
-     f"out/{RESULT} was made with other settings (adv_mode: None -> 'residual';"),
+    (
+        "results with other settings",
+        lambda t: _result(t, json.dumps({"config": {"learning_rate": 0.1}})) or _run(),
+        f"out/{RESULT} was made with other settings (adv_mode: None -> 'residual';",
+    ),
     ("corrupt results file", lambda t: _result(t, '{"config": ') or _run(), f"out/{RESULT}: corrupt results file"),
 ]
 
@@ -77,16 +92,33 @@ REPORT_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("no folder given", lambda t: ["report"], "the following arguments are required: results"),
     ("not a folder", lambda t: ["report", "nope"], "'nope' is not a directory"),
     ("empty folder", lambda t: (t / "res").mkdir() or ["report", "res"], "no result files in 'res'"),
-    ("corrupt JSON", lambda t: (t / "res").mkdir() or (t / "res" / "a.json").write_text("{") and ["report", "res"],
-     "res/a.json: corrupt results file"),
+    (
+        "corrupt JSON",
+        lambda t: (t / "res").mkdir() or (t / "res" / "a.json").write_text("{") and ["report", "res"],
+        "res/a.json: corrupt results file",
+    ),
     ("missing key", lambda t: _fake(t, "a.json", {"seed": None}) or ["report", "res"], "'seed' has type NoneType"),
-    ("NaN final success", lambda t: _fake(t, "a.json", {"final_success": float("nan")}) or ["report", "res"],
-     "final_success is nan"),
-    ("empty curve", lambda t: _fake(t, "a.json", {"curve": []}) or ["report", "res"], "not a usable result (empty curve)"),
-    ("--out is a file", lambda t: _fake(t, "a.json", {}) or (t / "f").write_text("x") and ["report", "res", "--out", "f"],
-     "--out f: exists and is not a folder"),
+    (
+        "NaN final success",
+        lambda t: _fake(t, "a.json", {"final_success": float("nan")}) or ["report", "res"],
+        "final_success is nan",
+    ),
+    (
+        "empty curve",
+        lambda t: _fake(t, "a.json", {"curve": []}) or ["report", "res"],
+        "not a usable result (empty curve)",
+    ),
+    (
+        "--out is a file",
+        lambda t: _fake(t, "a.json", {}) or (t / "f").write_text("x") and ["report", "res", "--out", "f"],
+        "--out f: exists and is not a folder",
+    ),
     ("--out unwritable", lambda t: _fake(t, "a.json", {}) or ["report", "res", "--out", UNWRITABLE], "is not writable"),
-    ("empty title", lambda t: _fake(t, "a.json", {}) or ["report", "res", "--title", ""], "argument --title: must not be empty"),
+    (
+        "empty title",
+        lambda t: _fake(t, "a.json", {}) or ["report", "res", "--title", ""],
+        "argument --title: must not be empty",
+    ),
 ]
 
 

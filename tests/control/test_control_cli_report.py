@@ -21,32 +21,45 @@ def run_cli(capsys, *argv):
     return code, out, err
 
 
-@pytest.mark.parametrize("argv,needle", [
-    (["run", "--env", "acrobot", "--algo", "sppo", "--steps", "10"],
-     f"unknown env 'acrobot' (allowed: {ENVS})"),
-    (["run", "--env", "cartpole", "--algo", "a2c", "--steps", "10"],
-     "unknown algo 'a2c' (allowed: sppo, ppo, grpo)"),
-    (["run", "--env", "cartpole", "--algo", "sppo", "--steps", "0"],
-     "--steps must be a positive integer, got 0"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "-5"],
-     "--steps must be a positive integer, got -5"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--horizon", "0"],
-     "--horizon must be a positive integer, got 0"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "ten"],
-     "invalid int value: 'ten'"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--seeds", "0"],
-     "--seeds must be a positive integer, got 0"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gama=0.9"],
-     "--set 'gama=0.9': expected key=value with key one of:"),
-    (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gamma=high"],
-     "--set gamma: expected float, got 'high'"),
-    (["run", "--env", "cartpole", "--algo", "sppo", "--steps", "10", "--set", "adv_mode=x"],
-     "unknown adv_mode 'x' (allowed: residual, standardized)"),
-    (["run", "--env", "cartpole", "--algo", "grpo", "--steps", "10", "--set", "group_size=3"],
-     "group_size must be >= 2 and divide episodes_per_iter (16), got 3"),
-    (["train"], "invalid choice: 'train'"),
-    ([], "missing command (allowed: run, report, list)"),
-])
+@pytest.mark.parametrize(
+    "argv,needle",
+    [
+        (["run", "--env", "acrobot", "--algo", "sppo", "--steps", "10"], f"unknown env 'acrobot' (allowed: {ENVS})"),
+        (
+            ["run", "--env", "cartpole", "--algo", "a2c", "--steps", "10"],
+            "unknown algo 'a2c' (allowed: sppo, ppo, grpo)",
+        ),
+        (["run", "--env", "cartpole", "--algo", "sppo", "--steps", "0"], "--steps must be a positive integer, got 0"),
+        (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "-5"], "--steps must be a positive integer, got -5"),
+        (
+            ["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--horizon", "0"],
+            "--horizon must be a positive integer, got 0",
+        ),
+        (["run", "--env", "cartpole", "--algo", "ppo", "--steps", "ten"], "invalid int value: 'ten'"),
+        (
+            ["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--seeds", "0"],
+            "--seeds must be a positive integer, got 0",
+        ),
+        (
+            ["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gama=0.9"],
+            "--set 'gama=0.9': expected key=value with key one of:",
+        ),
+        (
+            ["run", "--env", "cartpole", "--algo", "ppo", "--steps", "10", "--set", "gamma=high"],
+            "--set gamma: expected float, got 'high'",
+        ),
+        (
+            ["run", "--env", "cartpole", "--algo", "sppo", "--steps", "10", "--set", "adv_mode=x"],
+            "unknown adv_mode 'x' (allowed: residual, standardized)",
+        ),
+        (
+            ["run", "--env", "cartpole", "--algo", "grpo", "--steps", "10", "--set", "group_size=3"],
+            "group_size must be >= 2 and divide episodes_per_iter (16), got 3",
+        ),
+        (["train"], "invalid choice: 'train'"),
+        ([], "missing command (allowed: run, report, list)"),
+    ],
+)
 def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
     if argv and argv[0] == "run":
         argv = argv + ["--out", str(tmp_path)]
@@ -58,9 +71,25 @@ def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
 
 
 def test_run_writes_results_and_resumes(capsys, tmp_path):
-    argv = ["run", "--env", "cartpole", "--algo", "sppo", "--horizon", "20", "--seeds", "2",
-            "--steps", "300", "--out", str(tmp_path), "--set", "eval_episodes=4",
-            "--set", "log_every_s=0"]
+    argv = [
+        "run",
+        "--env",
+        "cartpole",
+        "--algo",
+        "sppo",
+        "--horizon",
+        "20",
+        "--seeds",
+        "2",
+        "--steps",
+        "300",
+        "--out",
+        str(tmp_path),
+        "--set",
+        "eval_episodes=4",
+        "--set",
+        "log_every_s=0",
+    ]
     code, out, _ = run_cli(capsys, *argv)
     assert code == 0
     paths = [result_path(str(tmp_path), "cartpole", "sppo", 20, s) for s in (0, 1)]
@@ -83,12 +112,31 @@ def fake_result(env, algo, horizon, seed, final, per_iter_successes, episodes=16
     curve, total = [], 0
     for i, s in enumerate(per_iter_successes):
         total += steps
-        curve.append({"env_steps": total, "wall_time": 0.5 * (i + 1), "episodes": episodes,
-                      "successes": s, "mean_length": 10.0, "diagnostics": {}})
-    return {"algo": algo, "env": env, "horizon": horizon, "seed": seed, "total_steps": total,
-            "env_steps": total, "wall_time": 0.5 * len(curve) + 1.0, "train_episodes": 0,
-            "train_successes": 0, "final_success": final, "eval_episodes": 32, "config": {},
-            "curve": curve}
+        curve.append(
+            {
+                "env_steps": total,
+                "wall_time": 0.5 * (i + 1),
+                "episodes": episodes,
+                "successes": s,
+                "mean_length": 10.0,
+                "diagnostics": {},
+            }
+        )
+    return {
+        "algo": algo,
+        "env": env,
+        "horizon": horizon,
+        "seed": seed,
+        "total_steps": total,
+        "env_steps": total,
+        "wall_time": 0.5 * len(curve) + 1.0,
+        "train_episodes": 0,
+        "train_successes": 0,
+        "final_success": final,
+        "eval_episodes": 32,
+        "config": {},
+        "curve": curve,
+    }
 
 
 def test_steps_to_50_uses_trailing_64_episodes():
@@ -109,8 +157,7 @@ def test_results_round_trip_into_report(tmp_path):
         fake_result("cartpole", "sppo", 200, 0, 1.0, [16] * 5),
     ]
     for r in results:
-        write_json_atomic(result_path(str(tmp_path), r["env"], r["algo"], r["horizon"],
-                                      r["seed"]), r)
+        write_json_atomic(result_path(str(tmp_path), r["env"], r["algo"], r["horizon"], r["seed"]), r)
     out = tmp_path / "report"
     md_path = write_report(str(tmp_path), str(out))
     text = open(md_path).read()
@@ -140,9 +187,19 @@ def test_report_cli_and_errors(capsys, tmp_path):
 
 
 def test_run_script_runs_grid_and_resumes(tmp_path):
-    env = dict(os.environ, OUT=str(tmp_path / "grid"), SEEDS="1", ENVS="cartpole", ALGOS="ppo",
-               HORIZONS="20", STEPS_cartpole="200", EVAL_EPISODES="2", JOBS="1", NICE="0",
-               PYTHON=sys.executable)
+    env = dict(
+        os.environ,
+        OUT=str(tmp_path / "grid"),
+        SEEDS="1",
+        ENVS="cartpole",
+        ALGOS="ppo",
+        HORIZONS="20",
+        STEPS_cartpole="200",
+        EVAL_EPISODES="2",
+        JOBS="1",
+        NICE="0",
+        PYTHON=sys.executable,
+    )
     script = os.path.join(REPO, "run_scripts", "run_control_suite.sh")
     first = subprocess.run(["bash", script], env=env, capture_output=True, text=True, timeout=300)
     assert first.returncode == 0, first.stdout + first.stderr
@@ -150,8 +207,7 @@ def test_run_script_runs_grid_and_resumes(tmp_path):
     assert "[grid]   1/1 done  cartpole     ppo   H=20" in first.stdout
     assert (tmp_path / "grid" / "cartpole__ppo__H20__seed0.json").exists()
     assert (tmp_path / "grid" / "report" / "report.md").exists()
-    second = subprocess.run(["bash", script], env=dict(env, REPORT="0"), capture_output=True,
-                            text=True, timeout=300)
+    second = subprocess.run(["bash", script], env=dict(env, REPORT="0"), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and "[grid] 1 runs (1 already done)" in second.stdout
     log = (tmp_path / "grid" / "logs" / "cartpole__ppo__H20.log").read_text()
     assert "exists, skipped" in log

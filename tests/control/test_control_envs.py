@@ -48,8 +48,7 @@ def test_random_policy_sparse_reward_time_feature_and_horizon(name):
         assert_sparse(rewards, infos)
         assert 1 <= len(rewards) <= 25
         # last feature is t / H
-        assert [o[-1] for o in observations] == pytest.approx(
-            [(t + 1) / 25 for t in range(len(rewards))])
+        assert [o[-1] for o in observations] == pytest.approx([(t + 1) / 25 for t in range(len(rewards))])
         assert observations[0].shape == env.observation_space.shape
     with pytest.raises(RuntimeError):
         env.step(env.action_space.sample())  # no stepping past the end
@@ -151,6 +150,7 @@ def set_pendulum(theta, omega):
     def after_reset(env, obs):
         env.unwrapped.state = np.array([theta, omega])
         return obs
+
     return after_reset
 
 
@@ -165,8 +165,7 @@ def test_pendulum_upright_at_rest_with_zero_torque_succeeds():
 def test_pendulum_not_upright_over_final_window_fails(theta, omega):
     # hanging down; upright but too fast; slightly off upright: with zero torque it falls
     env = make_env("pendulum", horizon=40)
-    rewards, infos, _ = play(env, lambda e, o: np.zeros(1, np.float32), 0,
-                             set_pendulum(theta, omega))
+    rewards, infos, _ = play(env, lambda e, o: np.zeros(1, np.float32), 0, set_pendulum(theta, omega))
     assert len(rewards) == 40 and rewards[-1] == 0.0
     assert_sparse(rewards, infos)
 

@@ -12,8 +12,7 @@ MODULES = {"sppo": sppo, "ppo": ppo, "grpo": grpo}
 @pytest.mark.parametrize("algo", list(MODULES))
 def test_learns_precision_cartpole_h50(algo):
     mod = MODULES[algo]
-    args = mod.Args(env="cartpole", horizon=50, seed=0, total_steps=20_000, eval_episodes=32,
-                    log_every_s=0)
+    args = mod.Args(env="cartpole", horizon=50, seed=0, total_steps=20_000, eval_episodes=32, log_every_s=0)
     result = mod.train(args)
     curve = result["curve"]
     first = curve[:4]  # the untrained policy: about 2 % (random policy, documented p0)
@@ -25,8 +24,7 @@ def test_learns_precision_cartpole_h50(algo):
     assert result["env_steps"] >= 20_000
     # the standard diagnostics are logged at every iteration
     diag = curve[-1]["diagnostics"]
-    for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac",
-                "explained_variance", "steps_per_s"):
+    for key in ("policy_loss", "value_loss", "entropy", "approx_kl", "clipfrac", "explained_variance", "steps_per_s"):
         assert key in diag
     if algo != "grpo":
         assert diag["value_loss"] is not None
@@ -34,10 +32,13 @@ def test_learns_precision_cartpole_h50(algo):
 
 def test_same_seed_same_run_different_seed_different_run():
     def run(seed):
-        r = sppo.train(sppo.Args(env="mountaincar", horizon=30, seed=seed, total_steps=1500,
-                                 eval_episodes=8, log_every_s=0))
-        return ([(p["env_steps"], p["successes"], p["diagnostics"]["policy_loss"])
-                 for p in r["curve"]], r["final_success"])
+        r = sppo.train(
+            sppo.Args(env="mountaincar", horizon=30, seed=seed, total_steps=1500, eval_episodes=8, log_every_s=0)
+        )
+        return (
+            [(p["env_steps"], p["successes"], p["diagnostics"]["policy_loss"]) for p in r["curve"]],
+            r["final_success"],
+        )
 
     assert run(3) == run(3)
     assert run(3) != run(4)

@@ -44,9 +44,7 @@ def test_residual_default_matches_hand_computation():
 
 
 def test_through_verl_compute_advantage_with_reward_baselines():
-    data = DataProto.from_dict(
-        tensors={"token_level_rewards": REWARDS, "response_mask": MASK, "reward_baselines": P}
-    )
+    data = DataProto.from_dict(tensors={"token_level_rewards": REWARDS, "response_mask": MASK, "reward_baselines": P})
     out = compute_advantage(data, adv_estimator="sppo", config=opts())
     assert out.batch["advantages"][:, 0].tolist() == pytest.approx([0.5, -0.880797, 0.731059, 0.0], abs=1e-6)
     assert out.batch["advantages"][1, 2].item() == 0.0  # masked padding token
@@ -65,7 +63,9 @@ def test_bernoulli_standardised_residual():
 def test_bernoulli_epsilon_keeps_saturated_baseline_finite():
     p = torch.tensor([1.0, 0.0])
     rewards = torch.tensor([[0.0], [1.0]])
-    adv, _ = compute_sppo_advantage(rewards, torch.ones(2, 1), config=opts(advantage="bernoulli", eps=1e-4), reward_baselines=p)
+    adv, _ = compute_sppo_advantage(
+        rewards, torch.ones(2, 1), config=opts(advantage="bernoulli", eps=1e-4), reward_baselines=p
+    )
     assert adv[:, 0].tolist() == pytest.approx([-1 / math.sqrt(1e-4), 1 / math.sqrt(1e-4)])
 
 

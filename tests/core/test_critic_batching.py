@@ -48,6 +48,9 @@ def test_sequence_parallel_and_dp_come_from_the_engine_key():
 
 
 def test_describe():
-    assert describe({"use_dynamic_bsz": True, "max_token_len_per_gpu": 4096}, "prompt") == "dynamic, <= 4096 prompt tokens/GPU"
+    assert (
+        describe({"use_dynamic_bsz": True, "max_token_len_per_gpu": 4096}, "prompt")
+        == "dynamic, <= 4096 prompt tokens/GPU"
+    )
     assert describe({"use_dynamic_bsz": False, "micro_batch_size_per_gpu": 2}, "prompt") == "2 prompts/GPU"
     assert describe({"use_dynamic_bsz": False, "micro_batch_size_per_gpu": 1}, "prompt") == "1 prompt/GPU"

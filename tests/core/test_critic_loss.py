@@ -35,7 +35,9 @@ def test_last_token_logits_reads_last_prompt_position():
 
 
 def _loss(values_rows, targets, weights, batch_num_tokens, dp_size=1):
-    data = TensorDict({"sppo_target": torch.tensor(targets), "sppo_weight": torch.tensor(weights)}, batch_size=len(targets))
+    data = TensorDict(
+        {"sppo_target": torch.tensor(targets), "sppo_weight": torch.tensor(weights)}, batch_size=len(targets)
+    )
     tu.assign_non_tensor(data, dp_size=dp_size, batch_num_tokens=batch_num_tokens)
     loss, metrics = sppo_value_loss(None, {"values": _nested(values_rows)}, data)
     return loss, metrics

@@ -16,7 +16,39 @@ MESSAGES = [{"role": "user", "content": "What is 3+4?"}]
 # <s> [INST] ĠWhat Ġis Ġ 3 + 4 ? Ġ [/INST]   (byte symbols reversed: ids 0-255, 12 merges: 256-267, specials 268-272)
 INST_IDS = [269, 271, 259, 261, 35, 237, 245, 236, 225, 35, 272]
 # <|im_start|> u s e r \n W h a t ␣ i s ␣ 3 + 4 ? <|im_end|> \n <|im_start|> a s s i s t a n t \n   (specials 0-2, bytes sorted)
-CHATML_IDS = [1, 87, 85, 71, 84, 201, 57, 74, 67, 86, 223, 75, 85, 223, 21, 13, 22, 33, 2, 201, 1, 67, 85, 85, 75, 85, 86, 67, 80, 86, 201]
+CHATML_IDS = [
+    1,
+    87,
+    85,
+    71,
+    84,
+    201,
+    57,
+    74,
+    67,
+    86,
+    223,
+    75,
+    85,
+    223,
+    21,
+    13,
+    22,
+    33,
+    2,
+    201,
+    1,
+    67,
+    85,
+    85,
+    75,
+    85,
+    86,
+    67,
+    80,
+    86,
+    201,
+]
 
 
 def _ids(tokenizer, max_length=None, messages=MESSAGES) -> list[int]:

@@ -50,7 +50,10 @@ def test_missing_sections_give_the_defaults():
         ({"eps": float("nan")}, "algorithm.sppo.eps=nan; expected a finite number"),
         ({"reward_range": "0,1"}, "algorithm.sppo.reward_range='0,1'; expected [lo, hi] or null"),
         ({"reward_range": [0, 1, 2]}, "algorithm.sppo.reward_range=[0, 1, 2]; expected [lo, hi] or null"),
-        ({"whitening": True}, "algorithm.sppo.whitening is not an SPPO option; known: advantage, eps, reward_range, whiten"),
+        (
+            {"whitening": True},
+            "algorithm.sppo.whitening is not an SPPO option; known: advantage, eps, reward_range, whiten",
+        ),
     ],
 )
 def test_wrong_types_are_one_line_errors(given, message):
@@ -91,8 +94,14 @@ def test_trainer_option_types(given, message):
 
 def test_trainer_option_ranges_and_caps():
     bad = TrainerOptions.from_config(
-        {"sppo": {"replay_poll_interval_s": 0, "calibration_log_max_rows": 10**9, "max_train_seconds": -5,
-                  "prompt_selection": {"explore_fraction": 2}}}
+        {
+            "sppo": {
+                "replay_poll_interval_s": 0,
+                "calibration_log_max_rows": 10**9,
+                "max_train_seconds": -5,
+                "prompt_selection": {"explore_fraction": 2},
+            }
+        }
     )
     assert bad.problems() == [
         "sppo.replay_poll_interval_s=0; expected a positive number of seconds",

@@ -28,9 +28,14 @@ class RecordingCriticGroup:
 
 def trainer(**critic) -> SPPOTrainer:
     t = SPPOTrainer.__new__(SPPOTrainer)  # no Ray: only the critic-batch helpers are exercised
-    base = {"use_dynamic_bsz": False, "ppo_micro_batch_size_per_gpu": 2, "forward_micro_batch_size_per_gpu": 3,
-            "ppo_max_token_len_per_gpu": 512, "ppo_infer_max_token_len_per_gpu": 32768,
-            "fsdp": {"ulysses_sequence_parallel_size": 1}}
+    base = {
+        "use_dynamic_bsz": False,
+        "ppo_micro_batch_size_per_gpu": 2,
+        "forward_micro_batch_size_per_gpu": 3,
+        "ppo_max_token_len_per_gpu": 512,
+        "ppo_infer_max_token_len_per_gpu": 32768,
+        "fsdp": {"ulysses_sequence_parallel_size": 1},
+    }
     base.update(critic)
     t.config = OmegaConf.create(
         {"algorithm": {"adv_estimator": "sppo"}, "trainer": {"n_gpus_per_node": 2, "nnodes": 1}, "critic": base}

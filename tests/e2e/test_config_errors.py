@@ -46,7 +46,9 @@ def test_critic_tokenizer_mismatch(tiny_task, tmp_path, other_family_critic):
     with pytest.raises(SPPOConfigError) as err:
         check_config(cfg)
     message = str(err.value)
-    assert message.startswith(f"critic tokenizer ({other_family_critic}) differs from the policy's ({tiny_task.policy})")
+    assert message.startswith(
+        f"critic tokenizer ({other_family_critic}) differs from the policy's ({tiny_task.policy})"
+    )
     assert "set sppo.critic_retokenize=true" in message
     assert "\n" not in message
 
@@ -79,11 +81,15 @@ def test_critic_retokenize_needs_a_chat_template(tiny_task, tmp_path, critic_wit
         f"sppo.critic_retokenize=true needs a chat template, and the critic tokenizer ({critic_without_chat_template}) "
         "has none; set critic.model.custom_chat_template"
     )
-    check_config(_compose(tiny_overrides(tiny_task, tmp_path, steps=1) + overrides + ["critic.model.custom_chat_template=x"]))
+    check_config(
+        _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + overrides + ["critic.model.custom_chat_template=x"])
+    )
 
 
 def test_baselines_keep_stock_behaviour(tiny_task, tmp_path, other_family_critic):
-    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1, estimator="grpo") + [f"critic.model.path={other_family_critic}"])
+    cfg = _compose(
+        tiny_overrides(tiny_task, tmp_path, steps=1, estimator="grpo") + [f"critic.model.path={other_family_critic}"]
+    )
     check_config(cfg)  # no SPPO checks for grpo
     assert cfg.critic.enable is None  # verl decides (off for grpo)
 
@@ -120,7 +126,11 @@ def test_cli_prints_one_line_and_exits_2(tiny_task, tmp_path):
     env.pop("VERL_PLATFORM", None)
     proc = subprocess.run(
         [sys.executable, "-m", "sppo.main", *tiny_overrides(tiny_task, tmp_path, steps=1), "critic.enable=False"],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=280,
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=280,
     )
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.startswith("sppo: error:")]
@@ -135,7 +145,9 @@ def test_cli_prints_one_line_and_exits_2(tiny_task, tmp_path):
 @pytest.mark.timeout(900)
 def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp_path):
     reward_file = tmp_path / "bad_reward.py"
-    reward_file.write_text("def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n    return 2.0\n")
+    reward_file.write_text(
+        "def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kw):\n    return 2.0\n"
+    )
     overrides = tiny_overrides(tiny_task, tmp_path, steps=1) + [f"reward.custom_reward_function.path={reward_file}"]
     result = run_sppo_main(overrides, tmp_path / "run")
     assert result.returncode == 2, result.log[-3000:]
@@ -153,8 +165,14 @@ def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp
         ("data.max_prompt_length=0", "data.max_prompt_length=0; expected a value >= 1"),
         ("trainer.total_training_steps=0", "trainer.total_training_steps=0; expected a value >= 1"),
         ("actor_rollout_ref.rollout.n=0", "actor_rollout_ref.rollout.n=0; expected a value >= 1"),
-        ("sppo.calibration_log=TMP/a_file/calibration.jsonl", "sppo.calibration_log=TMP/a_file/calibration.jsonl cannot"),
-        ("trainer.default_local_dir=TMP/a_file", "trainer.default_local_dir=TMP/a_file is a file; expected a directory"),
+        (
+            "sppo.calibration_log=TMP/a_file/calibration.jsonl",
+            "sppo.calibration_log=TMP/a_file/calibration.jsonl cannot",
+        ),
+        (
+            "trainer.default_local_dir=TMP/a_file",
+            "trainer.default_local_dir=TMP/a_file is a file; expected a directory",
+        ),
     ],
 )
 def test_launch_checks_refuse_nonsense_verl_values(tiny_task, tmp_path, override, message):

@@ -26,7 +26,8 @@ def _mean_prompt_tokens(path: str, prompts: list) -> float:
 
     tok = AutoTokenizer.from_pretrained(path)
     lengths = [
-        len(tok.apply_chat_template(list(p), add_generation_prompt=True, tokenize=True, return_dict=False)) for p in prompts
+        len(tok.apply_chat_template(list(p), add_generation_prompt=True, tokenize=True, return_dict=False))
+        for p in prompts
     ]
     return sum(lengths) / len(lengths)
 

@@ -16,7 +16,12 @@ from tests.conftest import run_sppo_main, tiny_overrides
 pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
 
 CRITIC_METRICS = (
-    "critic/bce_loss", "critic/sigmoid_v_mean", "critic/brier", "critic/ece", "critic/explained_var", "critic/grad_norm",
+    "critic/bce_loss",
+    "critic/sigmoid_v_mean",
+    "critic/brier",
+    "critic/ece",
+    "critic/explained_var",
+    "critic/grad_norm",
 )
 
 
@@ -58,7 +63,10 @@ def test_sppo_trains_on_cpu_and_resumes_exactly(tiny_task, tmp_path):
     assert second.returncode == 0, second.log[-4000:]
     assert [r["step"] for r in second.steps] == [3]
     step3 = out / "ckpt" / "global_step_3"
-    for name, before, after in (("actor", actor_2, _state(step3, "actor")), ("critic", critic_2, _state(step3, "critic"))):
+    for name, before, after in (
+        ("actor", actor_2, _state(step3, "actor")),
+        ("critic", critic_2, _state(step3, "critic")),
+    ):
         assert before.keys() == after.keys()
         for key in before:
             assert torch.equal(before[key], after[key]), f"{name} weight {key} changed across resume"

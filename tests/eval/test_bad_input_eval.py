@@ -37,7 +37,9 @@ def _old_run(t: Path, settings: dict | None, meta_text: str | None = None) -> No
     """An ``out`` folder holding one finished problem made with other settings (or a corrupt meta.json)."""
     shard = t / "out" / "shards" / "math500"
     shard.mkdir(parents=True)
-    pd.DataFrame([{"benchmark": "math500", "problem_id": 0, "sample_idx": 0}]).to_parquet(shard / "part-000000-x.parquet")
+    pd.DataFrame([{"benchmark": "math500", "problem_id": 0, "sample_idx": 0}]).to_parquet(
+        shard / "part-000000-x.parquet"
+    )
     meta = meta_text if meta_text is not None else json.dumps({"settings": settings, "benchmarks": {}})
     (t / "out" / "meta.json").write_text(meta)
 
@@ -60,18 +62,45 @@ GENERATE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("unknown backend", lambda t: _gen(t, "--backend", "tgi"), "argument --backend: invalid choice: 'tgi'"),
     ("gpu memory above 1", lambda t: _gen(t, "--gpu-memory-utilization", "2"), "must be <= 1.0, got 2"),
     ("tensor parallel zero", lambda t: _gen(t, "--tensor-parallel-size", "0"), "must be >= 1, got 0"),
-    ("--out is a file", lambda t: (t / "f").write_text("x") and _gen(t, out="f"), "--out f: exists and is not a folder"),
+    (
+        "--out is a file",
+        lambda t: (t / "f").write_text("x") and _gen(t, out="f"),
+        "--out f: exists and is not a folder",
+    ),
     ("--out unwritable", lambda t: _gen(t, out=UNWRITABLE), "is not writable"),
-    ("--merged-dir is a file", lambda t: (t / "f").write_text("x") and _gen(t, "--merged-dir", "f"), "--merged-dir f: exists"),
+    (
+        "--merged-dir is a file",
+        lambda t: (t / "f").write_text("x") and _gen(t, "--merged-dir", "f"),
+        "--merged-dir f: exists",
+    ),
     ("unknown benchmark", lambda t: [a if a != "math500" else "gsm8k" for a in _gen(t)], "unknown benchmark 'gsm8k'"),
-    ("benchmark not parquet", lambda t: (t / "junk.parquet").write_text("junk") and
-     [a if a != "math500" else "junk.parquet" for a in _gen(t)], "not a readable parquet file"),
-    ("prompt a plain string", lambda t: [a if a != "math500" else _bench(t, lambda r: r.update(prompt="Q?"), True) for a in _gen(t)],
-     "3 bad row(s) (first: row 0: prompt is a plain string"),
-    ("list ground truth", lambda t: [a if a != "math500" else _bench(t, lambda r: r["reward_model"].update(ground_truth=["2", "3"]), True)
-                                     for a in _gen(t)], "row 0: ground truth is a list"),
-    ("None ground truth", lambda t: [a if a != "math500" else _bench(t, lambda r: r["reward_model"].update(ground_truth=None))
-                                     for a in _gen(t)], "row 1: missing ground truth"),
+    (
+        "benchmark not parquet",
+        lambda t: (
+            (t / "junk.parquet").write_text("junk") and [a if a != "math500" else "junk.parquet" for a in _gen(t)]
+        ),
+        "not a readable parquet file",
+    ),
+    (
+        "prompt a plain string",
+        lambda t: [a if a != "math500" else _bench(t, lambda r: r.update(prompt="Q?"), True) for a in _gen(t)],
+        "3 bad row(s) (first: row 0: prompt is a plain string",
+    ),
+    (
+        "list ground truth",
+        lambda t: [
+            a if a != "math500" else _bench(t, lambda r: r["reward_model"].update(ground_truth=["2", "3"]), True)
+            for a in _gen(t)
+        ],
+        "row 0: ground truth is a list",
+    ),
+    (
+        "None ground truth",
+        lambda t: [
+            a if a != "math500" else _bench(t, lambda r: r["reward_model"].update(ground_truth=None)) for a in _gen(t)
+        ],
+        "row 1: missing ground truth",
+    ),
     ("model missing", lambda t: _gen(t, model="nomodel"), "no such file or directory"),
     ("results with other settings", lambda t: _old_run(t, {"k": 7}) or _gen(t), "holds a run with other settings"),
     ("corrupt meta.json", lambda t: _old_run(t, None, "{not json") or _gen(t), "out/meta.json: corrupt meta.json"),
@@ -112,27 +141,70 @@ def _samples(t: Path, every: bool = False, **change: object) -> str:
 
 
 SCORE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
-    ("timeout negative", lambda t: ["score", _samples(t), "--timeout", "-1"], "argument --timeout: must be > 0.0, got -1"),
+    (
+        "timeout negative",
+        lambda t: ["score", _samples(t), "--timeout", "-1"],
+        "argument --timeout: must be > 0.0, got -1",
+    ),
     ("timeout zero", lambda t: ["score", _samples(t), "--timeout", "0"], "argument --timeout: must be > 0.0"),
-    ("timeout NaN", lambda t: ["score", _samples(t), "--timeout", "nan"], "argument --timeout: must be a finite number"),
+    (
+        "timeout NaN",
+        lambda t: ["score", _samples(t), "--timeout", "nan"],
+        "argument --timeout: must be a finite number",
+    ),
     ("timeout unbounded", lambda t: ["score", _samples(t), "--timeout", "1e9"], "argument --timeout: must be <= 3600"),
     ("workers zero", lambda t: ["score", _samples(t), "--workers", "0"], "argument --workers: must be >= 1"),
-    ("workers unbounded", lambda t: ["score", _samples(t), "--workers", "100000"], "argument --workers: must be <= 256"),
+    (
+        "workers unbounded",
+        lambda t: ["score", _samples(t), "--workers", "100000"],
+        "argument --workers: must be <= 256",
+    ),
     ("max-tokens zero", lambda t: ["score", _samples(t), "--max-tokens", "0"], "argument --max-tokens: must be >= 1"),
     ("missing file", lambda t: ["score", "nope.parquet"], "nope.parquet: no such file or directory"),
-    ("not parquet", lambda t: (t / "r.parquet").write_text("x") and ["score", "r.parquet"], "not a readable parquet file"),
+    (
+        "not parquet",
+        lambda t: (t / "r.parquet").write_text("x") and ["score", "r.parquet"],
+        "not a readable parquet file",
+    ),
     ("folder without responses", lambda t: (t / "d").mkdir() or ["score", "d"], "d: no responses.parquet"),
-    ("--out is a file", lambda t: (t / "f").write_text("x") and ["score", _samples(t), "--out", "f"], "--out f: exists"),
+    (
+        "--out is a file",
+        lambda t: (t / "f").write_text("x") and ["score", _samples(t), "--out", "f"],
+        "--out f: exists",
+    ),
     ("--out unwritable", lambda t: ["score", _samples(t), "--out", UNWRITABLE], "is not writable"),
-    ("list ground truth", lambda t: ["score", _samples(t, True, ground_truth=["2", "3"])], "3 bad row(s) (first: row 0: ground truth is a list"),
+    (
+        "list ground truth",
+        lambda t: ["score", _samples(t, True, ground_truth=["2", "3"])],
+        "3 bad row(s) (first: row 0: ground truth is a list",
+    ),
     ("NaN ground truth", lambda t: ["score", _samples(t, ground_truth=math.nan)], "row 1: ground truth is nan"),
-    ("None ground truth", lambda t: ["score", _samples(t, ground_truth=None)], "row 1: ground truth is nan"),  # pandas reads null as NaN
+    (
+        "None ground truth",
+        lambda t: ["score", _samples(t, ground_truth=None)],
+        "row 1: ground truth is nan",
+    ),  # pandas reads null as NaN
     ("None response", lambda t: ["score", _samples(t, response=None)], "row 1: response is missing"),
-    ("verl prompt a plain string", lambda t: pd.DataFrame(
-        [{**verl_row("math__math", "Q?", "2"), "prompt": "Q?", "responses": ["\\boxed{2}"]}]).to_parquet(t / "v.parquet")
-     or ["score", "v.parquet"], "row 0: prompt is a plain string"),
-    ("corrupt meta.json", lambda t: (t / "g").mkdir() or shutil.move(str(t / _samples(t)), str(t / "g" / "responses.parquet"))
-     and (t / "g" / "meta.json").write_text("{") and ["score", "g"], "g/meta.json: corrupt meta.json"),
+    (
+        "verl prompt a plain string",
+        lambda t: (
+            pd.DataFrame(
+                [{**verl_row("math__math", "Q?", "2"), "prompt": "Q?", "responses": ["\\boxed{2}"]}]
+            ).to_parquet(t / "v.parquet")
+            or ["score", "v.parquet"]
+        ),
+        "row 0: prompt is a plain string",
+    ),
+    (
+        "corrupt meta.json",
+        lambda t: (
+            (t / "g").mkdir()
+            or shutil.move(str(t / _samples(t)), str(t / "g" / "responses.parquet"))
+            and (t / "g" / "meta.json").write_text("{")
+            and ["score", "g"]
+        ),
+        "g/meta.json: corrupt meta.json",
+    ),
 ]
 
 
@@ -154,22 +226,50 @@ def _jsonl(t: Path) -> str:
 
 COMPARE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("no run", lambda t: ["compare"], "the following arguments are required: runs"),
-    ("a parquet run", lambda t: pd.DataFrame({"a": [1]}).to_parquet(t / "r.parquet") or ["compare", "r.parquet"],
-     "run r.parquet: a parquet file; compare reads"),
-    ("a binary run", lambda t: (t / "r.jsonl").write_bytes(b"\x89PNG\xff\xfe") and ["compare", "r.jsonl"], "not a text file"),
+    (
+        "a parquet run",
+        lambda t: pd.DataFrame({"a": [1]}).to_parquet(t / "r.parquet") or ["compare", "r.parquet"],
+        "run r.parquet: a parquet file; compare reads",
+    ),
+    (
+        "a binary run",
+        lambda t: (t / "r.jsonl").write_bytes(b"\x89PNG\xff\xfe") and ["compare", "r.jsonl"],
+        "not a text file",
+    ),
     ("missing run", lambda t: ["compare", "nope.jsonl"], "run nope.jsonl: no such file or directory"),
-    ("no scores", lambda t: (t / "e.jsonl").write_text("{}\n") and ["compare", "e.jsonl"], "no validation scores found"),
+    (
+        "no scores",
+        lambda t: (t / "e.jsonl").write_text("{}\n") and ["compare", "e.jsonl"],
+        "no validation scores found",
+    ),
     ("labels mismatch", lambda t: ["compare", _jsonl(t), "--labels", "a", "b"], "--labels has 2 names for 1 runs"),
     ("empty label", lambda t: ["compare", _jsonl(t), "--labels", ""], "argument --labels: must not be empty"),
-    ("corrupt metrics.json", lambda t: ["compare", _score_dir(t, "s", "{")], "s/metrics.json: not a score metrics.json"),
+    (
+        "corrupt metrics.json",
+        lambda t: ["compare", _score_dir(t, "s", "{")],
+        "s/metrics.json: not a score metrics.json",
+    ),
     ("metrics.json a list", lambda t: ["compare", _score_dir(t, "s", [1])], "not a score metrics.json"),
-    ("avg NaN", lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": "nan"}}})],
-     "avg of 'math500' is nan"),
-    ("avg above 1", lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": 55}}})],
-     "expected a fraction in [0, 1]"),
-    ("step a string", lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": 0.5}}, "source": {"step": "x"}})],
-     "source.step is 'x'"),
-    ("--out is a file", lambda t: (t / "f").write_text("x") and ["compare", _jsonl(t), "--out", "f"], "--out f: exists"),
+    (
+        "avg NaN",
+        lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": "nan"}}})],
+        "avg of 'math500' is nan",
+    ),
+    (
+        "avg above 1",
+        lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": 55}}})],
+        "expected a fraction in [0, 1]",
+    ),
+    (
+        "step a string",
+        lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": 0.5}}, "source": {"step": "x"}})],
+        "source.step is 'x'",
+    ),
+    (
+        "--out is a file",
+        lambda t: (t / "f").write_text("x") and ["compare", _jsonl(t), "--out", "f"],
+        "--out f: exists",
+    ),
     ("--out unwritable", lambda t: ["compare", _jsonl(t), "--out", UNWRITABLE], "is not writable"),
 ]
 

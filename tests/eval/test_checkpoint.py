@@ -35,7 +35,9 @@ def test_resolution_of_model_and_checkpoint_directories(tmp_path: Path) -> None:
     touch(hf / "config.json")
     touch(hf / "model.safetensors", "x")
     assert resolve_model(str(hf)) == ModelSource("hf", str(hf), None)
-    assert resolve_model("hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == ModelSource("hub", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B")
+    assert resolve_model("hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B") == ModelSource(
+        "hub", "deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B"
+    )
 
     root = tmp_path / "ckpts"
     fake_actor(root / "global_step_5")
@@ -49,7 +51,9 @@ def test_resolution_of_model_and_checkpoint_directories(tmp_path: Path) -> None:
     assert resolve_model(str(actor100)) == expected100
 
     with_hf = fake_actor(tmp_path / "other" / "global_step_7", hf_weights=True)
-    assert resolve_model(str(with_hf.parent)) == ModelSource("hf", str(with_hf / "huggingface"), 7)  # saved hf_model: no merge
+    assert resolve_model(str(with_hf.parent)) == ModelSource(
+        "hf", str(with_hf / "huggingface"), 7
+    )  # saved hf_model: no merge
 
 
 @pytest.mark.parametrize(

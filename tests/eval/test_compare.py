@@ -35,7 +35,13 @@ def train(step: int, seconds: float) -> dict:
 
 
 def test_read_jsonl_points_hours_and_variable_choice(tmp_path: Path) -> None:
-    records = [val(0, 0.2, 0.6, seconds=None), train(1, 1800), val(2, 0.3, 0.7, 1800), train(3, 3600), val(4, 0.4, 0.8, 3600)]
+    records = [
+        val(0, 0.2, 0.6, seconds=None),
+        train(1, 1800),
+        val(2, 0.3, 0.7, 1800),
+        train(3, 3600),
+        val(4, 0.4, 0.8, 3600),
+    ]
     points = read_jsonl(write_jsonl(tmp_path / "run.jsonl", records, garbage=True))
     assert [p.step for p in points] == [0, 2, 4]
     assert [p.hours for p in points] == [0.0, 1.0, 3.0]  # running sum of timing_s/step
@@ -65,7 +71,20 @@ def test_compare_table_and_plots(tmp_path: Path, capsys: pytest.CaptureFixture) 
     score_dir(evals / "global_step_50", {"aime24": 0.45, "math500": 0.75}, 50)
     base = score_dir(tmp_path / "base", {"aime24": 0.25, "math500": 0.5}, None)
     out = tmp_path / "cmp"
-    argv = ["compare", str(sppo), str(grpo), str(evals), str(base), "--labels", "SPPO", "GRPO", "offline", "base", "--out", str(out)]
+    argv = [
+        "compare",
+        str(sppo),
+        str(grpo),
+        str(evals),
+        str(base),
+        "--labels",
+        "SPPO",
+        "GRPO",
+        "offline",
+        "base",
+        "--out",
+        str(out),
+    ]
     assert main(argv) == 0
     table = capsys.readouterr().out
     assert table == (out / "compare.md").read_text()

@@ -56,7 +56,9 @@ def recount(responses: pd.DataFrame) -> dict:
         votes = Counter(normalize(r["pred"]) for r in results if r["pred"] is not None)
         if votes:
             top = max(votes.values())
-            winner = next(normalize(r["pred"]) for r in results if r["pred"] is not None and votes[normalize(r["pred"])] == top)
+            winner = next(
+                normalize(r["pred"]) for r in results if r["pred"] is not None and votes[normalize(r["pred"])] == top
+            )
             maj = next(r["acc"] for r in results if r["pred"] is not None and normalize(r["pred"]) == winner)
         else:
             maj = False
@@ -65,7 +67,10 @@ def recount(responses: pd.DataFrame) -> dict:
     return {
         "problems": len(per_problem),
         "avg": sum(c / n for _, c, _, _ in per_problem) / len(per_problem),
-        "pass": {k: sum(1 - math.comb(n - c, k) / math.comb(n, k) for _, c, _, _ in per_problem) / len(per_problem) for k in (1, 2)},
+        "pass": {
+            k: sum(1 - math.comb(n - c, k) / math.comb(n, k) for _, c, _, _ in per_problem) / len(per_problem)
+            for k in (1, 2)
+        },
         "maj": sum(m for _, _, m, _ in per_problem) / len(per_problem),
         "no_answer": sum(a for *_, a in per_problem) / len(responses),
         "mean_tokens": responses["response_tokens"].mean(),
@@ -97,11 +102,17 @@ def test_generate_then_score_end_to_end(uninterrupted: Path, data_dir: Path) -> 
     assert m["problems"] == expected["problems"] == 5 and m["k"] == 2
     for key in ("avg", "maj", "no_answer", "mean_tokens", "truncated"):
         assert m[key] == pytest.approx(expected[key], abs=1e-12), key
-    assert {int(k): v for k, v in m["pass"].items()} == {k: pytest.approx(v, abs=1e-12) for k, v in expected["pass"].items()}
+    assert {int(k): v for k, v in m["pass"].items()} == {
+        k: pytest.approx(v, abs=1e-12) for k, v in expected["pass"].items()
+    }
     with (uninterrupted / "metrics.csv").open() as handle:
         row = next(r for r in csv.DictReader(handle) if r["benchmark"] == "math500")
-    assert float(row["avg"]) == pytest.approx(expected["avg"]) and float(row["mean_tokens"]) == pytest.approx(expected["mean_tokens"])
-    md_row = next(line for line in (uninterrupted / "metrics.md").read_text().splitlines() if line.startswith("| MATH500"))
+    assert float(row["avg"]) == pytest.approx(expected["avg"]) and float(row["mean_tokens"]) == pytest.approx(
+        expected["mean_tokens"]
+    )
+    md_row = next(
+        line for line in (uninterrupted / "metrics.md").read_text().splitlines() if line.startswith("| MATH500")
+    )
     cells = [c.strip() for c in md_row.strip("|").split("|")]
     assert cells[3] == f"{100 * expected['avg']:.1f}" and cells[7] == f"{expected['mean_tokens']:.1f}"
     assert cells[8] == f"{100 * expected['no_answer']:.1f}" and cells[9] == f"{100 * expected['truncated']:.1f}"
@@ -164,7 +175,9 @@ def test_seeded_sampler_greedy_and_nucleus() -> None:
         nucleus = SeededSampler([torch.Generator().manual_seed(seed)] * 2, temperature=1.0, top_p=0.05)(None, scores)
         assert nucleus.argmax(-1).tolist() == [1, 0]
     # a plain sample draws every token over many seeds
-    drawn = {int(SeededSampler([torch.Generator().manual_seed(s)], 1.0, 1.0)(None, scores[:1]).argmax()) for s in range(200)}
+    drawn = {
+        int(SeededSampler([torch.Generator().manual_seed(s)], 1.0, 1.0)(None, scores[:1]).argmax()) for s in range(200)
+    }
     assert drawn == {0, 1, 2, 3}
 
 
@@ -189,7 +202,15 @@ class _FakeLLM:
 
         _FakeLLM.calls.append((prompts, params))
         return [
-            NS(outputs=[NS(text=f"seed {p.kwargs['seed']}", token_ids=[1] * (3 if i else 5), finish_reason="stop" if i else "length")])
+            NS(
+                outputs=[
+                    NS(
+                        text=f"seed {p.kwargs['seed']}",
+                        token_ids=[1] * (3 if i else 5),
+                        finish_reason="stop" if i else "length",
+                    )
+                ]
+            )
             for i, p in enumerate(params)
         ]
 
@@ -238,7 +259,10 @@ def test_backend_choice(monkeypatch: pytest.MonkeyPatch) -> None:
         (["--top-p", "0"], "argument --top-p: must be > 0.0, got 0"),
         (["--max-tokens", "0"], "argument --max-tokens: must be >= 1, got 0"),
         (["--limit", "0"], "argument --limit: must be >= 1, got 0"),
-        (["--benchmarks", "gsm8k"], "unknown benchmark 'gsm8k' (known: aime24, aime25, amc23, math500, minerva, official_val, all5;"),
+        (
+            ["--benchmarks", "gsm8k"],
+            "unknown benchmark 'gsm8k' (known: aime24, aime25, amc23, math500, minerva, official_val, all5;",
+        ),
         (["--benchmarks", "aime25"], "benchmark 'aime25': "),
         (["--backend", "tgi"], "argument --backend: invalid choice: 'tgi' (choose from 'auto', 'vllm', 'hf')"),
     ],
@@ -253,7 +277,9 @@ def test_generate_bad_input_one_line(
     assert not (tmp_path / "out").exists()  # nothing written, no model loaded
 
 
-def test_generate_bad_benchmark_files(tiny_model: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_generate_bad_benchmark_files(
+    tiny_model: Path, data_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     source = pd.read_parquet(data_dir / "math__math_500.parquet")
     cases = {
         "nocol.parquet": (source.drop(columns=["reward_model"]), "missing column(s) reward_model"),
@@ -301,7 +327,9 @@ def test_repeated_rows_form_one_problem_with_k_samples_per_row(tmp_path: Path) -
     """AIME24's file repeats each problem 8 times: the repeats are one problem with n = repeats * k."""
     from tests.eval.conftest import verl_row
 
-    rows = [verl_row("math__aime_repeated_8x", f"Find {q}.", a) for _ in range(3) for q, a in (("1+1", "2"), ("2+2", "4"))]
+    rows = [
+        verl_row("math__aime_repeated_8x", f"Find {q}.", a) for _ in range(3) for q, a in (("1+1", "2"), ("2+2", "4"))
+    ]
     path = tmp_path / "math__aime_repeated_8x_240.parquet"
     pd.DataFrame(rows).to_parquet(path)
     model = tmp_path / "model"  # an HF-looking directory: the backend is a fake and never reads it
@@ -309,9 +337,13 @@ def test_repeated_rows_form_one_problem_with_k_samples_per_row(tmp_path: Path) -
     (model / "config.json").write_text("{}")
     (model / "model.safetensors").write_text("x")
     backend = _EchoBackend()
-    config = generate.GenerateConfig(model=str(model), benchmarks=[str(path)], out=str(tmp_path / "out"), k=2, backend="hf")
+    config = generate.GenerateConfig(
+        model=str(model), benchmarks=[str(path)], out=str(tmp_path / "out"), k=2, backend="hf"
+    )
     meta = generate.run(config, make_backend=lambda *args: backend)
-    assert meta["complete"] and meta["benchmarks"]["aime24"]["problems"] == 2 and meta["benchmarks"]["aime24"]["rows"] == 6
+    assert (
+        meta["complete"] and meta["benchmarks"]["aime24"]["problems"] == 2 and meta["benchmarks"]["aime24"]["rows"] == 6
+    )
     responses = pd.read_parquet(tmp_path / "out" / "responses.parquet")
     assert set(responses["benchmark"]) == {"aime24"}  # label from the official file name
     assert responses.groupby("problem_id")["sample_idx"].apply(list).to_dict() == {0: list(range(6)), 1: list(range(6))}

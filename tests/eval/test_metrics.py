@@ -104,7 +104,14 @@ def test_benchmark_metrics_hand_computed() -> None:
 
 
 def test_benchmark_metrics_unequal_sample_counts_use_the_smallest_n_for_pass_at_k() -> None:
-    rows = [(0, 0, True, "1"), (0, 1, False, "2"), (1, 0, True, "3"), (1, 1, True, "3"), (1, 2, False, "4"), (1, 3, False, "4")]
+    rows = [
+        (0, 0, True, "1"),
+        (0, 1, False, "2"),
+        (1, 0, True, "3"),
+        (1, 1, True, "3"),
+        (1, 2, False, "4"),
+        (1, 3, False, "4"),
+    ]
     m = benchmark_metrics(frame(rows, tokens=10.0))
     assert (m["n_min"], m["n_max"], m["k"]) == (2, 4, 2)
     assert sorted(m["pass"]) == [1, 2]
@@ -116,4 +123,8 @@ def test_mean_row_uses_only_shared_k() -> None:
     a = {"avg": 0.2, "pass": {1: 0.2, 2: 0.3}, "maj": 0.1}
     b = {"avg": 0.6, "pass": {1: 0.6}, "maj": 0.5}
     mean = mean_row({"a": a, "b": b}, ["a", "b"])
-    assert mean["avg"] == pytest.approx(0.4) and mean["pass"] == {1: pytest.approx(0.4)} and mean["maj"] == pytest.approx(0.3)
+    assert (
+        mean["avg"] == pytest.approx(0.4)
+        and mean["pass"] == {1: pytest.approx(0.4)}
+        and mean["maj"] == pytest.approx(0.3)
+    )

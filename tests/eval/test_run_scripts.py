@@ -13,7 +13,9 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_script(name: str, tmp_path: Path, env: dict[str, str], *args: str) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
+def run_script(
+    name: str, tmp_path: Path, env: dict[str, str], *args: str
+) -> tuple[subprocess.CompletedProcess, list[list[str]]]:
     log = tmp_path / "calls.log"
     stub = tmp_path / "python"
     stub.write_text(f'#!/usr/bin/env bash\nprintf "%s\\x1f" "$@" >> {log}\necho >> {log}\n')
@@ -51,10 +53,16 @@ def test_eval_scripts_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def test_eval_checkpoints_script(tmp_path: Path) -> None:
     for step in (10, 2, 100):
         (tmp_path / "ckpts" / f"global_step_{step}" / "actor").mkdir(parents=True)
-    proc, calls = run_script("eval_checkpoints.sh", tmp_path, {"RUN_DIR": "ckpts", "BENCHMARKS": "aime24 amc23"}, "--k", "2")
+    proc, calls = run_script(
+        "eval_checkpoints.sh", tmp_path, {"RUN_DIR": "ckpts", "BENCHMARKS": "aime24 amc23"}, "--k", "2"
+    )
     assert proc.returncode == 0, proc.stderr
     generates = [c for c in calls if c[2] == "generate"]
-    assert [c[4] for c in generates] == ["ckpts/global_step_2", "ckpts/global_step_10", "ckpts/global_step_100"]  # numeric order
+    assert [c[4] for c in generates] == [
+        "ckpts/global_step_2",
+        "ckpts/global_step_10",
+        "ckpts/global_step_100",
+    ]  # numeric order
     assert generates[0][5:8] == ["--benchmarks", "aime24", "amc23"] and generates[0][-2:] == ["--k", "2"]
     assert ["-m", "sppo.eval", "score", "runs/eval/ckpts/global_step_10", "--no-plots"] in calls
     assert calls[-1] == ["-m", "sppo.eval", "compare", "runs/eval/ckpts", "--out", "runs/eval/ckpts/compare"]

@@ -35,8 +35,19 @@ MATH500 = {
     "mean_tokens": (10 + 12 + 14 + 40 + 80 + 8 + 8 + 40 + 40) / 12,
     "truncated": 3 / 12,
 }
-AIME24 = {"avg": 0.5, "pass": {1: 0.5, 2: 0.5}, "maj": 0.5, "no_answer": 1 / 4, "mean_tokens": 61 / 4, "truncated": 1 / 4}
-MEAN = {"avg": (MATH500["avg"] + 0.5) / 2, "pass": {1: (MATH500["pass"][1] + 0.5) / 2, 2: (MATH500["pass"][2] + 0.5) / 2}, "maj": (1 / 3 + 0.5) / 2}
+AIME24 = {
+    "avg": 0.5,
+    "pass": {1: 0.5, 2: 0.5},
+    "maj": 0.5,
+    "no_answer": 1 / 4,
+    "mean_tokens": 61 / 4,
+    "truncated": 1 / 4,
+}
+MEAN = {
+    "avg": (MATH500["avg"] + 0.5) / 2,
+    "pass": {1: (MATH500["pass"][1] + 0.5) / 2, 2: (MATH500["pass"][2] + 0.5) / 2},
+    "maj": (1 / 3 + 0.5) / 2,
+}
 
 
 def ours(path: Path) -> Path:
@@ -67,7 +78,9 @@ def verl_format(path: Path) -> Path:
 
 def check_metrics(m: dict, expected: dict, with_lengths: bool = True) -> None:
     assert m["avg"] == pytest.approx(expected["avg"], abs=1e-12)
-    assert {int(k): v for k, v in m["pass"].items()} == {k: pytest.approx(v, abs=1e-12) for k, v in expected["pass"].items()}
+    assert {int(k): v for k, v in m["pass"].items()} == {
+        k: pytest.approx(v, abs=1e-12) for k, v in expected["pass"].items()
+    }
     assert m["maj"] == pytest.approx(expected["maj"], abs=1e-12)
     assert m["no_answer"] == pytest.approx(expected["no_answer"], abs=1e-12)
     if with_lengths:
@@ -86,7 +99,9 @@ def test_score_our_format_exact_numbers_in_json_csv_md(tmp_path: Path, capsys: p
     check_metrics(metrics["benchmarks"]["aime24"], AIME24)
     assert metrics["benchmarks"]["math500"]["problems"] == 3 and metrics["benchmarks"]["math500"]["k"] == 4
     assert metrics["mean"]["avg"] == pytest.approx(MEAN["avg"], abs=1e-12)
-    assert {int(k): v for k, v in metrics["mean"]["pass"].items()} == {k: pytest.approx(v) for k, v in MEAN["pass"].items()}
+    assert {int(k): v for k, v in metrics["mean"]["pass"].items()} == {
+        k: pytest.approx(v) for k, v in MEAN["pass"].items()
+    }
     assert metrics["paper_mean5"] is None  # only 2 of the 5 benchmarks
 
     with (out / "metrics.csv").open() as handle:
@@ -111,7 +126,10 @@ def test_score_our_format_exact_numbers_in_json_csv_md(tmp_path: Path, capsys: p
 
 def test_score_verl_main_generation_format(tmp_path: Path) -> None:
     out = tmp_path / "scores"
-    assert main(["score", str(verl_format(tmp_path / "gen.parquet")), "--out", str(out), "--workers", "1", "--no-plots"]) == 0
+    assert (
+        main(["score", str(verl_format(tmp_path / "gen.parquet")), "--out", str(out), "--workers", "1", "--no-plots"])
+        == 0
+    )
     metrics = json.loads((out / "metrics.json").read_text())
     assert list(metrics["benchmarks"]) == ["aime24", "math500"]  # labels from the data_source
     check_metrics(metrics["benchmarks"]["math500"], MATH500, with_lengths=False)
@@ -126,7 +144,9 @@ def test_score_verl_format_counts_tokens_with_a_tokenizer(tmp_path: Path, tiny_m
             "--tokenizer", str(tiny_model), "--max-tokens", "12"]  # fmt: skip
     assert main(argv) == 0
     m = json.loads((out / "metrics.json").read_text())["benchmarks"]["aime24"]
-    lengths = [len(t.encode()) for t in ("\\boxed{204}", "\\boxed{204}", "\\boxed{24}", "The answer is 25")]  # byte tokenizer
+    lengths = [
+        len(t.encode()) for t in ("\\boxed{204}", "\\boxed{204}", "\\boxed{24}", "The answer is 25")
+    ]  # byte tokenizer
     assert m["mean_tokens"] == pytest.approx(sum(lengths) / 4)
     assert m["truncated"] == pytest.approx(sum(n >= 12 for n in lengths) / 4)
 
@@ -168,4 +188,6 @@ def test_score_bad_inputs_fail_with_one_line(tmp_path: Path, capsys: pytest.Capt
     assert "unknown data_source 'gsm8k'" in one_line_error(capsys, ["score", str(tmp_path / "unknown.parquet")])
     pd.concat([frame, frame.iloc[:1]]).to_parquet(tmp_path / "dup.parquet")
     assert "1 duplicate" in one_line_error(capsys, ["score", str(tmp_path / "dup.parquet")])
-    assert "argument --workers: must be >= 1, got 0" in one_line_error(capsys, ["score", str(tmp_path / "r.parquet"), "--workers", "0"])
+    assert "argument --workers: must be >= 1, got 0" in one_line_error(
+        capsys, ["score", str(tmp_path / "r.parquet"), "--workers", "0"]
+    )

@@ -86,7 +86,9 @@ def test_driver_writes_the_report_even_when_a_stage_fails(tmp_path, monkeypatch,
     assert "FAILED" in capsys.readouterr().out
 
     monkeypatch.setattr(driver, "build_stages", lambda device, workdir, names, budget_s=0: [stages["engine"]])
-    assert driver.main(["--device", "cpu", "--out", str(out), "--stages", "engine", "--workdir", str(tmp_path / "w")]) == 0
+    assert (
+        driver.main(["--device", "cpu", "--out", str(out), "--stages", "engine", "--workdir", str(tmp_path / "w")]) == 0
+    )
     assert json.loads(out.read_text())["passed"] is True
 
 

@@ -17,11 +17,20 @@ pytestmark = pytest.mark.timeout(300)
 
 def test_the_cuda_overrides_pass_the_dry_run(tmp_path):
     task = prepare(tmp_path / "task", "cpu", warmup_steps=0)
-    args = overrides(task, tmp_path / "out", "cuda", "same", 2) + ["trainer.val_before_train=False", "trainer.test_freq=2"]
-    for key in ("actor_rollout_ref.rollout.name=vllm", "actor_rollout_ref.model.use_remove_padding=True",
-                "critic.model.use_remove_padding=True", "actor_rollout_ref.model.enable_gradient_checkpointing=True",
-                "critic.model.enable_gradient_checkpointing=True", "actor_rollout_ref.actor.use_torch_compile=True",
-                "actor_rollout_ref.actor.fsdp_config.param_offload=True", "actor_rollout_ref.rollout.enforce_eager=True"):
+    args = overrides(task, tmp_path / "out", "cuda", "same", 2) + [
+        "trainer.val_before_train=False",
+        "trainer.test_freq=2",
+    ]
+    for key in (
+        "actor_rollout_ref.rollout.name=vllm",
+        "actor_rollout_ref.model.use_remove_padding=True",
+        "critic.model.use_remove_padding=True",
+        "actor_rollout_ref.model.enable_gradient_checkpointing=True",
+        "critic.model.enable_gradient_checkpointing=True",
+        "actor_rollout_ref.actor.use_torch_compile=True",
+        "actor_rollout_ref.actor.fsdp_config.param_offload=True",
+        "actor_rollout_ref.rollout.enforce_eager=True",
+    ):
         assert key in args  # fmt: skip
     env = dict(os.environ)
     env.pop("VERL_PLATFORM", None)
@@ -42,7 +51,9 @@ def test_task_files_and_warmup_targets(tmp_path):
     assert set(frame["data_source"]) == {"math_addition"} and len(frame) == 20
     assert prepare(tmp_path / "task", "cpu", warmup_steps=0) == task  # written once
     targets = dict(annotator_targets(8))
-    assert targets == pytest.approx({"\\boxed{8}": 0.3, "8": 0.3, "\\boxed{7}": 0.1, "7": 0.1, "\\boxed{9}": 0.1, "9": 0.1})
+    assert targets == pytest.approx(
+        {"\\boxed{8}": 0.3, "8": 0.3, "\\boxed{7}": 0.1, "7": 0.1, "\\boxed{9}": 0.1, "9": 0.1}
+    )
     assert dict(annotator_targets(0)) == pytest.approx({"\\boxed{0}": 0.3, "0": 0.3, "\\boxed{1}": 0.2, "1": 0.2})
 
 

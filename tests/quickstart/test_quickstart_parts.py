@@ -43,7 +43,9 @@ def test_metrics_of_an_interrupted_run_are_kept(tmp_path):
     path.write_text("\n".join(json.dumps({"step": s, "data": {"critic/score/mean": s}}) for s in (1, 2, 3)))
     _keep_earlier_metrics(path)
     assert not path.exists()
-    path.write_text("\n".join(json.dumps({"step": s, "data": {"critic/score/mean": 10 * s}}) for s in (3, 4)) + "\n{partial")
+    path.write_text(
+        "\n".join(json.dumps({"step": s, "data": {"critic/score/mean": 10 * s}}) for s in (3, 4)) + "\n{partial"
+    )
     rows = read_metrics(path)
     assert [(r["step"], r["data"]["critic/score/mean"]) for r in rows] == [(1, 1), (2, 2), (3, 30), (4, 40)]
 

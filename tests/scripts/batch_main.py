@@ -72,7 +72,7 @@ def main() -> int:
         "verl.utils.config",
         "verl.workers.config",
         "transformers",
-        "sppo.dry_run",
+        "sppo.tools.dry_run",
         "sppo.main",
     ):
         importlib.import_module(module)

@@ -123,12 +123,22 @@ def test_sequence_parallel_is_read_from_the_engine_keys():
     with pytest.raises(SPPOConfigError, match=r"critic.ulysses_sequence_parallel_size=2 is not read .* critic.fsdp"):
         dr.check_sequence_parallel_keys(make(**{"critic.ulysses_sequence_parallel_size": 2}))
     # SP 2 on 4 GPUs leaves 2 data-parallel ranks: a 3-prompt mini-batch does not split over them
-    cfg = make(**{"critic.fsdp": {"ulysses_sequence_parallel_size": 2}, "critic.ppo_mini_batch_size": 3,
-                  "data.train_batch_size": 12, "actor_rollout_ref.actor.ppo_mini_batch_size": 4})
+    cfg = make(
+        **{
+            "critic.fsdp": {"ulysses_sequence_parallel_size": 2},
+            "critic.ppo_mini_batch_size": 3,
+            "data.train_batch_size": 12,
+            "actor_rollout_ref.actor.ppo_mini_batch_size": 4,
+        }
+    )
     dr.check_sequence_parallel_keys(cfg)
-    with pytest.raises(SPPOConfigError, match=r"critic.ppo_mini_batch_size x rollout.n = 3 x 1 = 3 sequences do not split over 2"):
+    with pytest.raises(
+        SPPOConfigError, match=r"critic.ppo_mini_batch_size x rollout.n = 3 x 1 = 3 sequences do not split over 2"
+    ):
         dr.check_batches(cfg)
-    with pytest.raises(SPPOConfigError, match=r"critic.fsdp.ulysses_sequence_parallel_size=3 does not divide the 4 GPUs"):
+    with pytest.raises(
+        SPPOConfigError, match=r"critic.fsdp.ulysses_sequence_parallel_size=3 does not divide the 4 GPUs"
+    ):
         dr.check_batches(make(**{"critic.fsdp": {"ulysses_sequence_parallel_size": 3}}))
     # the actor's deprecated key is copied into fsdp_config by verl's ActorConfig, so it counts
     assert dr.actor_sp_size(make(**{"actor_rollout_ref.actor.ulysses_sequence_parallel_size": 2})) == 2

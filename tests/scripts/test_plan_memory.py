@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from sppo import plan_memory as pm
+from sppo.tools import plan_memory as pm
 
 GIB = 1024**3
 

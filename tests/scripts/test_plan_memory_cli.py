@@ -1,4 +1,4 @@
-"""``python -m sppo.plan_memory`` on bad input (issue 14): one ``sppo.plan_memory: error:`` line, exit 2.
+"""``python -m sppo.tools.plan_memory`` on bad input (issue 14): one ``sppo.tools.plan_memory: error:`` line, exit 2.
 
 Table-driven: each case is run as a real subprocess and must exit 2 with exactly one stderr line carrying
 the prefix, no traceback, nothing like "nan GiB" on stdout, and no (partial) ``--json`` output file.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "sppo.plan_memory: error:"
+PREFIX = "sppo.tools.plan_memory: error:"
 GOOD = ["--policy", "7B", "--critic", "1.5B", "--gpus", "4", "--tp", "4"]
 
 
@@ -69,8 +69,17 @@ def cases(tmp: Path) -> dict[str, list[str]]:
         "--gpu-memory-utilization": ["0", "1.5", "-0.1", "nan", "inf"],
         "--overhead-gib": ["-1", "nan", "inf"],
     }
-    counts = ["--gpus", "--tp", "--prompt-len", "--response-len", "--micro-batch", "--critic-micro-batch",
-              "--max-num-seqs", "--max-model-len", "--max-num-batched-tokens"]
+    counts = [
+        "--gpus",
+        "--tp",
+        "--prompt-len",
+        "--response-len",
+        "--micro-batch",
+        "--critic-micro-batch",
+        "--max-num-seqs",
+        "--max-model-len",
+        "--max-num-batched-tokens",
+    ]
     for flag in counts:
         numeric[flag] = ["0", "-1", "2.5", "nan", "x"]
     for flag, values in numeric.items():
@@ -99,15 +108,24 @@ def cases(tmp: Path) -> dict[str, list[str]]:
             "json_is_folder": [*GOOD, "--json", str(tmp)],
         }
     )
-    for name in ("util0", "util_big", "seqs0", "list", "config_not_object", "neg_response", "unknown_model",
-                 "broken", "binary"):
+    for name in (
+        "util0",
+        "util_big",
+        "seqs0",
+        "list",
+        "config_not_object",
+        "neg_response",
+        "unknown_model",
+        "broken",
+        "binary",
+    ):
         table[f"config_json_{name}"] = ["--config-json", str(c[name])]
     return table
 
 
 def run(args: list[str]) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "sppo.plan_memory", *args],
+        [sys.executable, "-m", "sppo.tools.plan_memory", *args],
         cwd=str(ROOT),
         capture_output=True,
         text=True,

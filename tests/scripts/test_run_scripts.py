@@ -190,7 +190,11 @@ def test_critic_models(dry_runs):
 def test_summaries_show_the_critic_batching_that_applies_and_a_peak_that_fits(dry_runs):
     """SPPO's critic micro-batches are what the script writes (1 prompt per GPU); verl 0.9.1's GAE critic ignores
     them and trains in dynamic batches of its inference budget. Every SPPO script's planner peak fits 80 GB."""
-    for script in ("run_ds1.5B_PPO_SEQUENCE_shuffle.sh", "run_R1-7B_DAPO_SEQUENCE.sh", "run_R1-7B_DAPO_SEQUENCE_small_critic.sh"):
+    for script in (
+        "run_ds1.5B_PPO_SEQUENCE_shuffle.sh",
+        "run_R1-7B_DAPO_SEQUENCE.sh",
+        "run_R1-7B_DAPO_SEQUENCE_small_critic.sh",
+    ):
         summary = dry_runs[script].summary
         critic = summary["roles"]["critic"]
         assert critic["micro_batch_per_gpu"] == "1 prompt/GPU", script

@@ -9,7 +9,7 @@
 summary. It never starts Ray. Warnings (no GPU visible here, too few training rows, ...) do not stop it.
 
 Environment: ``SPPO_DRY_RUN_JSON`` (path), ``SPPO_DRY_RUN_ALLOW_MISSING=1`` (missing files become
-warnings; ``python -m sppo.plan_memory --script`` uses it), ``SPPO_DRY_RUN_QUIET=1`` (no YAML dump),
+warnings; ``python -m sppo.tools.plan_memory --script`` uses it), ``SPPO_DRY_RUN_QUIET=1`` (no YAML dump),
 ``SPPO_GPU_MEM_GIB`` (device memory for the memory estimate when no GPU is visible; default 80).
 """
 
@@ -26,7 +26,6 @@ from omegaconf import DictConfig, OmegaConf
 from sppo.config_checks import SPPO_ESTIMATORS
 from sppo.critic_batching import critic_batching, critic_sp_size, describe
 from sppo.launch_checks import _critic_on, _files, _flag, _ref_on, launch_checks, validate_with_verl, visible_gpus
-
 
 # --- summary --------------------------------------------------------------------------------------------------
 
@@ -157,7 +156,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         warnings.append("trainer.save_freq <= 0: no checkpoints, so the run cannot resume")
 
     try:
-        from sppo import plan_memory
+        from sppo.tools import plan_memory
 
         container = OmegaConf.to_container(config, resolve=True)
         p = plan_memory.from_config(container, device_gib=_device_gib())
@@ -171,7 +170,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         if result.peak_fraction > 1:
             warnings.append(
                 f"estimated peak GPU memory {result.peak_gib:.0f} GiB > {result.device_gib:.0f} GiB "
-                f"({result.peak_phase}); see python -m sppo.plan_memory"
+                f"({result.peak_phase}); see python -m sppo.tools.plan_memory"
             )
     except Exception:  # noqa: BLE001 - unknown architecture (e.g. a tiny test model): no estimate
         summary["memory_estimate"] = None
@@ -232,7 +231,7 @@ def format_summary(s: dict, warnings: list[str]) -> str:
     if m:
         lines.append(
             f"  memory   ~{m['peak_gib']:g} GiB per GPU = {100 * m['peak_fraction']:.0f}% of {m['device_gib']:g} GiB "
-            f"at peak ({m['peak_phase']}); details: python -m sppo.plan_memory --script <this script>"
+            f"at peak ({m['peak_phase']}); details: python -m sppo.tools.plan_memory --script <this script>"
         )
     lines += [f"warning: {w}" for w in warnings]
     lines.append("=" * 100)

@@ -1,12 +1,12 @@
 """Per-GPU peak memory planner for the colocated verl run: actor, vLLM rollout and critic on the same GPUs.
 
-    python -m sppo.plan_memory --script run_scripts/run_R1-7B_DAPO_SEQUENCE.sh           # a run script's config
-    python -m sppo.plan_memory --script run_scripts/run_R1-7B_DAPO_SEQUENCE.sh \\
+    python -m sppo.tools.plan_memory --script run_scripts/run_R1-7B_DAPO_SEQUENCE.sh           # a run script's config
+    python -m sppo.tools.plan_memory --script run_scripts/run_R1-7B_DAPO_SEQUENCE.sh \\
                                --script run_scripts/run_R1-7B_DAPO_SEQUENCE_small_critic.sh   # several, compared
-    python -m sppo.plan_memory --config-json dry_run.json            # JSON written by SPPO_DRY_RUN_JSON=...
-    python -m sppo.plan_memory --policy 7B --critic 1.5B --gpus 4 --tp 4 --prompt-len 2048 \\
+    python -m sppo.tools.plan_memory --config-json dry_run.json            # JSON written by SPPO_DRY_RUN_JSON=...
+    python -m sppo.tools.plan_memory --policy 7B --critic 1.5B --gpus 4 --tp 4 --prompt-len 2048 \\
                                --response-len 8192 --micro-batch 1 --actor-offload   # explicit sizes
-    python -m sppo.plan_memory --policy-params 7e9 --critic-params 1.5e9 --gpus 4 ...      # bare parameter counts
+    python -m sppo.tools.plan_memory --policy-params 7e9 --critic-params 1.5e9 --gpus 4 ...      # bare parameter counts
 
 The model (documented with its assumptions in docs/running.md, "Memory planner"): every role is sharded by
 FSDP over all GPUs and keeps fp32 master weights (4 bytes/param), fp32 gradients (4, during its own update
@@ -686,11 +686,11 @@ def plan_to_dict(p: PlanInput, result: Plan) -> dict:
 
 # --- CLI ------------------------------------------------------------------------------------------------------
 
-PROG = "sppo.plan_memory"
+PROG = "sppo.tools.plan_memory"
 
 
 class UsageError(Exception):
-    """Bad input to the CLI: printed as one ``sppo.plan_memory: error: ...`` line, exit code 2."""
+    """Bad input to the CLI: printed as one ``sppo.tools.plan_memory: error: ...`` line, exit code 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -865,7 +865,7 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
-        prog="python -m sppo.plan_memory",
+        prog="python -m sppo.tools.plan_memory",
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -951,7 +951,7 @@ def _run(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 success, 2 bad input (one ``sppo.plan_memory: error: ...`` line on stderr)."""
+    """Exit codes: 0 success, 2 bad input (one ``sppo.tools.plan_memory: error: ...`` line on stderr)."""
     try:
         return _run(argv)
     except UsageError as exc:
