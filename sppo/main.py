@@ -110,6 +110,11 @@ def run(config: DictConfig) -> None:
 def main(config: DictConfig) -> None:
     try:
         run(config)
+    except KeyboardInterrupt:
+        # verl writes latest_checkpointed_iteration.txt only after a checkpoint is complete, so a rerun resumes
+        # from the last complete one (trainer.resume_mode=auto)
+        print("sppo: interrupted; rerun the same command to resume from the latest checkpoint", file=sys.stderr)
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - turn SPPO errors into one line, re-raise the rest
         message = _sppo_error_message(exc)
         if message is None:

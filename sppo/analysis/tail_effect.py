@@ -3,7 +3,7 @@
     python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
     python -m sppo.analysis tail-effect --out docs/figures --cache-dir runs/tail_effect_cache   # the docs figure
 
-The paper's diagnosis (docs/sppo.md): a token-level critic V(s_t), trained by regression on GAE returns
+The paper's diagnosis (arXiv 2604.08865, the "tail effect"): a token-level critic V(s_t), trained by regression on GAE returns
 of one sparse terminal reward, "overfits tail semantics": it separates correct from wrong responses only
 near the end, so GAE advantages on early tokens vanish. This file reproduces the measurement in
 miniature on the quickstart task ("What is a+b?", reward 1 iff the answer is exactly a+b), in plain

@@ -28,9 +28,10 @@ def run_script(
     return proc, calls
 
 
-@pytest.mark.parametrize("name,suite", [("eval_official_val.sh", "official_val"), ("eval_all5.sh", "all5")])
-def test_eval_scripts_commands(name: str, suite: str, tmp_path: Path) -> None:
-    proc, calls = run_script(name, tmp_path, {"MODEL": "ckpts/run1", "DATA_DIR": "mydata", "OUT": "out", "K": "4"},
+@pytest.mark.parametrize("suite", ["official_val", "all5"])
+def test_eval_scripts_commands(suite: str, tmp_path: Path) -> None:
+    env = {"SUITE": suite, "MODEL": "ckpts/run1", "DATA_DIR": "mydata", "OUT": "out", "K": "4"}
+    proc, calls = run_script("eval.sh", tmp_path, env,
                              "--max-tokens", "4096", "--seed", "3")  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     assert calls == [
@@ -41,9 +42,9 @@ def test_eval_scripts_commands(name: str, suite: str, tmp_path: Path) -> None:
 
 
 def test_eval_scripts_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("MODEL", "DATA_DIR", "OUT", "K"):
+    for var in ("SUITE", "MODEL", "DATA_DIR", "OUT", "K"):
         monkeypatch.delenv(var, raising=False)
-    proc, calls = run_script("eval_official_val.sh", tmp_path, {})
+    proc, calls = run_script("eval.sh", tmp_path, {})
     assert proc.returncode == 0, proc.stderr
     assert calls[0] == ["-m", "sppo.eval", "generate", "--model", "hf://deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B",
                         "--benchmarks", "official_val", "--data-dir", f"{ROOT}/data/offline_eval", "--k", "1",
