@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -68,7 +67,7 @@ def run_stage(stage: Stage, timeout: float) -> dict[str, Any]:
             proc.wait(timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
             timed_out = True
-            _stop(proc)
+            R.stop_process_group(proc)
     seconds = time.monotonic() - started
     result = None
     if stage.result_path.is_file():
@@ -87,20 +86,6 @@ def run_stage(stage: Stage, timeout: float) -> dict[str, Any]:
     result.setdefault("measured", {})
     result["measured"].update({"stage_seconds": seconds, "returncode": proc.returncode, "log": str(stage.log_path)})
     return result
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL, to the stage's process group (it and the Ray/vLLM processes it started)."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=15)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _tail(path: Path, chars: int = 3000) -> str:

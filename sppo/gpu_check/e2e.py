@@ -108,7 +108,7 @@ def run_main(args: list[str], out: Path, timeout: float) -> dict[str, Any]:
             proc.wait(timeout=max(1.0, timeout))
         except subprocess.TimeoutExpired:
             timed_out = True
-            _kill_group(proc)
+            R.stop_process_group(proc, wait_s=10)
     return {
         "returncode": proc.returncode,
         "timed_out": timed_out,
@@ -116,22 +116,6 @@ def run_main(args: list[str], out: Path, timeout: float) -> dict[str, Any]:
         "rows": R.read_metrics_jsonl(metrics),
         "seconds": time.monotonic() - started,
     }
-
-
-def _kill_group(proc: subprocess.Popen) -> None:
-    """Stop a subprocess we started and everything in its session (its Ray workers)."""
-    import signal
-
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.killpg(proc.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            proc.wait(timeout=10)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def _steps(rows: list[dict]) -> list[int]:
@@ -251,11 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = p.parse_args(argv)
     result = run(args.device, args.critic, args.root, args.timeout, args.warmup_steps)
-    R.write_json(result, args.out)
-    failed = [a["name"] for a in result["assertions"] if not a["passed"]]
-    print(f"{result['stage']} ({args.device}): {len(result['assertions']) - len(failed)}/{len(result['assertions'])} passed"
-          + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip
-    return 1 if failed else 0
+    return R.finish_stage(result, args.out, f"{result['stage']} ({args.device})")
 
 
 if __name__ == "__main__":

@@ -140,11 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backends", nargs=2, default=["vllm", "hf"], help="the two samplers compared (default vllm hf)")
     args = p.parse_args(argv)
     result = run(args.model, args.data, args.root, args.k, args.max_tokens, args.timeout, tuple(args.backends))
-    R.write_json(result, args.out)
-    failed = [a["name"] for a in result["assertions"] if not a["passed"]]
-    print(f"eval: {len(result['assertions']) - len(failed)}/{len(result['assertions'])} passed"
-          + (f"; FAILED: {', '.join(failed)}" if failed else ""))  # fmt: skip
-    return 1 if failed else 0
+    return R.finish_stage(result, args.out, "eval")
 
 
 if __name__ == "__main__":

@@ -231,3 +231,29 @@ def _finite(x: Any) -> Any:
         except (ValueError, RuntimeError):
             return str(x)
     return x
+
+
+def stop_process_group(proc: Any, wait_s: float = 15) -> None:
+    """SIGTERM, then SIGKILL, to a stage's process group (it and the Ray/vLLM processes it started)."""
+    import signal
+    import subprocess
+
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except ProcessLookupError:
+            return
+        try:
+            proc.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def finish_stage(result: dict, out: Any, label: str) -> int:
+    """Write a stage's result, print 'label: passed/total' (and the failures); exit status 1 if any failed."""
+    write_json(result, out)
+    failed = [a["name"] for a in result["assertions"] if not a["passed"]]
+    total = len(result["assertions"])
+    print(f"{label}: {total - len(failed)}/{total} passed" + (f"; FAILED: {', '.join(failed)}" if failed else ""))
+    return 1 if failed else 0
