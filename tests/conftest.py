@@ -108,3 +108,44 @@ def run_sppo_main(overrides: list[str], out: Path, timeout: int = 600) -> RunRes
     (out / "run.log").write_text(log)
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
     return RunResult(proc.returncode, log, rows)
+
+
+# --- test lanes (README, "Tests") ------------------------------------------------------------------------------
+# fast:    unit tests: no Ray, no subprocess, no model training (`bash run_scripts/test.sh -m fast`, < 3 min)
+# default: everything but `slow` (CI)
+# slow:    repeated long scenarios (`-m slow`)
+# Modules whose tests start Ray, subprocesses or train models; every other test is marked `fast` unless it is
+# marked `ray` or `slow` itself.
+INTEGRATION_MODULES = {
+    "tests.test_lint",
+    "tests.analysis.test_bad_input_analysis",
+    "tests.analysis.test_calibration",
+    "tests.analysis.test_tail_effect",
+    "tests.benchmarks.test_critic_cost",
+    "tests.benchmarks.test_time_to_target_runs",
+    "tests.control.test_bad_input_control",
+    "tests.control.test_control_cli_report",
+    "tests.control.test_control_learning",
+    "tests.core.test_value_engine_packed",
+    "tests.data.test_bad_input_data",
+    "tests.data.test_data_check",
+    "tests.data.test_data_prepare",
+    "tests.e2e.test_config_errors",
+    "tests.eval.test_bad_input_eval",
+    "tests.eval.test_generate",
+    "tests.eval.test_run_scripts",
+    "tests.gpu_check.test_driver",
+    "tests.gpu_check.test_e2e_config",
+    "tests.quickstart.test_quickstart_parts",
+    "tests.reward.test_reward_bounds",
+    "tests.reward.test_reward_score",
+    "tests.scripts.test_plan_memory_cli",
+    "tests.scripts.test_run_scripts",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        marks = {m.name for m in item.iter_markers()}
+        if not marks & {"ray", "slow"} and item.module.__name__ not in INTEGRATION_MODULES:
+            item.add_marker(pytest.mark.fast)

@@ -8,7 +8,11 @@ import pytest
 
 from tests.conftest import run_sppo_main, tiny_overrides
 
-pytestmark = [pytest.mark.ray, pytest.mark.timeout(900)]
+pytestmark = [
+    pytest.mark.ray,
+    pytest.mark.slow,
+    pytest.mark.timeout(900),
+]  # dp = 1; test_data_parallel covers it at dp = 2
 
 
 def test_selected_batch_is_what_the_critic_ranked(tiny_task, tmp_path):
