@@ -104,3 +104,20 @@ def test_missing_baseline_is_a_clear_error():
 def test_unknown_mode_is_rejected():
     with pytest.raises(ValueError, match="residual"):
         compute_sppo_advantage(REWARDS, MASK, config=opts(advantage="gae"), reward_baselines=P)
+
+
+def test_a_reward_error_raised_in_a_ray_worker_becomes_one_line():
+    """sppo.main prints the estimator's message as one line even when Ray wraps it in its own error text
+    (the end-to-end run of this, with a reward of 2.0 through Ray, is in the slow lane)."""
+    from sppo.main import _sppo_error_message
+
+    with pytest.raises(ValueError) as err:
+        compute_sppo_advantage(REWARDS * 2.0, MASK, config=opts(), reward_baselines=P)
+
+    class RayTaskError(Exception):  # what Ray raises in the driver: the worker's traceback as text, cause chained
+        pass
+
+    wrapped = RayTaskError(f"ray::SPPOTaskRunner.run() (pid=1)\n  File ...\n{type(err.value).__name__}: {err.value}")
+    message = _sppo_error_message(wrapped)
+    assert message == str(err.value)
+    assert message.startswith("SPPO needs outcome rewards in [0, 1]; got 2 (2 of 4 sequences)")

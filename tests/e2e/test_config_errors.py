@@ -142,6 +142,7 @@ def test_cli_prints_one_line_and_exits_2(tiny_task, tmp_path):
 
 
 @pytest.mark.ray
+@pytest.mark.slow  # the message's path through Ray is unit-tested in tests/core/test_advantage.py
 @pytest.mark.timeout(900)
 def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp_path):
     reward_file = tmp_path / "bad_reward.py"
