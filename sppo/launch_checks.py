@@ -317,10 +317,6 @@ def check_writable_outputs(config: DictConfig) -> None:
             raise SPPOConfigError(f"{key}={value} cannot be written ({base} is not a writable directory)")
 
 
-# Rules of sppo.data.check that hold only for SPPO's math scorer (pkg://sppo.reward), not for other rewards.
-_MATH_SCORER_RULES = ("unknown to sppo.reward", "does not ask for a \\boxed{} answer")
-
-
 def check_data_files(config: DictConfig) -> None:
     """The train/validation files get the checks of ``python -m sppo.data.check`` (columns, types, every row);
     with a reward function other than SPPO's math scorer, its scorer-specific rules are left out."""
@@ -332,9 +328,7 @@ def check_data_files(config: DictConfig) -> None:
         for path in _files(OmegaConf.select(config, key)):
             if _is_remote(path) or not os.path.isfile(os.path.expanduser(path)):
                 continue  # remote files are checked by verl; missing ones by check_files
-            problems = check_training_file(os.path.expanduser(path))
-            if not math_scorer:
-                problems = [p for p in problems if not any(rule in p for rule in _MATH_SCORER_RULES)]
+            problems = check_training_file(os.path.expanduser(path), math_scorer=math_scorer)
             if problems:
                 more = (
                     f" (and {len(problems) - 1} more; run python -m sppo.data.check {path})"

@@ -13,12 +13,12 @@ from sppo.data.sources import SPECS, DatasetSpec
 
 
 
-def check_training_file(path) -> list[str]:
+def check_training_file(path, math_scorer: bool = True) -> list[str]:
     """Problems of a train/val parquet file, empty when fine: :func:`sppo.data.check.check_training_file`
     (imported on call, so that ``python -m sppo.data.check`` does not find its module already loaded)."""
     from sppo.data.check import check_training_file as check
 
-    return check(path)
+    return check(path, math_scorer)
 
 
 __all__ = [

@@ -61,8 +61,11 @@ def _type_problems(schema: Any) -> dict[str, str]:
     return problems
 
 
-def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
+def check_file(path: Path, math_scorer: bool = True) -> tuple[int, Counter[str], list[str]]:
     """Row count, data-source counts and problems of one parquet file.
+
+    ``math_scorer=False`` leaves out the rules of SPPO's math scorer (a data source it knows, a prompt asking for
+    ``\\boxed{}``), for data scored by another reward function.
 
     Raises :class:`UnreadableFile` when the file cannot be read as parquet.
     """
@@ -85,7 +88,8 @@ def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     sources: Counter[str] = Counter(str(r.get("data_source")) for r in rows) if "data_source" in columns else Counter()
     by_kind: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
-        for problem in row_problems(row, skip=set(bad_columns) | {"extra_info"}):
+        skip = set(bad_columns) | {"extra_info"}
+        for problem in row_problems(row, ask_boxed=math_scorer, skip=skip, known_sources=math_scorer):
             by_kind[problem].append(index)
     for kind, indices in by_kind.items():
         shown = ", ".join(map(str, indices[:MAX_INDICES])) + (", ..." if len(indices) > MAX_INDICES else "")
@@ -95,7 +99,7 @@ def check_file(path: Path) -> tuple[int, Counter[str], list[str]]:
     return table.num_rows, sources, problems
 
 
-def check_training_file(path: str | Path) -> list[str]:
+def check_training_file(path: str | Path, math_scorer: bool = True) -> list[str]:
     """Problems of a train/val parquet file, one line each (empty list: the file is fine).
 
     The same checks as ``python -m sppo.data.check`` (columns and their types, every row through
@@ -104,7 +108,7 @@ def check_training_file(path: str | Path) -> list[str]:
     """
     path = Path(path)
     try:
-        _, _, problems = check_file(path)
+        _, _, problems = check_file(path, math_scorer)
     except UnreadableFile as exc:
         return [str(exc)]
     return [f"{path}: {problem}" for problem in problems]

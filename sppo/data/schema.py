@@ -102,7 +102,11 @@ def prompt_problem(prompt: Any, ask_boxed: bool = True) -> str | None:
 
 
 def row_problems(
-    row: dict[str, Any], ask_boxed: bool = True, numbers: bool = False, skip: Collection[str] = ()
+    row: dict[str, Any],
+    ask_boxed: bool = True,
+    numbers: bool = False,
+    skip: Collection[str] = (),
+    known_sources: bool = True,
 ) -> list[str]:
     """Everything wrong with one verl row (empty list when it is valid): THE row check.
 
@@ -110,6 +114,7 @@ def row_problems(
     (:func:`sppo.data.check.check_training_file`), and that generate and score read (``ask_boxed=False``:
     other benchmark files may phrase the instruction differently; ``numbers=True``: a number answer is
     scored as its string). ``skip``: columns not to check (already reported as missing or of a wrong type).
+    ``known_sources=False``: any data_source name is accepted (the data is scored by another reward function).
     """
     from sppo.reward.sources import is_known
 
@@ -118,7 +123,7 @@ def row_problems(
         source = plain(row.get("data_source"))
         if not isinstance(source, str) or not source.strip():
             problems.append("empty data_source")
-        elif not is_known(source):
+        elif known_sources and not is_known(source):
             problems.append(f"data_source {source!r} unknown to sppo.reward")
     if "prompt" not in skip:
         problem = prompt_problem(row.get("prompt"), ask_boxed)
