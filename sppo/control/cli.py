@@ -3,12 +3,17 @@
     python -m sppo.control run --env cartpole --algo sppo --horizon 1000 --seeds 5 \
         --steps 1000000 --out results/control
     python -m sppo.control report results/control
+    python -m sppo.control warmstart --env cartpole --seeds 5 --out results/control/warmstart
     python -m sppo.control list
 
 `run` trains one (env, algo, horizon) for seeds first_seed .. first_seed + seeds - 1 and writes
 one JSON file per seed, ``OUT/<env>__<algo>__H<horizon>__seed<seed>.json`` (atomically); a seed
 whose file already exists is skipped, so an interrupted grid resumes where it stopped.
 ``--set key=value`` overrides any field of the algorithm's Args dataclass.
+`warmstart` builds (or reads from its cache) the warm-start policy of each (env, seed) and measures
+its success at each horizon (see sppo/control/warmstart.py); `run --set warm_start=DIR` starts every
+algorithm of a seed from it, and the result file then records the warm start's digest and its
+success at the run's H.
 `report` turns a results directory into report.md plus PNG plots (see sppo/control/report.py).
 Bad input fails with one line ``python -m sppo.control <verb>: error: ...`` naming the bad value and
 the allowed ones (exit code 2), before any training; a results file made with other settings (they are
@@ -161,6 +166,11 @@ def cmd_run(ns) -> int:
         t0 = time.perf_counter()
         result = mod.train(args)
         result["command"] = " ".join([PROG, *ns.argv])
+        if args.warm_start:  # the starting level, measured once per (env, seed, H) and cached
+            from sppo.control.warmstart import WARM_EVAL_EPISODES, warm_start_success
+
+            ws = warm_start_success(args.warm_start, args.env, args.seed, args.horizon, WARM_EVAL_EPISODES)
+            result["warm_start_success"], result["warm_start_episodes"] = ws["success"], ws["episodes"]
         write_json_atomic(path, result)
         print(
             f"[run {k}/{len(jobs)}] {tag}: final_success={result['final_success']} "
@@ -182,6 +192,29 @@ def cmd_report(ns) -> int:
     except ReportError as e:
         raise CliError(str(e)) from None
     print(f"wrote {md}")
+    return 0
+
+
+def cmd_warmstart(ns) -> int:
+    from sppo.control.envs import ENV_NAMES
+
+    if ns.env not in ENV_NAMES:
+        raise CliError(f"unknown env '{ns.env}' (allowed: {', '.join(ENV_NAMES)})")
+    for flag, value in (("--seeds", ns.seeds), ("--episodes", ns.episodes), *(("--horizons", h) for h in ns.horizons)):
+        if value <= 0 or value > MAX_HORIZON:
+            raise CliError(f"{flag} must be a positive integer at most {MAX_HORIZON}, got {value}")
+    check_output_dir(ns.out)
+    import torch
+
+    from sppo.control.warmstart import load_or_build, warm_start_success
+
+    torch.set_num_threads(1)
+    for seed in range(ns.first_seed, ns.first_seed + ns.seeds):
+        t0 = time.perf_counter()
+        load_or_build(ns.out, ns.env, seed)
+        rates = [warm_start_success(ns.out, ns.env, seed, h, ns.episodes)["success"] for h in ns.horizons]
+        shown = " ".join(f"H={h}:{r:.3f}" for h, r in zip(ns.horizons, rates))
+        print(f"[warmstart] {ns.env} seed={seed} success {shown} ({time.perf_counter() - t0:.1f}s)", flush=True)
     return 0
 
 
@@ -223,6 +256,14 @@ def make_parser() -> argparse.ArgumentParser:
     )
     rep.add_argument("--title", default="Control suite results", type=nonempty, help="report title")
     rep.set_defaults(func=cmd_report)
+    ws = sub.add_parser("warmstart", help="build the warm-start policies and measure their success")
+    ws.add_argument("--env", required=True, help="task name (see `list`)")
+    ws.add_argument("--seeds", type=int, default=1, help="number of seeds (default 1)")
+    ws.add_argument("--first-seed", type=nonneg_int, default=0, help="first seed (default 0)")
+    ws.add_argument("--out", required=True, type=nonempty, help="warm-start directory (cache)")
+    ws.add_argument("--horizons", type=int, nargs="+", default=[200, 500, 1000], help="horizons to measure at")
+    ws.add_argument("--episodes", type=int, default=100, help="held-out episodes per (seed, H) (default 100)")
+    ws.set_defaults(func=cmd_warmstart)
     lst = sub.add_parser("list", help="list the tasks and algorithms")
     lst.set_defaults(func=cmd_list)
     return p
@@ -245,13 +286,13 @@ def main(argv: list[str] | None = None) -> int:
     """Exit code 0 done, 2 bad input (one line on stderr), 130 interrupted (finished seeds kept)."""
     argv = sys.argv[1:] if argv is None else list(argv)
     verb = next((a for a in argv if not a.startswith("-")), "")
-    prog = f"{PROG} {verb}" if verb in ("run", "report", "list") else PROG
+    prog = f"{PROG} {verb}" if verb in ("run", "report", "warmstart", "list") else PROG
 
     def body() -> int:
         ns = make_parser().parse_args(argv)
         ns.argv = argv
         if ns.cmd is None:
-            raise CliError("missing command (allowed: run, report, list)")
+            raise CliError("missing command (allowed: run, report, warmstart, list)")
         if ns.cmd == "run":
             _check_run_numbers(ns)
         return ns.func(ns)

@@ -56,6 +56,9 @@ class CommonArgs:
     """episodes from held-out start states for the final success rate"""
     log_every_s: float = 15.0
     """seconds between progress lines (0: silent)"""
+    warm_start: str = ""
+    """directory of the cached warm-start policies (sppo/control/warmstart.py: <dir>/<env>__seed<seed>.pt,
+    built there on first use); the actor starts from it, the critic from its random init. '' = no warm start"""
 
     def validate(self) -> None:
         """Types and ranges of every field (of the algorithm's subclass too): bools are bools, numbers are
@@ -192,6 +195,17 @@ class Actor(nn.Module):
         return a, d.log_prob(a).sum(-1), a.clamp(-1.0, 1.0).numpy()
 
 
+def make_actor(args: CommonArgs, envs) -> tuple[Actor, str | None]:
+    """The run's policy: random init, then (if ``args.warm_start``) the warm start of (env, seed),
+    identical for every algorithm of a seed. Returns (actor, sha256 of the warm start or None)."""
+    actor = Actor(envs.single_observation_space.shape[0], envs.single_action_space, args.hidden)
+    if not args.warm_start:
+        return actor, None
+    from sppo.control.warmstart import load_into
+
+    return actor, load_into(actor, args.warm_start, args.env, args.seed, args.hidden)
+
+
 def value_net(obs_dim: int, hidden: int) -> nn.Sequential:
     """A scalar critic head: obs (n, obs_dim) -> (n, 1)."""
     return mlp(obs_dim, 1, hidden, out_std=1.0)
@@ -206,7 +220,9 @@ class EpisodeBatch:
 
     obs (T, B, obs_dim) float32; actions (T, B) or (T, B, act_dim); logprobs (T, B) behaviour
     log-probs; mask (T, B) bool, True on real steps; outcomes (B,) float in {0, 1};
-    lengths (B,) int; start_obs (B, obs_dim) = obs[0].
+    lengths (B,) int; start_obs (B, obs_dim) = obs[0]; rewards (T, B) the per-step rewards the
+    env paid (for the sparse tasks: the outcome on the last step; only the dense warm-start
+    pre-training of sppo/control/warmstart.py reads them).
     """
 
     obs: torch.Tensor
@@ -215,6 +231,7 @@ class EpisodeBatch:
     mask: torch.Tensor
     outcomes: torch.Tensor
     lengths: torch.Tensor
+    rewards: torch.Tensor | None = None
 
     @property
     def start_obs(self) -> torch.Tensor:
@@ -232,7 +249,7 @@ def collect_episodes(envs: OneEpisodeVectorEnv, actor: Actor, seeds: list[int]) 
     done = np.zeros(n, dtype=bool)
     outcomes = np.zeros(n, dtype=np.float32)
     lengths = np.zeros(n, dtype=np.int64)
-    obs_l, act_l, logp_l, mask_l = [], [], [], []
+    obs_l, act_l, logp_l, mask_l, rew_l = [], [], [], [], []
     while not done.all():
         a, logp, env_a = actor.act(obs)
         obs_l.append(torch.as_tensor(obs))
@@ -241,6 +258,7 @@ def collect_episodes(envs: OneEpisodeVectorEnv, actor: Actor, seeds: list[int]) 
         mask_l.append(torch.as_tensor(~done))
         obs, reward, term, trunc, _ = envs.step(env_a)
         newly = (term | trunc) & ~done
+        rew_l.append(torch.as_tensor(reward, dtype=torch.float32) * torch.as_tensor(~done))
         lengths[~done] += 1
         outcomes[newly] = reward[newly]  # the outcome is paid once, on the final step
         done |= newly
@@ -251,6 +269,7 @@ def collect_episodes(envs: OneEpisodeVectorEnv, actor: Actor, seeds: list[int]) 
         torch.stack(mask_l),
         torch.as_tensor(outcomes),
         torch.as_tensor(lengths),
+        torch.stack(rew_l),
     )
 
 
@@ -322,6 +341,7 @@ class Recorder:
     args: CommonArgs
     curve: list = field(default_factory=list)
     start: float = field(default_factory=time.perf_counter)
+    warm_start_digest: str | None = None
     env_steps: int = 0
     episodes: int = 0
     successes: int = 0
@@ -378,6 +398,7 @@ class Recorder:
             "train_successes": self.successes,
             "final_success": final_success,
             "eval_episodes": eval_episodes,
+            "warm_start_digest": self.warm_start_digest,
             "config": asdict(self.args),
             "curve": self.curve,
         }

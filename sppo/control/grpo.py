@@ -19,11 +19,11 @@ import numpy as np
 import torch
 
 from sppo.control.common import (
-    Actor,
     CommonArgs,
     Recorder,
     collect_episodes,
     evaluate,
+    make_actor,
     make_vector_env,
     outcome_policy_update,
     seed_everything,
@@ -72,10 +72,9 @@ def train(args: Args) -> dict:
     seed_rng = np.random.default_rng(args.seed)
     gen = torch.Generator().manual_seed(args.seed)
     envs = make_vector_env(args.env, args.horizon, args.episodes_per_iter)
-    obs_dim = envs.single_observation_space.shape[0]
-    actor = Actor(obs_dim, envs.single_action_space, args.hidden)  # GRPO: no critic
+    actor, warm_digest = make_actor(args, envs)  # random init or the warm start; GRPO: no critic
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=1e-5)
-    rec = Recorder("grpo", args)
+    rec = Recorder("grpo", args, warm_start_digest=warm_digest)
     n_groups = args.episodes_per_iter // args.group_size
 
     while not rec.done:

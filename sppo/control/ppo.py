@@ -19,13 +19,13 @@ import numpy as np
 import torch
 
 from sppo.control.common import (
-    Actor,
     CommonArgs,
     Recorder,
     clipped_surrogate,
     collect_episodes,
     evaluate,
     explained_variance,
+    make_actor,
     make_vector_env,
     minibatches,
     seed_everything,
@@ -97,11 +97,11 @@ def train(args: Args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     envs = make_vector_env(args.env, args.horizon, args.episodes_per_iter)
     obs_dim = envs.single_observation_space.shape[0]
-    actor = Actor(obs_dim, envs.single_action_space, args.hidden)
+    actor, warm_digest = make_actor(args, envs)  # random init or the warm start
     critic = value_net(obs_dim, args.hidden)  # PPO: V(s_t) on every state
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=1e-5)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, eps=1e-5)
-    rec = Recorder("ppo", args)
+    rec = Recorder("ppo", args, warm_start_digest=warm_digest)
 
     while not rec.done:
         # --- rollout

@@ -5,17 +5,26 @@
 Reads every ``*.json`` result written by ``python -m sppo.control run`` and writes into the
 output directory:
 
-* ``report.md``: per horizon, a final-success matrix (env x algo, mean ± std over seeds) and a
-  detailed table (final success, steps to 50 % success, train wall time per run);
+* ``report.md``: the warm starts' success (when the runs had one); per horizon, a final-success
+  matrix (env x algo, mean ± 95 % CI over seeds, and the warm-start level), the paired differences
+  SPPO − PPO and SPPO − GRPO with bootstrap CIs, and a detailed table (per-seed final success,
+  steps to 50 % success, train wall time per run);
 * ``curves_<env>.png``: training success rate vs environment steps (top) and vs wall time
   (bottom; a seed that has finished keeps its last value), one column per horizon, mean over
   seeds with a min-max band;
-* ``horizon_sweep.png``: final success vs horizon (mean ± std over seeds), one panel per env
-  that was run at two or more horizons (no file when there is none).
+* ``horizon_sweep.png``: final success vs horizon (mean ± 95 % CI over seeds, and the warm-start
+  level dashed), one panel per env that was run at two or more horizons (no file when there is none).
 
 Definitions (also in docs/control_suite.md):
 * final success: success rate of the final policy on ``eval_episodes`` held-out start states;
-  mean ± sample std (ddof = 1; 0 for one seed) over seeds;
+  per cell the mean over seeds ± the half-width of the 95 % t-interval (``t_interval``; 0 for one
+  seed), the detailed table also gives the sample std;
+* warm start: the warm-start policy's success at the run's H (``warm_start_success`` of the result
+  files, 100 held-out episodes per seed), mean over the cell's seeds;
+* differences: per (env, H) the mean over seeds of SPPO − X (X = PPO, GRPO), paired by seed (the
+  algorithms of a seed share the warm start and the evaluation start states), with a 95 %
+  percentile bootstrap CI over seeds (``paired_bootstrap``: 10 000 resamples of the seeds, fixed
+  generator seed) and, for comparison, the paired t-interval;
 * training success: rate over the trailing 64 training episodes (``SMOOTH_EPISODES``);
 * steps to 50 %: first environment step at which the training success reaches 0.5; the table
   shows the mean over the seeds that reached it and how many did (``k/n``), "—" if none.
@@ -128,6 +137,67 @@ def steps_to_threshold(curve: list[dict], threshold: float = 0.5) -> int | None:
     return int(steps[hit[0]]) if len(hit) else None
 
 
+# two-sided 95 % quantiles t_{0.975, df} of Student's t, df = 1..30 (beyond: the normal 1.96)
+T975 = (
+    12.706205,
+    4.302653,
+    3.182446,
+    2.776445,
+    2.570582,
+    2.446912,
+    2.364624,
+    2.306004,
+    2.262157,
+    2.228139,
+    2.200985,
+    2.178813,
+    2.160369,
+    2.144787,
+    2.131450,
+    2.119905,
+    2.109816,
+    2.100922,
+    2.093024,
+    2.085963,
+    2.079614,
+    2.073873,
+    2.068658,
+    2.063899,
+    2.059539,
+    2.055529,
+    2.051831,
+    2.048407,
+    2.045230,
+    2.042272,
+)
+BOOTSTRAP_RESAMPLES = 10_000
+
+
+def t_interval(values) -> tuple[float, float]:
+    """(mean, half-width of the 95 % Student-t interval) over the values; half-width 0 for one value."""
+    arr = np.asarray(values, dtype=float)
+    if len(arr) < 2:
+        return float(arr.mean()), 0.0
+    t = T975[len(arr) - 2] if len(arr) - 1 <= len(T975) else 1.959964
+    return float(arr.mean()), float(t * arr.std(ddof=1) / math.sqrt(len(arr)))
+
+
+def paired_bootstrap(a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
+    """Mean of a - b over paired samples (seeds), and its 95 % percentile-bootstrap interval.
+
+    a, b: (n,) values of the same n seeds. Each resample draws n seed indices with replacement
+    (``numpy.random.default_rng(seed).integers(0, n, (resamples, n))``) and takes the mean of the
+    differences; the interval is the 2.5 and 97.5 percentiles (numpy's linear interpolation) of the
+    resampled means. Returns (mean, low, high)."""
+    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
+    if d.ndim != 1 or len(d) == 0:
+        raise ValueError(f"paired_bootstrap needs two equal-length non-empty 1-D samples, got {d.shape}")
+    idx = np.random.default_rng(seed).integers(0, len(d), (resamples, len(d)))
+    means = d[idx].mean(axis=1)
+    lo, hi = np.percentile(means, [2.5, 97.5])
+    return float(d.mean()), float(lo), float(hi)
+
+
 def mean_std(values: list[float]) -> tuple[float, float]:
     arr = np.asarray(values, dtype=float)
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
@@ -136,6 +206,11 @@ def mean_std(values: list[float]) -> tuple[float, float]:
 def fmt_ms(values: list[float]) -> str:
     m, s = mean_std(values)
     return f"{m:.3f} ± {s:.3f}"
+
+
+def fmt_ci(values: list[float]) -> str:
+    m, h = t_interval(values)
+    return f"{m:.3f} ± {h:.3f}"
 
 
 def fmt_steps(n: float) -> str:
@@ -155,12 +230,17 @@ def summarise(results: list[dict]) -> dict:
     for key, runs in groups.items():
         runs = sorted(runs, key=lambda r: r["seed"])
         finals = [r["final_success"] for r in runs if r["final_success"] is not None]
+        warm = [r["warm_start_success"] for r in runs if r.get("warm_start_success") is not None]
         reached = [s for s in (steps_to_threshold(r["curve"]) for r in runs) if s is not None]
         summary[key] = {
             "seeds": [r["seed"] for r in runs],
             "finals": finals,
             "final_mean": mean_std(finals)[0] if finals else None,
             "final_std": mean_std(finals)[1] if finals else None,
+            "final_ci": t_interval(finals)[1] if finals else None,
+            "final_by_seed": {r["seed"]: r["final_success"] for r in runs if r["final_success"] is not None},
+            "warm": warm,
+            "warm_mean": float(np.mean(warm)) if warm else None,
             "steps_to_50": reached,
             "budget": max(r["total_steps"] for r in runs),
             "wall_mean": float(np.mean([r["wall_time"] for r in runs])),
@@ -169,27 +249,98 @@ def summarise(results: list[dict]) -> dict:
     return summary
 
 
+def _warm_by_seed(results: list[dict]) -> dict:
+    """{(env, H): {seed: warm-start success}} from the result files that carry one."""
+    out = defaultdict(dict)
+    for r in results:
+        if r.get("warm_start_success") is not None:
+            out[(r["env"], int(r["horizon"]))][r["seed"]] = r["warm_start_success"]
+    return out
+
+
+def differences(summary: dict, env: str, h: int, other: str):
+    """SPPO − other at (env, H), paired by seed: (n seeds, (mean, lo, hi) bootstrap, t half-width)
+    or None when the two cells share no seed."""
+    a, b = summary.get((env, h, "sppo")), summary.get((env, h, other))
+    if not a or not b:
+        return None
+    seeds = sorted(set(a["final_by_seed"]) & set(b["final_by_seed"]))
+    if not seeds:
+        return None
+    xa = [a["final_by_seed"][s] for s in seeds]
+    xb = [b["final_by_seed"][s] for s in seeds]
+    return len(seeds), paired_bootstrap(xa, xb), t_interval(np.subtract(xa, xb))[1]
+
+
+def _fmt_diff(d) -> list[str]:
+    if d is None:
+        return ["—", "—", "—"]
+    n, (m, lo, hi), th = d
+    return [f"{m:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", f"[{m - th:+.3f}, {m + th:+.3f}]"]
+
+
 def markdown(results: list[dict], title: str = "Control suite results") -> str:
     summary = summarise(results)
+    warm = _warm_by_seed(results)
     lines = [f"# {title}", ""]
     horizons = sorted({k[1] for k in summary})
+    if warm:
+        w_envs = _ordered({e for e, _ in warm}, ENV_ORDER)
+        w_h = sorted({h for _, h in warm})
+        lines += [
+            "## Warm starts: success before RL (mean ± 95 % CI over seeds)",
+            "",
+            "| env | " + " | ".join(f"H = {h}" for h in w_h) + " | per-seed at H = " + str(w_h[-1]) + " |",
+            "|" + "---|" * (len(w_h) + 2),
+        ]
+        for env in w_envs:
+            cells = [fmt_ci(list(warm[(env, h)].values())) if warm.get((env, h)) else "—" for h in w_h]
+            last = warm.get((env, w_h[-1]), {})
+            per_seed = ", ".join(f"{last[s]:.2f}" for s in sorted(last))
+            lines.append(f"| {env} | " + " | ".join(cells) + f" | {per_seed} |")
+        lines.append("")
     for h in horizons:
         envs = _ordered({k[0] for k in summary if k[1] == h}, ENV_ORDER)
         algos = _ordered({k[2] for k in summary if k[1] == h}, ALGO_ORDER)
-        lines += [f"## H = {h}: final success (mean ± std over seeds)", ""]
-        header = "| env | " + " | ".join(ALGO_LABEL.get(a, a) for a in algos) + " |"
-        lines += [header, "|" + "---|" * (len(algos) + 1)]
+        has_warm = any(warm.get((e, h)) for e in envs)
+        lines += [f"## H = {h}: final success (mean ± 95 % CI over seeds)", ""]
+        header = "| env | " + ("warm start | " if has_warm else "")
+        header += " | ".join(ALGO_LABEL.get(a, a) for a in algos) + " |"
+        header += " best − warm start |" if has_warm else ""
+        lines += [header, "|" + "---|" * (len(algos) + 1 + 2 * has_warm)]
         for env in envs:
-            cells = []
+            cells, means = [], []
             for a in algos:
                 s = summary.get((env, h, a))
-                cells.append(fmt_ms(s["finals"]) if s and s["finals"] else "—")
-            lines.append(f"| {env} | " + " | ".join(cells) + " |")
+                cells.append(fmt_ci(s["finals"]) if s and s["finals"] else "—")
+                if s and s["finals"]:
+                    means.append(s["final_mean"])
+            row = f"| {env} | "
+            if has_warm:
+                w = list(warm.get((env, h), {}).values())
+                row += (fmt_ci(w) if w else "—") + " | "
+            row += " | ".join(cells) + " |"
+            if has_warm:
+                row += f" {max(means) - float(np.mean(w)):+.3f} |" if w and means else " — |"
+            lines.append(row)
+        others = [a for a in ("ppo", "grpo") if a in algos]
+        if "sppo" in algos and others:
+            lines += [
+                "",
+                f"## H = {h}: SPPO minus the others (paired by seed; 95 % CIs: bootstrap over seeds, and paired t)",
+                "",
+                "| env | seeds | " + " | ".join(f"SPPO − {ALGO_LABEL[o]} | bootstrap CI | t CI" for o in others) + " |",
+                "|" + "---|" * (2 + 3 * len(others)),
+            ]
+            for env in envs:
+                diffs = [differences(summary, env, h, o) for o in others]
+                n = max((d[0] for d in diffs if d), default=0)
+                lines.append(f"| {env} | {n} | " + " | ".join(" | ".join(_fmt_diff(d)) for d in diffs) + " |")
         lines += [
             "",
             f"## H = {h}: details",
             "",
-            "| env | algo | seeds | budget (env steps) | final success | per-seed final "
+            "| env | algo | seeds | budget (env steps) | final success (mean ± std) | per-seed final "
             "| steps to 50% (mean, reached) | train wall / run (s) | env steps/s |",
             "|---|---|---|---|---|---|---|---|---|",
         ]
@@ -216,9 +367,10 @@ def markdown(results: list[dict], title: str = "Control suite results") -> str:
     lines += [
         f"Seeds: {', '.join(map(str, seeds))}. Final success = success rate of the final "
         f"(stochastic) policy on {', '.join(map(str, evals))} held-out start states per "
-        "seed. "
+        "seed; ± is the half-width of the 95 % t-interval over seeds (details: sample std). "
         f"Steps to 50% uses the training success over the trailing {SMOOTH_EPISODES} "
-        "episodes.",
+        "episodes. Differences: mean over the seeds both algorithms finished of the per-seed "
+        f"difference; bootstrap CI = 2.5/97.5 percentiles of {BOOTSTRAP_RESAMPLES} resampled means.",
         "",
     ]
     return "\n".join(lines)
@@ -286,6 +438,7 @@ def _plot_sweep(results, out_dir):
     import matplotlib.pyplot as plt
 
     summary = summarise(results)
+    warm = _warm_by_seed(results)
     horizons = sorted({k[1] for k in summary})
     if len(horizons) < 2:
         return None
@@ -303,18 +456,21 @@ def _plot_sweep(results, out_dir):
                 ax.errorbar(
                     [h for h, _ in pts],
                     [s["final_mean"] for _, s in pts],
-                    yerr=[s["final_std"] for _, s in pts],
+                    yerr=[s["final_ci"] for _, s in pts],
                     marker="o",
                     capsize=3,
                     label=ALGO_LABEL.get(algo, algo),
                 )
+        warm_pts = [(h, float(np.mean(list(warm[(env, h)].values())))) for h in horizons if warm.get((env, h))]
+        if warm_pts:
+            ax.plot(*zip(*warm_pts), "k--", marker="x", label="warm start")
         ax.set_title(env)
         ax.set_xlabel("horizon H")
         ax.set_xticks(horizons)
         ax.set_xticklabels([str(h) for h in horizons])
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
-    axes[0][0].set_ylabel("final success")
+    axes[0][0].set_ylabel("final success (mean ± 95 % CI)")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     path = os.path.join(out_dir, "horizon_sweep.png")
@@ -349,5 +505,7 @@ __all__ = [
     "steps_to_threshold",
     "summarise",
     "markdown",
+    "paired_bootstrap",
+    "t_interval",
     "write_report",
 ]

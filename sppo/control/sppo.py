@@ -21,12 +21,12 @@ import torch
 import torch.nn.functional as F
 
 from sppo.control.common import (
-    Actor,
     CommonArgs,
     Recorder,
     collect_episodes,
     evaluate,
     explained_variance,
+    make_actor,
     make_vector_env,
     outcome_policy_update,
     seed_everything,
@@ -81,11 +81,11 @@ def train(args: Args) -> dict:
     gen = torch.Generator().manual_seed(args.seed)
     envs = make_vector_env(args.env, args.horizon, args.episodes_per_iter)
     obs_dim = envs.single_observation_space.shape[0]
-    actor = Actor(obs_dim, envs.single_action_space, args.hidden)
+    actor, warm_digest = make_actor(args, envs)  # random init or the warm start
     critic = value_net(obs_dim, args.hidden)  # SPPO: V(s_0) only, a logit
     actor_opt = torch.optim.Adam(actor.parameters(), lr=args.learning_rate, eps=1e-5)
     critic_opt = torch.optim.Adam(critic.parameters(), lr=args.critic_learning_rate, eps=1e-5)
-    rec = Recorder("sppo", args)
+    rec = Recorder("sppo", args, warm_start_digest=warm_digest)
 
     while not rec.done:
         # --- rollout: one episode per start state

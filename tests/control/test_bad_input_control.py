@@ -27,7 +27,7 @@ def _result(t: Path, text: str) -> None:
 
 
 RUN_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
-    ("no command", lambda t: [], "missing command (allowed: run, report, list)"),
+    ("no command", lambda t: [], "missing command (allowed: run, report, warmstart, list)"),
     ("unknown command", lambda t: ["train"], "invalid choice: 'train'"),
     ("no --env", lambda t: ["run", "--algo", "sppo", "--steps", "10", "--out", "out"], "required: --env"),
     ("steps zero", lambda t: [a if a != "100" else "0" for a in _run()], "--steps must be a positive integer, got 0"),

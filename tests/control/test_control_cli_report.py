@@ -57,7 +57,7 @@ def run_cli(capsys, *argv):
             "group_size must be >= 2 and divide episodes_per_iter (16), got 3",
         ),
         (["train"], "invalid choice: 'train'"),
-        ([], "missing command (allowed: run, report, list)"),
+        ([], "missing command (allowed: run, report, warmstart, list)"),
     ],
 )
 def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
@@ -108,7 +108,7 @@ def test_run_writes_results_and_resumes(capsys, tmp_path):
     assert [f for f in os.listdir(tmp_path) if f.startswith(".")] == []  # no temp files left
 
 
-def fake_result(env, algo, horizon, seed, final, per_iter_successes, episodes=16, steps=1000):
+def fake_result(env, algo, horizon, seed, final, per_iter_successes, episodes=16, steps=1000, warm=None):
     curve, total = [], 0
     for i, s in enumerate(per_iter_successes):
         total += steps
@@ -136,6 +136,7 @@ def fake_result(env, algo, horizon, seed, final, per_iter_successes, episodes=16
         "eval_episodes": 32,
         "config": {},
         "curve": curve,
+        **({} if warm is None else {"warm_start_success": warm, "warm_start_episodes": 100}),
     }
 
 
@@ -149,10 +150,10 @@ def test_steps_to_50_uses_trailing_64_episodes():
 
 def test_results_round_trip_into_report(tmp_path):
     results = [
-        fake_result("cartpole", "sppo", 1000, 0, 0.4, [0, 0, 16, 16, 16]),
-        fake_result("cartpole", "sppo", 1000, 1, 0.6, [0, 16, 16, 16, 16]),
-        fake_result("cartpole", "ppo", 1000, 0, 0.25, [0, 0, 0, 0, 0]),
-        fake_result("cartpole", "ppo", 1000, 1, 0.125, [0, 0, 0, 0, 0]),
+        fake_result("cartpole", "sppo", 1000, 0, 0.4, [0, 0, 16, 16, 16], warm=0.2),
+        fake_result("cartpole", "sppo", 1000, 1, 0.6, [0, 16, 16, 16, 16], warm=0.3),
+        fake_result("cartpole", "ppo", 1000, 0, 0.25, [0, 0, 0, 0, 0], warm=0.2),
+        fake_result("cartpole", "ppo", 1000, 1, 0.125, [0, 0, 0, 0, 0], warm=0.3),
         fake_result("hopper", "grpo", 1000, 0, 0.875, [16] * 5),
         fake_result("cartpole", "sppo", 200, 0, 1.0, [16] * 5),
     ]
@@ -162,9 +163,16 @@ def test_results_round_trip_into_report(tmp_path):
     md_path = write_report(str(tmp_path), str(out))
     text = open(md_path).read()
     assert text == open(md_path).read() and text.startswith("# Control suite results")
-    # mean ± sample std: (0.4, 0.6) -> 0.500 ± 0.141; (0.25, 0.125) -> 0.188 ± 0.088
-    assert "| cartpole | 0.500 ± 0.141 | 0.188 ± 0.088 | — |" in text
-    assert "| hopper | — | — | 0.875 ± 0.000 |" in text
+    # mean ± 95 % t half-width, t_{0.975,1} = 12.706205: (0.4, 0.6) -> 0.500 ± 12.706205 * 0.1
+    # = 1.271; (0.25, 0.125) -> 0.188 ± 0.794; warm start (0.2, 0.3) -> 0.250 ± 0.635; best
+    # (0.500) - warm (0.250) = +0.250
+    assert "| cartpole | 0.250 ± 0.635 | 0.500 ± 1.271 | 0.188 ± 0.794 | — | +0.250 |" in text
+    assert "| hopper | — | — | — | 0.875 ± 0.000 | — |" in text
+    assert "| cartpole | 0.25 ± 0.64 |" not in text and "| cartpole | 0.200 ± 0.000 | 0.300 ± 0.000 |" not in text
+    assert "| env | H = 1000 | per-seed at H = 1000 |" in text and "| cartpole | 0.250 ± 0.635 | 0.20, 0.30 |" in text
+    # SPPO - PPO paired by seed: differences (0.15, 0.475); bootstrap percentiles of two points
+    # are the points themselves; no GRPO at cartpole
+    assert "| cartpole | 2 | +0.31" in text and "| [+0.150, +0.475] | [" in text and "| — | — | — |" in text
     # steps to 50 % (trailing 64 episodes): seed 0 at 4000 (32/64), seed 1 at 2000 (16/32)
     assert "| cartpole | SPPO | 2 | 5000 | 0.500 ± 0.141 | 0.400, 0.600 | 3k (2/2) |" in text
     assert "| cartpole | PPO (GAE) | 2 | 5000 | 0.188 ± 0.088 | 0.250, 0.125 | — (0/2) |" in text
@@ -198,6 +206,7 @@ def test_run_script_runs_grid_and_resumes(tmp_path):
         EVAL_EPISODES="2",
         JOBS="1",
         NICE="0",
+        WARM="0",  # the warm-start phase is covered in test_control_warmstart.py
         PYTHON=sys.executable,
     )
     script = os.path.join(REPO, "run_scripts", "run_control_suite.sh")
