@@ -59,6 +59,22 @@ METHODS = {
     "sppo_select": Method("sppo_select", "sppo", 1, overrides=("sppo.prompt_selection.enable=true",)),
     # the paper's memory comparison: SPPO with a critic as large as the policy (run beside sppo on a GPU)
     "sppo_samecritic": Method("sppo_samecritic", "sppo", 1, policy_sized_critic=True),
+    # issue 16: SPPO in verl's asynchronous trainer modes (sync is "sppo"); weights synced every step in both
+    "sppo_colocate_async": Method(
+        "sppo_colocate_async", "sppo", 1, overrides=("trainer.v1.trainer_mode=colocate_async",)
+    ),
+    "sppo_separate_async": Method(
+        "sppo_separate_async",
+        "sppo",
+        1,
+        overrides=(
+            "trainer.v1.trainer_mode=separate_async",
+            "trainer.v1.separate_async.parameter_sync_step=1",
+            "actor_rollout_ref.rollout.nnodes=1",
+            "actor_rollout_ref.rollout.n_gpus_per_node=1",
+            "ray_kwargs.ray_init.num_gpus=2",  # one logical slot for the trainer, one for the standalone replica
+        ),
+    ),
 }
 DEFAULT_METHODS = ["sppo", "grpo", "rloo", "gae", "remax"]
 

@@ -172,8 +172,22 @@ def check_estimator(config: DictConfig) -> None:
 
 
 def check_gpus(config: DictConfig, dry_run: bool = True) -> list[str]:
-    """GPUs asked per node vs CUDA devices visible here. No GPU at all: a warning in a dry run."""
+    """GPUs asked per node vs CUDA devices visible here. No GPU at all: a warning in a dry run.
+
+    On CPU, verl's resource pools count logical "GPU" slots of the Ray cluster (configs/platform/cpu.yaml): the
+    trainer's ranks plus, in separate_async, the standalone rollout replicas' must fit into them."""
     if str(config.trainer.get("device", "cuda")) == "cpu":
+        slots = int(config.trainer.n_gpus_per_node) * int(config.trainer.nnodes)
+        v1 = config.trainer.get("v1") or {}
+        if v1.get("trainer_mode", "sync") == "separate_async":
+            rollout = config.actor_rollout_ref.rollout
+            slots += int(rollout.get("nnodes", 0) or 0) * int(rollout.get("n_gpus_per_node", 0) or 0)
+        logical = int((config.get("ray_kwargs") or {}).get("ray_init", {}).get("num_gpus", 0) or 0)
+        if logical < slots:
+            raise SPPOConfigError(
+                f"ray_kwargs.ray_init.num_gpus={logical} logical GPU slots on CPU, but the run places {slots} "
+                f"workers (trainer ranks + standalone rollout replicas); set ray_kwargs.ray_init.num_gpus={slots}"
+            )
         return []
     per_node = int(config.trainer.n_gpus_per_node)
     nnodes = int(config.trainer.nnodes)
@@ -338,6 +352,46 @@ def check_data_files(config: DictConfig) -> None:
                 raise SPPOConfigError(f"{key}: {problems[0]}{more}")
 
 
+TRAINER_MODES = ("sync", "colocate_async", "separate_async")  # verl 0.9.1's registered v1 trainers (SPPO_TRAINERS)
+
+
+def check_trainer_mode(config: DictConfig) -> None:
+    """``trainer.v1.trainer_mode`` names one of verl's trainers, and the asynchronous ones get what verl asserts.
+
+    verl checks the separate_async requirements with ``assert`` inside the Ray task runner (a traceback minutes into
+    the launch); here they are one line before anything starts.
+    """
+    if not config.trainer.get("use_v1", True):
+        return
+    v1 = config.trainer.get("v1") or {}
+    mode = v1.get("trainer_mode", "sync")
+    if mode not in TRAINER_MODES:
+        raise SPPOConfigError(f"trainer.v1.trainer_mode={mode!r} is unknown; choose one of {', '.join(TRAINER_MODES)}")
+    if mode != "separate_async":
+        return
+    rollout = config.actor_rollout_ref.rollout
+    sync_step = int(v1.separate_async.parameter_sync_step)
+    mini = int(config.actor_rollout_ref.actor.ppo_mini_batch_size)
+    tbs = int(config.data.train_batch_size)
+    if sync_step < 1 or tbs != sync_step * mini:
+        raise SPPOConfigError(
+            f"trainer.v1.trainer_mode=separate_async needs data.train_batch_size = "
+            f"trainer.v1.separate_async.parameter_sync_step x actor_rollout_ref.actor.ppo_mini_batch_size; "
+            f"got {tbs} != {sync_step} x {mini}"
+        )
+    if int(rollout.get("nnodes", 0) or 0) < 1 or int(rollout.get("n_gpus_per_node", 0) or 0) < 1:
+        raise SPPOConfigError(
+            "trainer.v1.trainer_mode=separate_async needs standalone rollout GPUs: set "
+            "actor_rollout_ref.rollout.nnodes >= 1 and actor_rollout_ref.rollout.n_gpus_per_node >= 1"
+        )
+    if rollout.checkpoint_engine.backend == "naive":
+        raise SPPOConfigError(
+            "trainer.v1.trainer_mode=separate_async cannot sync weights with "
+            "actor_rollout_ref.rollout.checkpoint_engine.backend=naive; use nccl on GPUs "
+            "(platform=cpu selects sppo_mailbox)"
+        )
+
+
 def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
     """All checks above; returns warnings, raises ``SPPOConfigError`` on the first error.
 
@@ -345,6 +399,7 @@ def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
     GPUs not visible here stay a warning in both modes (the launch may come from a GPU-less Ray head)."""
     check_verl_values(config)
     check_estimator(config)
+    check_trainer_mode(config)
     check_sequence_parallel_keys(config)
     check_batches(config)
     check_parallelism(config)

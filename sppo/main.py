@@ -40,21 +40,28 @@ def _make_task_runner():
     from verl.trainer.main_ppo import TaskRunnerV1
 
     class SPPOTaskRunner(TaskRunnerV1.__ray_actor_class__):
-        """verl's v1 task runner, building ``SPPOTrainer`` for the sync trainer mode.
+        """verl's v1 task runner, building the SPPO trainer of the configured ``trainer.v1.trainer_mode``.
 
         verl picks the trainer class with ``get_trainer_cls(trainer.v1.trainer_mode)`` inside ``run`` and has
-        no hook to pass another class; registering a new mode name would change behaviour (verl branches on
-        ``trainer_mode == "sync"``) and re-registering "sync" is refused. So, in this actor's process only,
-        the lookup is rebound to return ``SPPOTrainer`` for "sync", and verl's own ``run`` does the rest.
+        no hook to pass another class; registering new mode names would change behaviour (verl branches on
+        the mode's name) and re-registering verl's names is refused. So, in this actor's process only, the
+        lookup is rebound to return SPPO's trainer for each of verl's modes, and verl's own ``run`` does the
+        rest. A mode without an SPPO trainer is refused (sppo.config_checks refuses it before Ray starts).
         """
 
         def run(self, config):
             import verl.trainer.ppo.v1 as v1
 
-            from sppo.trainer import SPPOTrainer
+            from sppo.trainer import SPPO_TRAINERS
 
             stock_lookup = v1.get_trainer_cls
-            v1.get_trainer_cls = lambda name: SPPOTrainer if name == "sync" else stock_lookup(name)
+
+            def sppo_lookup(name: str):
+                if name not in SPPO_TRAINERS:
+                    raise ValueError(f"SPPO needs trainer.v1.trainer_mode in {sorted(SPPO_TRAINERS)}, got {name!r}")
+                return SPPO_TRAINERS[name]
+
+            v1.get_trainer_cls = sppo_lookup
             try:
                 return super().run(config)
             finally:

@@ -6,8 +6,14 @@ built-in servers use:
 
 * ``RolloutReplicaRegistry.register("hf", ...)`` -> ``HFReplica``: starts one ``HFRolloutServer`` Ray actor
   per replica; the agent loop calls its ``generate`` (token ids in, token ids + log-probs out).
-* ``_ROLLOUT_REGISTRY[("hf", "async")]`` -> ``HFServerAdapter``: lives in the actor worker and, at each
-  weight sync (checkpoint engine ``naive``), pushes the trained policy's state dict to the server.
+* ``_ROLLOUT_REGISTRY[("hf", "async")]`` -> ``HFServerAdapter``: lives in the actor worker (checkpoint engine
+  ``naive``: colocated modes) or in a standalone replica's checkpoint-engine worker (``separate_async``, weights from
+  ``sppo.cpu.checkpoint_engine``) and pushes the trained policy's state dict to the server.
+
+The server supports what verl's asynchronous trainer modes use: ``abort_all_requests`` stops in-flight generation
+at the next token and returns the partial tokens with ``stop_reason="aborted"`` (verl's
+``FullyAsyncLLMServerClient`` resumes them with prompt + partial tokens), requests that arrive while generation is
+paused wait for ``resume_generation`` (or are refused as aborted with ``reject_request=True``), as vLLM's server does.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ from typing import Any
 
 import ray
 import torch
+from transformers import StoppingCriteria, StoppingCriteriaList
 from verl.workers.rollout.base import _ROLLOUT_REGISTRY, BaseRollout
 from verl.workers.rollout.replica import RolloutReplica, RolloutReplicaRegistry, TokenOutput
 
@@ -28,6 +35,16 @@ logger = logging.getLogger(__name__)
 
 def _server_name(replica_rank: int) -> str:
     return f"sppo_hf_rollout_server_{replica_rank}"
+
+
+class _StopOnAbort(StoppingCriteria):
+    """Ends ``generate`` after the current token once the server is told to abort."""
+
+    def __init__(self, abort: threading.Event):
+        self.abort = abort
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs) -> torch.BoolTensor:
+        return torch.full((input_ids.shape[0],), self.abort.is_set(), dtype=torch.bool)
 
 
 class HFRolloutServer:
@@ -46,6 +63,10 @@ class HFRolloutServer:
         self._lock = threading.Lock()
         # the weights' training step: verl tags every trajectory with it (off-policy bookkeeping)
         self.global_steps = 0
+        # abort_all_requests .. resume_generation: in-flight generation stops, new requests wait (or are refused)
+        self._abort = threading.Event()
+        self._paused = False
+        self._rejecting = False
 
     def _eos_ids(self) -> list[int]:
         eos = self.model.generation_config.eos_token_id
@@ -80,14 +101,21 @@ class HFRolloutServer:
             gen_kwargs.update(do_sample=True, temperature=temperature, top_p=top_p, top_k=top_k if top_k > 0 else 0)
         else:
             gen_kwargs.update(do_sample=False, temperature=None, top_p=None, top_k=None)
+        gen_kwargs["stopping_criteria"] = StoppingCriteriaList([_StopOnAbort(self._abort)])
         with self._lock, torch.no_grad():
+            if self._abort.is_set():  # paused while this request waited for the model
+                return self._aborted()
             out = self.model.generate(input_ids, attention_mask=torch.ones_like(input_ids), **gen_kwargs)
+            aborted = self._abort.is_set()
         tokens = out.sequences[0, input_ids.shape[1] :].tolist()
         # HF pads finished sequences; cut after the first EOS
+        finished = False
         for i, tok in enumerate(tokens):
             if tok in self.eos_ids:
                 tokens = tokens[: i + 1]
+                finished = True
                 break
+        stop_reason = "aborted" if aborted and not finished and len(tokens) < max_tokens else "completed"
         log_probs = None
         if params.get("logprobs"):
             # scores are the processed logits (temperature / top-k / top-p applied), like vLLM's sampled logprobs
@@ -98,8 +126,13 @@ class HFRolloutServer:
         return TokenOutput(
             token_ids=tokens,
             log_probs=log_probs,
-            stop_reason="completed",
+            stop_reason=stop_reason,
             extra_fields={"global_steps": self.global_steps},
+        )
+
+    def _aborted(self) -> TokenOutput:
+        return TokenOutput(
+            token_ids=[], log_probs=[], stop_reason="aborted", extra_fields={"global_steps": self.global_steps}
         )
 
     async def generate(
@@ -113,19 +146,31 @@ class HFRolloutServer:
     ) -> TokenOutput:
         if image_data or video_data:
             raise NotImplementedError("the hf rollout backend is text-only")
+        while self._paused:  # by abort_all_requests, until resume_generation
+            if self._rejecting:
+                return self._aborted()  # the client retries, on another replica if there is one
+            await asyncio.sleep(0.02)
         return await asyncio.to_thread(self._sample, list(prompt_ids), dict(sampling_params))
+
+    async def abort_all_requests(self, reject_request: bool = False) -> dict[str, Any]:
+        """Pause: in-flight generation returns its tokens so far as "aborted"; new requests wait for resume."""
+        self._rejecting = bool(reject_request)
+        self._paused = True
+        self._abort.set()
+        await asyncio.to_thread(self._lock.acquire)  # the running generate has stopped once the lock is free
+        self._lock.release()
+        return {"aborted_count": 0, "request_ids": []}
+
+    async def resume_generation(self):
+        self._abort.clear()
+        self._rejecting = False
+        self._paused = False
 
     # Server control verbs the trainer calls on every replica; nothing to free on CPU.
     async def wake_up(self):
         return None
 
     async def sleep(self):
-        return None
-
-    async def abort_all_requests(self, reject_request: bool = False):
-        return None
-
-    async def resume_generation(self):
         return None
 
     async def clear_kv_cache(self):
@@ -167,13 +212,16 @@ class HFReplica(RolloutReplica):
 class HFServerAdapter(BaseRollout):
     """Actor-side half of the hf backend: forwards synced weights to this replica's server."""
 
-    def __init__(self, config, model_config, device_mesh, *args, **kwargs):
+    def __init__(self, config, model_config, device_mesh, *args, replica_rank: int = -1, **kwargs):
         super().__init__(config, model_config, device_mesh)
         rank = torch.distributed.get_rank() if torch.distributed.is_initialized() else 0
         world = self.config.tensor_model_parallel_size * self.config.data_parallel_size
         world *= self.config.pipeline_model_parallel_size
-        self.replica_rank = rank // world
+        # a standalone replica's checkpoint-engine worker is told its replica (separate_async); the actor's
+        # colocated adapter derives it from its rank
+        self.replica_rank = rank // world if replica_rank < 0 else replica_rank
         self.is_leader = rank % world == 0
+        self.is_leader_rank = self.is_leader
 
     async def resume(self, tags: list[str]):
         return None
@@ -188,10 +236,18 @@ class HFServerAdapter(BaseRollout):
             raise NotImplementedError(f"hf rollout: weight wire format {wire_format!r} is not supported")
         # every rank must consume the generator (FSDP gathers collectively); only the leader sends
         state_dict = {}
-        for name, tensor in weights:
+
+        def keep(name: str, tensor: torch.Tensor) -> None:
             full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
             if self.is_leader:
                 state_dict[name] = full.detach().to("cpu", copy=True)
+
+        if hasattr(weights, "__aiter__"):  # from a checkpoint engine's receive_weights
+            async for name, tensor in weights:
+                keep(name, tensor)
+        else:  # from the actor's own FSDP engine (naive backend)
+            for name, tensor in weights:
+                keep(name, tensor)
         if self.is_leader:
             server = ray.get_actor(_server_name(self.replica_rank))
             await server.load_weights.remote(state_dict, kwargs.get("global_steps"))

@@ -72,6 +72,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         return sec.get("ppo_micro_batch_size_per_gpu", None)
 
     fsdp = arr.actor.get("fsdp_config", {})
+    mode = (config.trainer.get("v1") or {}).get("trainer_mode", "sync") if config.trainer.get("use_v1", True) else None
     summary: dict[str, Any] = {
         "estimator": est,
         "samples_per_prompt": n,
@@ -132,7 +133,8 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         },
         "test_freq": int(config.trainer.test_freq),
         "logger": [str(x) for x in _files(config.trainer.logger)],
-        "trainer": "v1 (sync)" if config.trainer.get("use_v1", True) else "legacy (main_ppo_v0)",
+        "trainer": f"v1 ({mode})" if mode else "legacy (main_ppo_v0)",
+        "trainer_mode": mode,
     }
     if est == "remax":
         summary["greedy_baseline_tokens_per_step"] = tbs * response

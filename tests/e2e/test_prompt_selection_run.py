@@ -12,7 +12,7 @@ pytestmark = [
     pytest.mark.ray,
     pytest.mark.slow,
     pytest.mark.timeout(900),
-]  # dp = 1; test_data_parallel covers it at dp = 2
+]  # dp = 1; tests/e2e/test_verl_cpu.py covers it at dp = 2
 
 
 def test_selected_batch_is_what_the_critic_ranked(tiny_task, tmp_path):

@@ -36,6 +36,7 @@ SPPO_SCRIPTS = (
     "run_ds1.5B_PPO_SEQUENCE_shuffle.sh",
     "run_R1-7B_DAPO_SEQUENCE.sh",
     "run_R1-7B_DAPO_SEQUENCE_small_critic.sh",
+    "run_ds1.5B_PPO_SEQUENCE_async.sh",  # the 1.5B run in verl's colocate_async trainer mode
 )
 BASELINES = {
     "ds1.5B": ("run_ds1.5B_GAE.sh", "run_ds1.5B_GRPO.sh", "run_ds1.5B_RLOO.sh", "run_ds1.5B_REMAX.sh"),

@@ -108,7 +108,7 @@ def test_gpus():
     assert "no CUDA device is visible" in dr.check_gpus(make(), dry_run=True)[0]
     with pytest.raises(SPPOConfigError, match="no CUDA device"):
         dr.check_gpus(make(), dry_run=False)
-    assert dr.check_gpus(make(**{"trainer.device": "cpu"})) == []
+    assert dr.check_gpus(make(**{"trainer.device": "cpu", "ray_kwargs.ray_init.num_gpus": 4})) == []
 
 
 def test_too_few_gpus_is_an_error(monkeypatch):
@@ -171,3 +171,49 @@ def test_estimator_name_lists_match_verls_registry():
     known = set(ADV_ESTIMATOR_REGISTRY) | {e.value for e in AdvantageEstimator}
     assert set(dr.GROUP_ESTIMATORS) <= known
     assert set(SPPO_ESTIMATORS) <= set(ADV_ESTIMATOR_REGISTRY)
+
+
+def _async(mode: str, **over):
+    base = {
+        "trainer.v1": {"trainer_mode": mode, "separate_async": {"parameter_sync_step": 16}},
+        "actor_rollout_ref.rollout.nnodes": 1,
+        "actor_rollout_ref.rollout.n_gpus_per_node": 4,
+        "actor_rollout_ref.rollout.checkpoint_engine": {"backend": "nccl"},
+    }
+    return make(**{**base, **over})
+
+
+def test_trainer_modes_pass_and_an_unknown_mode_is_one_line():
+    for mode in ("sync", "colocate_async", "separate_async"):
+        dr.check_trainer_mode(_async(mode))  # 512 prompts = 16 syncs x mini-batch 32
+    dr.check_trainer_mode(make())  # no v1 section: verl's default, sync
+    with pytest.raises(SPPOConfigError, match=r"trainer.v1.trainer_mode='fully_async' is unknown; choose one of sync"):
+        dr.check_trainer_mode(_async("fully_async"))
+
+
+@pytest.mark.parametrize(
+    "over, message",
+    [
+        (
+            {"trainer.v1.separate_async.parameter_sync_step": 4},
+            r"needs data.train_batch_size = .*parameter_sync_step x .*ppo_mini_batch_size; got 512 != 4 x 32",
+        ),
+        (
+            {"actor_rollout_ref.rollout.nnodes": 0},
+            r"needs standalone rollout GPUs: set actor_rollout_ref.rollout.nnodes",
+        ),
+        ({"actor_rollout_ref.rollout.checkpoint_engine.backend": "naive"}, r"cannot sync weights with .*backend=naive"),
+    ],
+)
+def test_separate_async_requirements_are_one_line_before_ray(over, message):
+    with pytest.raises(SPPOConfigError, match=message):
+        dr.check_trainer_mode(_async("separate_async", **over))
+    dr.check_trainer_mode(_async("colocate_async", **over))  # colocate_async needs none of them
+
+
+def test_cpu_logical_gpu_slots_cover_trainer_and_standalone_rollout():
+    cpu = {"trainer.device": "cpu", "trainer.n_gpus_per_node": 1, "actor_rollout_ref.rollout.n_gpus_per_node": 1}
+    assert dr.check_gpus(_async("separate_async", **cpu, **{"ray_kwargs.ray_init.num_gpus": 2})) == []
+    assert dr.check_gpus(_async("colocate_async", **cpu, **{"ray_kwargs.ray_init.num_gpus": 1})) == []
+    with pytest.raises(SPPOConfigError, match=r"num_gpus=1 logical GPU slots on CPU, but the run places 2 workers"):
+        dr.check_gpus(_async("separate_async", **cpu, **{"ray_kwargs.ray_init.num_gpus": 1}))

@@ -234,6 +234,15 @@ def test_baselines_share_data_and_budget_with_sppo(dry_runs, size):
         assert not extra, f"{script} also changes {sorted(extra)}"
 
 
+def test_async_script_is_the_1_5b_run_in_colocate_async_mode(dry_runs):
+    """Same data, model, batches and budget as the synchronous 1.5B SPPO script; only verl's trainer mode differs."""
+    sync = dry_runs["run_ds1.5B_PPO_SEQUENCE_shuffle.sh"].config
+    run = dry_runs["run_ds1.5B_PPO_SEQUENCE_async.sh"]
+    assert get(run.config, "trainer.v1.trainer_mode") == "colocate_async"
+    assert diff(sync, run.config) - NAME_KEYS == {"trainer.v1.trainer_mode"}
+    assert run.summary["trainer_mode"] == "colocate_async"
+
+
 @pytest.mark.parametrize("case", [*sorted(BAD_CASES), "real_missing_data"])
 def test_bad_setting_fails_with_one_line(dry_runs, case):
     run = dry_runs[case]
