@@ -21,8 +21,8 @@ How the warm start is made (the numbers are in ``RECIPES`` and docs/control_suit
 * Hopper: gymnasium has no scripted Hopper controller, so a short dense-reward pre-training:
   token-level PPO (GAE) on gymnasium's own forward-progress and control-cost reward terms (its
   "healthy" bonus left out: it would reward not reaching the target), checked every
-  ``check_every`` iterations on 32 episodes at H = 1000 and stopped at the first check with
-  sparse success >= ``stop_at`` (or at ``max_steps``).
+  ``check_every`` iterations on ``check_episodes`` fresh held-out episodes at H = 1000 and stopped
+  at the first check with sparse success >= ``stop_at`` (or at ``max_steps``).
 
 eps / noise std / stop_at were tuned so that the warm start's success at H = 1000 lies in
 [0.1, 0.4] (measured with 100 held-out episodes per seed, see ``warm_start_success``).
@@ -30,6 +30,8 @@ eps / noise std / stop_at were tuned so that the warm start's success at H = 100
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import math
@@ -117,6 +119,8 @@ class Recipe:
     """dense_ppo: stop at the first check whose sparse success at H = 1000 is >= this"""
     check_every: int = 4
     """dense_ppo: iterations between checks"""
+    check_episodes: int = 64
+    """dense_ppo: held-out episodes (fresh start states each time) per check"""
     max_steps: int = 60_000
     """dense_ppo: step cap of the pre-training"""
 
@@ -126,7 +130,7 @@ RECIPES: dict[str, Recipe] = {
     "mountaincar": Recipe("bc", noise=0.95),
     "pendulum": Recipe("bc", noise=1.6),
     "lunarlander": Recipe("bc", noise=0.45),
-    "hopper": Recipe("dense_ppo", stop_at=0.15),
+    "hopper": Recipe("dense_ppo", stop_at=0.2),
 }
 
 
@@ -216,7 +220,6 @@ def dense_pretrain(actor: Actor, env_name: str, recipe: Recipe, seed: int) -> di
     critic_opt = torch.optim.Adam(critic.parameters(), lr=cfg.critic_learning_rate, eps=1e-5)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng([seed, 4242])
-    check = CommonArgs(env=env_name, horizon=BC_HORIZON, seed=seed + 10**6)  # its own eval stream
     steps, it, checks = 0, 0, []
     while steps < recipe.max_steps:
         batch = collect_episodes(envs, actor, start_seeds(rng, cfg.episodes_per_iter))
@@ -242,7 +245,9 @@ def dense_pretrain(actor: Actor, env_name: str, recipe: Recipe, seed: int) -> di
                 torch.nn.utils.clip_grad_norm_(critic.parameters(), cfg.max_grad_norm)
                 critic_opt.step()
         if it % recipe.check_every == 0:
-            success = evaluate(actor, check, 32)
+            # fresh held-out start states at every check (a stream of its own per check)
+            check = CommonArgs(env=env_name, horizon=BC_HORIZON, seed=10**6 + 1000 * seed + it)
+            success = evaluate(actor, check, recipe.check_episodes)
             checks.append((steps, success))
             if success >= recipe.stop_at:
                 break
@@ -290,23 +295,42 @@ def state_dict_digest(state: dict) -> str:
     return h.hexdigest()
 
 
+@contextlib.contextmanager
+def _locked(directory: str, name: str):
+    """An exclusive lock file in ``directory``: parallel runs of one (env, seed) build or measure a
+    warm start once, the others wait and then read the cache."""
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, f".{name}.lock"), "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
 def load_or_build(directory: str, env: str, seed: int, hidden: int = 64) -> dict:
     """The cached warm start of (env, seed), built and cached (atomically) if missing."""
     path = warm_start_path(directory, env, seed)
-    if not os.path.exists(path):
-        state, info = build_warm_start(env, seed, hidden)
-        os.makedirs(directory, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=directory)
-        os.close(fd)
-        try:
-            torch.save(state, tmp)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
-        write_json_atomic(path[: -len(".pt")] + ".build.json", dict(info, digest=state_dict_digest(state)))
+    if os.path.exists(path):
+        return torch.load(path, weights_only=True)
+    with _locked(directory, f"{env}__seed{seed}"):
+        if not os.path.exists(path):
+            _build_and_save(directory, env, seed, hidden, path)
     return torch.load(path, weights_only=True)
+
+
+def _build_and_save(directory: str, env: str, seed: int, hidden: int, path: str) -> None:
+    state, info = build_warm_start(env, seed, hidden)
+    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=directory)
+    os.close(fd)
+    try:
+        torch.save(state, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    write_json_atomic(path[: -len(".pt")] + ".build.json", dict(info, digest=state_dict_digest(state)))
 
 
 def load_into(actor: Actor, directory: str, env: str, seed: int, hidden: int) -> str:
@@ -321,12 +345,24 @@ def warm_start_success(directory: str, env: str, seed: int, horizon: int, episod
     (the same held-out stream as a run's final evaluation); cached in
     ``<dir>/<env>__seed<seed>__H<horizon>.json``."""
     path = os.path.join(directory, f"{env}__seed{seed}__H{horizon}.json")
+    cached = _read_cached(path, episodes)
+    if cached:
+        return cached
+    state = load_or_build(directory, env, seed)
+    with _locked(directory, f"{env}__seed{seed}__H{horizon}"):
+        return _read_cached(path, episodes) or _measure(directory, env, seed, horizon, episodes, state, path)
+
+
+def _read_cached(path: str, episodes: int) -> dict | None:
     if os.path.exists(path):
         with open(path) as f:
             cached = json.load(f)
         if cached.get("episodes") == episodes:
             return cached
-    state = load_or_build(directory, env, seed)
+    return None
+
+
+def _measure(directory: str, env: str, seed: int, horizon: int, episodes: int, state: dict, path: str) -> dict:
     probe = make_env(env, horizon)
     with torch.random.fork_rng():
         torch.manual_seed(20_000 + seed)

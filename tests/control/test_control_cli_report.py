@@ -218,5 +218,16 @@ def test_run_script_runs_grid_and_resumes(tmp_path):
     assert (tmp_path / "grid" / "report" / "report.md").exists()
     second = subprocess.run(["bash", script], env=dict(env, REPORT="0"), capture_output=True, text=True, timeout=300)
     assert second.returncode == 0 and "[grid] 1 runs (1 already done)" in second.stdout
-    log = (tmp_path / "grid" / "logs" / "cartpole__ppo__H20.log").read_text()
+    log = (tmp_path / "grid" / "logs" / "cartpole__ppo__H20__seed0.log").read_text()
     assert "exists, skipped" in log
+
+
+def test_run_script_budget_per_env_and_horizon(tmp_path):
+    """STEPS_<env>_H<h> wins over STEPS_<env>; a (env, H) without either is refused before any run."""
+    script = os.path.join(REPO, "run_scripts", "run_control_suite.sh")
+    base = dict(os.environ, OUT=str(tmp_path / "g"), ENVS="cartpole", HORIZONS="20", PYTHON=sys.executable)
+    base.pop("STEPS_cartpole", None)
+    missing = subprocess.run(["bash", script], env=base, capture_output=True, text=True, timeout=60)
+    assert missing.returncode == 2
+    assert "[grid] no step budget for env 'cartpole' at H=20 (set STEPS_cartpole_H20)" in missing.stderr
+    assert not (tmp_path / "g" / "logs").exists() or not os.listdir(tmp_path / "g" / "logs")
