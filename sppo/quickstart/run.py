@@ -1,12 +1,19 @@
 """Quickstart: train a tiny policy with SPPO through the real verl pipeline on CPU.
 
     python -m sppo.quickstart.run [--out runs/quickstart] [--steps 150] [-- extra hydra overrides]
+    python -m sppo.quickstart.run --task graded [--out runs/quickstart_graded] [--steps 150]
 
 Builds a tiny Qwen2 policy (~0.3 M parameters) and a smaller critic from config, gives the policy partial
 skill with a short supervised warm-up (reported separately), then runs ``python -m sppo.main platform=cpu``
 (verl's trainer, Ray, FSDP2 on gloo, the ``hf`` rollout) with validation on held-out prompts before and
 after training at the training temperature. Writes ``metrics.json`` (per-step metrics + summary) and
 ``reward_curve.png`` under ``--out``. Resumes from the latest checkpoint if ``--out`` already has one.
+
+``--task graded``: the graded chain-of-thought task (``sppo.graded``: running sums of 2-10 terms, responses up
+to 128 tokens) instead of a+b. Its policy (~0.6 M parameters) starts from the committed warm-start checkpoint
+(checked against its SHA-256 sums; ``sppo/graded/warm_start/README.md``), verl validates each level
+separately, and after training the latest checkpoint is measured per level as the warm-up was
+(``sppo.graded.evaluate``). Slower than a+b: see docs/graded_task.md.
 """
 
 from __future__ import annotations
@@ -21,11 +28,28 @@ import time
 from pathlib import Path
 
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
+TASKS = ("addition", "graded")
+RAY_START_TIMEOUT = "The current node timed out during startup"
+GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 4 samples = 32 a level)
+
+
+def val_keys(task_name: str) -> dict[str, str]:
+    """verl's validation metric of each held-out group: one for a+b, one per level (data_source) for graded."""
+    if task_name == "addition":
+        return {"all": VAL_KEY}
+    from sppo.graded.task import LEVELS, data_source
+
+    return {f"k{k}": f"val-core/{data_source(k)}/acc/mean@4" for k in LEVELS}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sppo.quickstart.run", description=__doc__.splitlines()[0])
-    p.add_argument("--out", default="runs/quickstart", help="output directory (models, data, checkpoints, metrics)")
+    p.add_argument(
+        "--task", choices=TASKS, default="addition", help="a+b (default) or the graded chain-of-thought task"
+    )
+    p.add_argument(
+        "--out", help="output directory (models, data, checkpoints, metrics); default runs/quickstart[_graded]"
+    )
     p.add_argument("--steps", type=int, default=150, help="SPPO training steps")
     p.add_argument("--estimator", default="sppo", help="algorithm.adv_estimator (sppo, or a verl baseline)")
     p.add_argument("--n", type=int, default=1, help="responses per prompt (rollout.n); SPPO uses 1")
@@ -36,12 +60,17 @@ def parse_args(argv=None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.steps < 1 or args.batch < 1 or args.n < 1:
         p.error("--steps, --batch and --n must be positive")
+    if args.out is None:
+        args.out = "runs/quickstart" if args.task == "addition" else "runs/quickstart_graded"
     return args
 
 
-def prepare(out: Path, seed: int) -> dict:
+def prepare(out: Path, seed: int, task_name: str = "addition") -> dict:
     """Models and data (idempotent: reuses what an earlier run built)."""
     import torch
+
+    if task_name == "graded":
+        return prepare_graded(out, seed)
 
     from sppo.quickstart import task, warmup
     from sppo.tiny import build_char_tokenizer, build_critic, build_policy, save
@@ -71,20 +100,71 @@ def prepare(out: Path, seed: int) -> dict:
     return info
 
 
+def prepare_graded(out: Path, seed: int) -> dict:
+    """The graded task: the committed warm-start policy (checksum-verified), a fresh critic, the parquets."""
+    import torch
+
+    from sppo.graded import task as graded_task
+    from sppo.graded import warm_start
+    from sppo.tiny import build_critic, save
+
+    info_path = out / "warmup.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    torch.set_num_threads(1)
+    policy_path = warm_start.install(out / "models" / "policy")
+    report = json.loads((warm_start.verify() / "warmup_report.json").read_text())
+    levels = {f"k{k}": r["success"] for k, r in report["levels"].items()}
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy_path)
+    info = {
+        "task": "graded",
+        "warmup_seconds": report["warmup_seconds"],
+        "warmup_val_success_hf": sum(levels.values()) / len(levels),
+        "warmup_levels_hf": levels,
+        "warm_start": str(warm_start.WARM_START_DIR),
+        "policy_path": policy_path,
+        "critic_path": save(build_critic(tokenizer, seed=seed), tokenizer, out / "models" / "critic"),
+    }
+    info["train_file"], info["val_file"] = graded_task.write_parquets(
+        out / "data", val_per_level=GRADED_VAL_PER_LEVEL, seed=0
+    )
+    info_path.write_text(json.dumps(info, indent=2))
+    print(
+        "[quickstart] graded task: committed warm-start policy (warm-up "
+        f"{report['warmup_seconds']:.0f} s when it was made), held-out success by level "
+        + ", ".join(f"{k} {v:.2f}" for k, v in levels.items()),
+        flush=True,
+    )
+    return info
+
+
+# Per task: prompt / response limits (tokens) and the actor's learning rate. The graded policy is larger and
+# its responses 10-20x longer: at 3e-4 plain policy-gradient runs collapsed (docs/graded_task.md).
+TASK_SETTINGS = {
+    "addition": {"max_prompt_length": 32, "max_response_length": 6, "actor_lr": "3e-4"},
+    "graded": {"max_prompt_length": 64, "max_response_length": 128, "actor_lr": "2e-5"},
+}
+
+
 def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[str]:
     b = args.batch
+    task_name = getattr(args, "task", "addition")
+    settings = TASK_SETTINGS[task_name]
+    reward_module = "sppo.quickstart.reward" if task_name == "addition" else "sppo.graded.reward"
     return [
         "platform=cpu",
         f"algorithm.adv_estimator={args.estimator}",
         f"data.train_files={info['train_file']}",
         f"data.val_files={info['val_file']}",
         f"data.train_batch_size={b}",
-        "data.max_prompt_length=32",
-        "data.max_response_length=6",
+        f"data.max_prompt_length={settings['max_prompt_length']}",
+        f"data.max_response_length={settings['max_response_length']}",
         f"data.seed={args.seed}",
         f"actor_rollout_ref.model.path={info['policy_path']}",
         f"critic.model.path={info['critic_path']}",
-        "reward.custom_reward_function.path=pkg://sppo.quickstart.reward",
+        f"reward.custom_reward_function.path=pkg://{reward_module}",
         f"actor_rollout_ref.rollout.n={args.n}",
         "actor_rollout_ref.rollout.temperature=1.0",
         "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
@@ -93,7 +173,7 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * args.n}",
         f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b * args.n}",
-        "actor_rollout_ref.actor.optim.lr=3e-4",
+        f"actor_rollout_ref.actor.optim.lr={settings['actor_lr']}",
         "actor_rollout_ref.actor.use_kl_loss=False",
         "actor_rollout_ref.actor.entropy_coeff=0.0",
         f"critic.ppo_mini_batch_size={b}",
@@ -105,7 +185,9 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         f"trainer.save_freq={args.save_freq}",
         "trainer.resume_mode=auto",
         f"trainer.default_local_dir={out / 'checkpoints'}",
-        "trainer.project_name=sppo_quickstart",
+        "trainer.project_name=sppo_quickstart"
+        if task_name == "addition"
+        else "trainer.project_name=sppo_quickstart_graded",
         f"trainer.experiment_name={args.estimator}",
         "trainer.logger=[console,file]",
         f"sppo.calibration_log={out / 'calibration.jsonl'}",
@@ -169,8 +251,18 @@ def train(args: argparse.Namespace, info: dict, out: Path) -> int:
     stop = threading.Event()
     watcher = threading.Thread(target=_progress, args=(metrics_path, args.steps, stop, t0), daemon=True)
     watcher.start()
-    with open(log_path, "ab") as log:
-        proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+    for attempt in range(3):
+        start = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with open(log_path, "rb") as log:
+            log.seek(start)
+            attempt_log = log.read().decode(errors="replace")
+        # Ray gives a starting node a fixed 30 s to register with its GCS; on busy cores it can miss that before
+        # anything of verl ran (no step logged). Only that failure is retried.
+        if proc.returncode == 0 or RAY_START_TIMEOUT not in attempt_log or "critic/score/mean" in attempt_log:
+            break
+        print(f"[quickstart] Ray's node did not start in time (attempt {attempt + 1}); retrying", flush=True)
     stop.set()
     watcher.join()
     if proc.returncode != 0:
@@ -180,10 +272,24 @@ def train(args: argparse.Namespace, info: dict, out: Path) -> int:
     return proc.returncode
 
 
+def val_points(rows: list[dict], task_name: str) -> tuple[list[tuple[int, float]], dict[str, list[float]]]:
+    """(step, held-out success) of each validation (graded: the mean over levels) and each group's values."""
+    keys = val_keys(task_name)
+    points, groups = [], {name: [] for name in keys}
+    for r in rows:
+        if all(key in r["data"] for key in keys.values()):
+            values = {name: r["data"][key] for name, key in keys.items()}
+            points.append((r["step"], sum(values.values()) / len(values)))
+            for name, v in values.items():
+                groups[name].append(v)
+    return points, groups
+
+
 def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> dict:
+    task_name = getattr(args, "task", "addition")
     rows = read_metrics(out / "metrics.jsonl")
     steps = [r for r in rows if "critic/score/mean" in r["data"]]
-    vals = [(r["step"], r["data"][VAL_KEY]) for r in rows if VAL_KEY in r["data"]]
+    vals, groups = val_points(rows, task_name)
     summary = {
         "estimator": args.estimator,
         "steps": len(steps),
@@ -198,11 +304,33 @@ def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> d
     }
     if summary["val_success_before"] is not None and summary["val_success_after"] is not None:
         summary["val_improvement"] = summary["val_success_after"] - summary["val_success_before"]
+    if task_name == "graded":
+        summary["task"] = "graded"
+        summary["val_levels_before"] = {k: v[0] for k, v in groups.items() if v}
+        summary["val_levels_after"] = {k: v[-1] for k, v in groups.items() if len(v) > 1}
+        summary["warmup_levels_hf"] = info.get("warmup_levels_hf")
+        summary["final_levels_hf"] = graded_final_levels(out)
     (out / "metrics.json").write_text(json.dumps({"summary": summary, "steps": rows}, indent=1))
     from sppo.quickstart.plot import plot_reward_curve
 
-    plot_reward_curve(steps, vals, out / "reward_curve.png", title=f"{args.estimator} on a+b (tiny Qwen2, CPU)")
+    task_title = "a+b" if task_name == "addition" else "the graded task"
+    plot_reward_curve(
+        steps, vals, out / "reward_curve.png", title=f"{args.estimator} on {task_title} (tiny Qwen2, CPU)"
+    )
     return summary
+
+
+def graded_final_levels(out: Path) -> dict | None:
+    """Per-level held-out success of the latest checkpoint, measured as the warm-up was (HF generate)."""
+    from sppo.graded.evaluate import evaluate_model
+
+    checkpoints = out / "checkpoints"
+    if not (checkpoints / "latest_checkpointed_iteration.txt").is_file():
+        return None
+    print("[quickstart] measuring the trained policy per level (HF generate, as the warm-up) ...", flush=True)
+    levels = evaluate_model(checkpoints)
+    (out / "final_levels.json").write_text(json.dumps(levels, indent=1))
+    return {f"k{k}": r["success"] for k, r in levels.items()}
 
 
 def main(argv=None) -> int:
@@ -210,7 +338,16 @@ def main(argv=None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    info = prepare(out, args.seed)
+    if args.task == "graded":
+        from sppo.graded.warm_start import WarmStartError
+
+        try:
+            info = prepare(out, args.seed, "graded")
+        except WarmStartError as exc:
+            print(f"python -m sppo.quickstart.run: error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        info = prepare(out, args.seed)
     code = train(args, info, out)
     if code != 0:
         return code

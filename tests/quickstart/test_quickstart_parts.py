@@ -1,6 +1,7 @@
 """The quickstart's task, reward, warm-up targets and metrics bookkeeping."""
 
 import json
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -55,3 +56,38 @@ def test_bad_arguments_fail_with_one_line(capsys):
         parse_args(["--steps", "0"])
     assert err.value.code == 2
     assert "--steps, --batch and --n must be positive" in capsys.readouterr().err
+
+
+def test_task_option_defaults_to_addition():
+    args = parse_args([])
+    assert args.task == "addition" and args.out == "runs/quickstart"
+    graded = parse_args(["--task", "graded"])
+    assert graded.out == "runs/quickstart_graded"
+    with pytest.raises(SystemExit) as err:
+        parse_args(["--task", "chess"])
+    assert err.value.code == 2
+
+
+def test_graded_task_overrides_and_per_level_validation():
+    from sppo.quickstart.run import trainer_overrides, val_points
+
+    info = {"train_file": "t.parquet", "val_file": "v.parquet", "policy_path": "p", "critic_path": "c"}
+    plain = trainer_overrides(parse_args([]), info, Path("out"))
+    assert (
+        "data.max_response_length=6" in plain
+        and "reward.custom_reward_function.path=pkg://sppo.quickstart.reward" in plain
+    )
+    graded = trainer_overrides(parse_args(["--task", "graded"]), info, Path("out"))
+    assert "data.max_response_length=128" in graded and "data.max_prompt_length=64" in graded
+    assert "reward.custom_reward_function.path=pkg://sppo.graded.reward" in graded
+    assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded
+    keys = [f"val-core/sppo_graded_k{k:02d}/acc/mean@4" for k in (2, 4, 6, 8, 10)]
+    rows = [
+        {"step": 0, "data": {key: 0.1 * i for i, key in enumerate(keys)}},
+        {"step": 1, "data": {"critic/score/mean": 0.5}},
+        {"step": 2, "data": {key: 0.2 for key in keys}},
+    ]
+    points, groups = val_points(rows, "graded")
+    assert points == [(0, pytest.approx(0.2)), (2, pytest.approx(0.2))]
+    assert groups["k2"] == [0.0, 0.2] and groups["k10"] == [pytest.approx(0.4), 0.2]
+    assert val_points([{"step": 0, "data": {"val-core/sppo_addition/acc/mean@4": 0.3}}], "addition")[0] == [(0, 0.3)]
