@@ -209,3 +209,9 @@ def test_evaluate_bad_model_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("no such file or directory")
     assert evaluate.main(["--model", str(tmp_path)]) == 2
     assert "not an HF model folder nor a one-rank verl actor checkpoint" in capsys.readouterr().err
+
+
+def test_committed_warm_start_matches_its_checksums():
+    assert warm_start.verify() == warm_start.WARM_START_DIR
+    listed = [line.split()[1] for line in (warm_start.WARM_START_DIR / "SHA256SUMS").read_text().splitlines()]
+    assert listed == [*warm_start.MODEL_FILES, "warmup_report.json"]
