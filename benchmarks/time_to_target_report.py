@@ -105,12 +105,19 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         for key in ("prompt_selection/pool_hit_rate", "prompt_selection/batch_in_band", "prompt_selection/shortfall")
         if any(key in r["data"] for r in train)
     }
+    lag = "training/off_policy/trajectory_staleness"
+    train_s = curve[-1]["train_s"] if curve else 0.0
     return {
         "method": record["method"],
         "seed": record["seed"],
         "steps": len(train),
         "samples": len(train) * samples_per_step,
-        "train_s": curve[-1]["train_s"] if curve else 0.0,
+        "train_s": train_s,
+        "samples_per_s": len(train) * samples_per_step / train_s if train_s else None,
+        "step_s": statistics.fmean(r["data"]["timing_s/step"] for r in train) if train else None,
+        # weight versions between the policy that generated a trained sample and the current one (verl's metric)
+        "lag_mean": statistics.fmean(r["data"].get(f"{lag}/mean", 0.0) for r in train) if train else None,
+        "lag_max": max((r["data"].get(f"{lag}/max", 0) for r in train), default=None),
         "final_reward": last,
         "val_before": vals[0] if vals else None,
         "val_after": vals[-1] if len(vals) > 1 else None,
@@ -135,7 +142,18 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
             "seeds": [r["seed"] for r in mine],
             **{
                 key: _mean_std([r[key] for r in mine if r[key] is not None])
-                for key in ("steps", "train_s", "final_reward", "val_before", "val_after", "peak_rss_gib")
+                for key in (
+                    "steps",
+                    "train_s",
+                    "final_reward",
+                    "val_before",
+                    "val_after",
+                    "peak_rss_gib",
+                    "samples_per_s",
+                    "step_s",
+                    "lag_mean",
+                    "lag_max",
+                )
             },
             "to_target": {},
         }
@@ -218,6 +236,19 @@ def markdown_table(summary: dict) -> str:
                 ("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)"
             )
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
+    lines += [
+        "",
+        "Throughput and policy lag (training-step time only; lag: weight versions between the policy that generated "
+        "a trained sample and the current one, verl's training/off_policy/trajectory_staleness):",
+        "",
+        "| method | samples/s | step s | lag mean | lag max |",
+        "|---|---|---|---|---|",
+    ]
+    for m, agg in summary["methods"].items():
+        lines.append(
+            f"| {m} | {_fmt(agg['samples_per_s'])} | {_fmt(agg['step_s'])} | {_fmt(agg['lag_mean'])} | "
+            f"{_fmt(agg['lag_max'], 0)} |"
+        )
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
         lines += ["", "Critic-guided prompt selection (mean over steps, per seed):", ""]

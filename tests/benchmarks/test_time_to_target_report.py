@@ -132,3 +132,19 @@ def test_mean_curve_interpolates_on_the_common_time_span():
     assert xs == [0.0, 5.0, 10.0]
     assert ys == pytest.approx([0.5, 0.75, 1.0])
     assert mean_curve([[(1.0, 0.5)]]) == ([], [])
+
+
+def test_throughput_and_policy_lag_per_run_and_method():
+    lag = "training/off_policy/trajectory_staleness"
+    rows = _rows([0.0, 1.0], [2, 6])
+    rows[1]["data"].update({f"{lag}/mean": 0.0, f"{lag}/max": 0})
+    rows[2]["data"].update({f"{lag}/mean": 0.5, f"{lag}/max": 2})
+    async_run = {"method": "sppo_colocate_async", "n": 1, "batch": 2, "seed": 0, "peak_rss_gib": 1.0, "rows": rows}
+    summary = summarize([SPPO, async_run], targets=[0.5], window_samples=2)
+    run = next(x for x in summary["runs"] if x["method"] == "sppo_colocate_async")
+    assert run["samples_per_s"] == pytest.approx(4 / 8)  # 2 steps x 2 samples in 2 + 6 s
+    assert run["step_s"] == pytest.approx(4.0)
+    assert (run["lag_mean"], run["lag_max"]) == (pytest.approx(0.25), 2)
+    sppo = next(x for x in summary["runs"] if x["method"] == "sppo")
+    assert (sppo["samples_per_s"], sppo["lag_mean"], sppo["lag_max"]) == (pytest.approx(8 / 10), 0.0, 0)
+    assert "| sppo_colocate_async | 0.50 | 4.00 | 0.25 | 2 |" in markdown_table(summary)

@@ -71,3 +71,5 @@ def test_separate_async_trains_the_sppo_critic_from_a_standalone_replica(tiny_ta
     assert "SPPO: SPPOSeparateAsyncTrainer (separate_async) with the prompt-only BCE critic" in result.log
     assert "hf-rollout-1" in result.log  # the standalone replica after the trainer's colocated one
     _check_sppo_and_lag(result.steps, 2)
+    # the standalone replica generated step 2's samples with the weights of before step 1's update
+    assert result.steps[1]["data"][f"{LAG}_worst/max"] >= 1
