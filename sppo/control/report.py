@@ -5,7 +5,8 @@
 Reads every ``*.json`` result written by ``python -m sppo.control run`` and writes into the
 output directory:
 
-* ``report.md``: the warm starts' success (when the runs had one); per horizon, a final-success
+* ``report.md``: the warm starts' success (from the runs' result files and, when present, the
+  measurements cached in ``<results>/warmstart/``); per horizon, a final-success
   matrix (env x algo, mean ± 95 % CI over seeds, and the warm-start level), the paired differences
   SPPO − PPO and SPPO − GRPO with bootstrap CIs, and a detailed table (per-seed final success,
   steps to 50 % success, train wall time per run);
@@ -258,6 +259,18 @@ def _warm_by_seed(results: list[dict]) -> dict:
     return out
 
 
+def load_warm_measurements(directory: str) -> list[dict]:
+    """The warm-start measurements ``<env>__seed<seed>__H<h>.json`` that
+    ``python -m sppo.control warmstart`` cached in ``directory`` (none if it does not exist)."""
+    out = []
+    for path in sorted(glob.glob(os.path.join(directory, "*__seed*__H*.json"))):
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+        if isinstance(data, dict) and {"env", "seed", "horizon", "success"} <= set(data):
+            out.append(data)
+    return out
+
+
 def differences(summary: dict, env: str, h: int, other: str):
     """SPPO − other at (env, H), paired by seed: (n seeds, (mean, lo, hi) bootstrap, t half-width)
     or None when the two cells share no seed."""
@@ -279,14 +292,20 @@ def _fmt_diff(d) -> list[str]:
     return [f"{m:+.3f}", f"[{lo:+.3f}, {hi:+.3f}]", f"[{m - th:+.3f}, {m + th:+.3f}]"]
 
 
-def markdown(results: list[dict], title: str = "Control suite results") -> str:
+def markdown(results: list[dict], title: str = "Control suite results", warm_measurements=()) -> str:
+    """The report text. ``warm_measurements`` (from :func:`load_warm_measurements`) fill the
+    warm-start table also for cells without finished runs; the warm-start column of the
+    final-success tables uses the seeds of the cell's runs."""
     summary = summarise(results)
     warm = _warm_by_seed(results)
+    measured = defaultdict(dict, {k: dict(v) for k, v in warm.items()})
+    for m in warm_measurements:
+        measured[(m["env"], int(m["horizon"]))][m["seed"]] = m["success"]
     lines = [f"# {title}", ""]
     horizons = sorted({k[1] for k in summary})
-    if warm:
-        w_envs = _ordered({e for e, _ in warm}, ENV_ORDER)
-        w_h = sorted({h for _, h in warm})
+    if measured:
+        w_envs = _ordered({e for e, _ in measured}, ENV_ORDER)
+        w_h = sorted({h for _, h in measured})
         lines += [
             "## Warm starts: success before RL (mean ± 95 % CI over seeds)",
             "",
@@ -294,8 +313,8 @@ def markdown(results: list[dict], title: str = "Control suite results") -> str:
             "|" + "---|" * (len(w_h) + 2),
         ]
         for env in w_envs:
-            cells = [fmt_ci(list(warm[(env, h)].values())) if warm.get((env, h)) else "—" for h in w_h]
-            last = warm.get((env, w_h[-1]), {})
+            cells = [fmt_ci(list(measured[(env, h)].values())) if measured.get((env, h)) else "—" for h in w_h]
+            last = measured.get((env, w_h[-1]), {})
             per_seed = ", ".join(f"{last[s]:.2f}" for s in sorted(last))
             lines.append(f"| {env} | " + " | ".join(cells) + f" | {per_seed} |")
         lines.append("")
@@ -488,7 +507,7 @@ def write_report(results_dir: str, out_dir: str, title: str = "Control suite res
             f"no result files in '{results_dir}' (write them with: python -m sppo.control run ... --out {results_dir})"
         )
     os.makedirs(out_dir, exist_ok=True)
-    text = markdown(results, title)
+    text = markdown(results, title, load_warm_measurements(os.path.join(results_dir, "warmstart")))
     plots = _plot_curves(results, out_dir)
     sweep = _plot_sweep(results, out_dir)
     images = plots + ([sweep] if sweep else [])

@@ -9,7 +9,7 @@ import pytest
 
 from sppo.control.cli import main, result_path
 from sppo.control.common import write_json_atomic
-from sppo.control.report import markdown, steps_to_threshold, write_report
+from sppo.control.report import load_warm_measurements, markdown, steps_to_threshold, write_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENVS = "cartpole, mountaincar, pendulum, lunarlander, hopper"
@@ -159,6 +159,12 @@ def test_results_round_trip_into_report(tmp_path):
     ]
     for r in results:
         write_json_atomic(result_path(str(tmp_path), r["env"], r["algo"], r["horizon"], r["seed"]), r)
+    # a warm-start measurement without runs (as `python -m sppo.control warmstart` caches it)
+    warm_dir = tmp_path / "warmstart"
+    write_json_atomic(
+        str(warm_dir / "hopper__seed0__H500.json"),
+        {"env": "hopper", "seed": 0, "horizon": 500, "episodes": 100, "success": 0.3},
+    )
     out = tmp_path / "report"
     md_path = write_report(str(tmp_path), str(out))
     text = open(md_path).read()
@@ -169,7 +175,8 @@ def test_results_round_trip_into_report(tmp_path):
     assert "| cartpole | 0.250 ± 0.635 | 0.500 ± 1.271 | 0.188 ± 0.794 | — | +0.250 |" in text
     assert "| hopper | — | — | — | 0.875 ± 0.000 | — |" in text
     assert "| cartpole | 0.25 ± 0.64 |" not in text and "| cartpole | 0.200 ± 0.000 | 0.300 ± 0.000 |" not in text
-    assert "| env | H = 1000 | per-seed at H = 1000 |" in text and "| cartpole | 0.250 ± 0.635 | 0.20, 0.30 |" in text
+    assert "| env | H = 500 | H = 1000 | per-seed at H = 1000 |" in text
+    assert "| cartpole | — | 0.250 ± 0.635 | 0.20, 0.30 |" in text and "| hopper | 0.300 ± 0.000 | — |  |" in text
     # SPPO - PPO paired by seed: differences (0.15, 0.475); bootstrap percentiles of two points
     # are the points themselves; no GRPO at cartpole
     assert "| cartpole | 2 | +0.31" in text and "| [+0.150, +0.475] | [" in text and "| — | — | — |" in text
@@ -180,7 +187,7 @@ def test_results_round_trip_into_report(tmp_path):
     for png in ("curves_cartpole.png", "curves_hopper.png", "horizon_sweep.png"):
         assert (out / png).stat().st_size > 1000
         assert f"]({png})" in text
-    assert markdown(results) in text
+    assert markdown(results, warm_measurements=load_warm_measurements(str(warm_dir))) in text
 
 
 def test_report_cli_and_errors(capsys, tmp_path):
