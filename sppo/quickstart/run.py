@@ -55,9 +55,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=1, help="responses per prompt (rollout.n); SPPO uses 1")
     p.add_argument("--batch", type=int, default=16, help="prompts per step")
     p.add_argument("--save-freq", type=int, default=50, help="checkpoint every N steps (resume on rerun)")
+    p.add_argument("--test-freq", type=int, help="validate every N steps (default: before and after training only)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for sppo.main (after --)")
     args = p.parse_args(argv)
+    if args.test_freq is not None and args.test_freq < 1:
+        p.error("--test-freq must be positive")
     if args.steps < 1 or args.batch < 1 or args.n < 1:
         p.error("--steps, --batch and --n must be positive")
     if args.out is None:
@@ -180,7 +183,7 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         f"critic.ppo_micro_batch_size_per_gpu={b * args.n}",
         "critic.optim.lr=1e-3",
         f"trainer.total_training_steps={args.steps}",
-        f"trainer.test_freq={args.steps}",
+        f"trainer.test_freq={getattr(args, 'test_freq', None) or args.steps}",
         "trainer.val_before_train=True",
         f"trainer.save_freq={args.save_freq}",
         "trainer.resume_mode=auto",

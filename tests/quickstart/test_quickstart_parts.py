@@ -80,7 +80,11 @@ def test_graded_task_overrides_and_per_level_validation():
     graded = trainer_overrides(parse_args(["--task", "graded"]), info, Path("out"))
     assert "data.max_response_length=128" in graded and "data.max_prompt_length=64" in graded
     assert "reward.custom_reward_function.path=pkg://sppo.graded.reward" in graded
-    assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded
+    assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded and "trainer.test_freq=150" in graded
+    halfway = trainer_overrides(
+        parse_args(["--task", "graded", "--steps", "120", "--test-freq", "60"]), info, Path("o")
+    )
+    assert "trainer.test_freq=60" in halfway and "trainer.total_training_steps=120" in halfway
     keys = [f"val-core/sppo_graded_k{k:02d}/acc/mean@4" for k in (2, 4, 6, 8, 10)]
     rows = [
         {"step": 0, "data": {key: 0.1 * i for i, key in enumerate(keys)}},
