@@ -95,3 +95,21 @@ def test_graded_task_overrides_and_per_level_validation():
     assert points == [(0, pytest.approx(0.2)), (2, pytest.approx(0.2))]
     assert groups["k2"] == [0.0, 0.2] and groups["k10"] == [pytest.approx(0.4), 0.2]
     assert val_points([{"step": 0, "data": {"val-core/sppo_addition/acc/mean@4": 0.3}}], "addition")[0] == [(0, 0.3)]
+
+
+def test_graded_task_refuses_a_corrupted_warm_start(tmp_path, monkeypatch, capsys):
+    from sppo.graded import warm_start
+    from sppo.quickstart.run import main
+
+    folder = tmp_path / "warm_start"
+    folder.mkdir()
+    for name in warm_start.MODEL_FILES:
+        (folder / name).write_text(name)
+    warm_start.write_sums(folder)
+    (folder / "model.safetensors").write_text("corrupted")
+    monkeypatch.setattr(warm_start, "WARM_START_DIR", folder)
+    assert main(["--task", "graded", "--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("python -m sppo.quickstart.run: error: ")
+    assert "model.safetensors: sha256" in err and "does not match SHA256SUMS" in err
+    assert not (tmp_path / "out" / "warmup.json").exists()
