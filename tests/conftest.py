@@ -93,7 +93,7 @@ class RunResult:
 RAY_START_TIMEOUT = "The current node timed out during startup"
 
 
-def run_sppo_main(overrides: list[str], out: Path, timeout: int = 600) -> RunResult:
+def run_sppo_main(overrides: list[str], out: Path, timeout: int = 900) -> RunResult:
     """``python -m sppo.main`` in a subprocess (its own Ray cluster), metrics from verl's file logger."""
     out.mkdir(parents=True, exist_ok=True)
     metrics = out / "metrics.jsonl"

@@ -90,6 +90,7 @@ def _two_rank_overrides(tiny_task, critic: str, data: Path, out: Path, steps: in
     ]
 
 
+@pytest.mark.timeout(2400)  # two launches
 def test_two_ranks_other_family_critic_and_prompt_selection_train_then_resume_exactly(
     tiny_task, other_family_critic, tmp_path
 ):
