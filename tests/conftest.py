@@ -158,9 +158,9 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         marks = {m.name for m in item.iter_markers()}
         if "ray" in marks:
-            # one Ray cluster at a time: under -n 2 --dist loadgroup (run_scripts/test.sh) every Ray test runs on
-            # the same worker, one after another, while the other worker takes the rest of the suite (Ray gives a
-            # starting node 30 s to register, which two clusters starting at once on 2 cores can miss)
+            # one Ray cluster at a time: with SPPO_TEST_WORKERS=N (run_scripts/test.sh: -n N --dist loadgroup) every
+            # Ray test runs on the same worker, one after another, while the others take the rest of the suite (Ray
+            # gives a starting node 30 s to register, which two clusters starting at once on 2 cores can miss)
             item.add_marker(pytest.mark.xdist_group("ray"))
         if not marks & {"ray", "slow"} and item.module.__name__ not in INTEGRATION_MODULES:
             item.add_marker(pytest.mark.fast)
