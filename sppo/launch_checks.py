@@ -178,8 +178,7 @@ def check_gpus(config: DictConfig, dry_run: bool = True) -> list[str]:
     trainer's ranks plus, in separate_async, the standalone rollout replicas' must fit into them."""
     if str(config.trainer.get("device", "cuda")) == "cpu":
         slots = int(config.trainer.n_gpus_per_node) * int(config.trainer.nnodes)
-        v1 = config.trainer.get("v1") or {}
-        if v1.get("trainer_mode", "sync") == "separate_async":
+        if trainer_mode(config) == "separate_async":
             rollout = config.actor_rollout_ref.rollout
             slots += int(rollout.get("nnodes", 0) or 0) * int(rollout.get("n_gpus_per_node", 0) or 0)
         logical = int((config.get("ray_kwargs") or {}).get("ray_init", {}).get("num_gpus", 0) or 0)
@@ -355,22 +354,28 @@ def check_data_files(config: DictConfig) -> None:
 TRAINER_MODES = ("sync", "colocate_async", "separate_async")  # verl 0.9.1's registered v1 trainers (SPPO_TRAINERS)
 
 
+def trainer_mode(config: DictConfig) -> str | None:
+    """``trainer.v1.trainer_mode`` (verl's default: sync); None on verl's legacy trainer (``trainer.use_v1=False``)."""
+    if not config.trainer.get("use_v1", True):
+        return None
+    return (config.trainer.get("v1") or {}).get("trainer_mode", "sync")
+
+
 def check_trainer_mode(config: DictConfig) -> None:
     """``trainer.v1.trainer_mode`` names one of verl's trainers, and the asynchronous ones get what verl asserts.
 
     verl checks the separate_async requirements with ``assert`` inside the Ray task runner (a traceback minutes into
     the launch); here they are one line before anything starts.
     """
-    if not config.trainer.get("use_v1", True):
+    mode = trainer_mode(config)
+    if mode is None:
         return
-    v1 = config.trainer.get("v1") or {}
-    mode = v1.get("trainer_mode", "sync")
     if mode not in TRAINER_MODES:
         raise SPPOConfigError(f"trainer.v1.trainer_mode={mode!r} is unknown; choose one of {', '.join(TRAINER_MODES)}")
     if mode != "separate_async":
         return
     rollout = config.actor_rollout_ref.rollout
-    sync_step = int(v1.separate_async.parameter_sync_step)
+    sync_step = int(config.trainer.v1.separate_async.parameter_sync_step)
     mini = int(config.actor_rollout_ref.actor.ppo_mini_batch_size)
     tbs = int(config.data.train_batch_size)
     if sync_step < 1 or tbs != sync_step * mini:

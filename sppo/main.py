@@ -46,7 +46,7 @@ def _make_task_runner():
         no hook to pass another class; registering new mode names would change behaviour (verl branches on
         the mode's name) and re-registering verl's names is refused. So, in this actor's process only, the
         lookup is rebound to return SPPO's trainer for each of verl's modes, and verl's own ``run`` does the
-        rest. A mode without an SPPO trainer is refused (sppo.config_checks refuses it before Ray starts).
+        rest. A mode without an SPPO trainer is refused (sppo.launch_checks refuses it before Ray starts).
         """
 
         def run(self, config):

@@ -20,6 +20,8 @@ import ray
 import torch
 from verl.checkpoint_engine.base import CheckpointEngine, CheckpointEngineRegistry
 
+from sppo.cpu.hf_rollout import collect_full_weights
+
 BACKEND = "sppo_mailbox"
 MAILBOX_NAME = "sppo_weight_mailbox"
 
@@ -69,11 +71,7 @@ class MailboxCheckpointEngine(CheckpointEngine):
     async def send_weights(
         self, weights: Generator[tuple[str, torch.Tensor], None, None], global_steps: int | None = None
     ) -> dict:
-        state_dict = {}
-        for name, tensor in weights:  # every rank iterates: FSDP gathers each full tensor collectively
-            full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
-            if self.is_master:
-                state_dict[name] = full.detach().to("cpu", copy=True)
+        state_dict = await collect_full_weights(weights, keep=self.is_master)
         if self.is_master:
             await _mailbox().post.remote(int(global_steps or 0), state_dict)
         return {}

@@ -37,6 +37,27 @@ def _server_name(replica_rank: int) -> str:
     return f"sppo_hf_rollout_server_{replica_rank}"
 
 
+async def collect_full_weights(weights: Any, keep: bool) -> dict[str, torch.Tensor]:
+    """Walk a weight stream (sync or async iterable of ``(name, tensor)``); with ``keep``, return full CPU copies.
+
+    Every rank must walk the stream: FSDP gathers each full tensor collectively. Only the rank that sends keeps them.
+    """
+    state_dict: dict[str, torch.Tensor] = {}
+
+    def take(name: str, tensor: torch.Tensor) -> None:
+        full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
+        if keep:
+            state_dict[name] = full.detach().to("cpu", copy=True)
+
+    if hasattr(weights, "__aiter__"):  # a checkpoint engine's receive_weights
+        async for name, tensor in weights:
+            take(name, tensor)
+    else:  # the actor's own FSDP engine
+        for name, tensor in weights:
+            take(name, tensor)
+    return state_dict
+
+
 class _StopOnAbort(StoppingCriteria):
     """Ends ``generate`` after the current token once the server is told to abort."""
 
@@ -234,20 +255,7 @@ class HFServerAdapter(BaseRollout):
     ):
         if wire_format != "named_tensors":
             raise NotImplementedError(f"hf rollout: weight wire format {wire_format!r} is not supported")
-        # every rank must consume the generator (FSDP gathers collectively); only the leader sends
-        state_dict = {}
-
-        def keep(name: str, tensor: torch.Tensor) -> None:
-            full = tensor.full_tensor() if hasattr(tensor, "full_tensor") else tensor
-            if self.is_leader:
-                state_dict[name] = full.detach().to("cpu", copy=True)
-
-        if hasattr(weights, "__aiter__"):  # from a checkpoint engine's receive_weights
-            async for name, tensor in weights:
-                keep(name, tensor)
-        else:  # from the actor's own FSDP engine (naive backend)
-            for name, tensor in weights:
-                keep(name, tensor)
+        state_dict = await collect_full_weights(weights, keep=self.is_leader)  # only the leader sends
         if self.is_leader:
             server = ray.get_actor(_server_name(self.replica_rank))
             await server.load_weights.remote(state_dict, kwargs.get("global_steps"))

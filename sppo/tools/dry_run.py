@@ -25,7 +25,16 @@ from omegaconf import DictConfig, OmegaConf
 
 from sppo.config_checks import SPPO_ESTIMATORS
 from sppo.critic_batching import critic_batching, critic_sp_size, describe
-from sppo.launch_checks import _critic_on, _files, _flag, _ref_on, launch_checks, validate_with_verl, visible_gpus
+from sppo.launch_checks import (
+    _critic_on,
+    _files,
+    _flag,
+    _ref_on,
+    launch_checks,
+    trainer_mode,
+    validate_with_verl,
+    visible_gpus,
+)
 
 # --- summary --------------------------------------------------------------------------------------------------
 
@@ -72,7 +81,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         return sec.get("ppo_micro_batch_size_per_gpu", None)
 
     fsdp = arr.actor.get("fsdp_config", {})
-    mode = (config.trainer.get("v1") or {}).get("trainer_mode", "sync") if config.trainer.get("use_v1", True) else None
+    mode = trainer_mode(config)
     summary: dict[str, Any] = {
         "estimator": est,
         "samples_per_prompt": n,

@@ -104,3 +104,20 @@ def test_loaded_weights_carry_their_version(server):
     assert out.extra_fields["global_steps"] == 7
     server.load_weights(state, global_steps=0)
     assert torch.equal(next(iter(server.model.state_dict().values())), next(iter(state.values())))
+
+
+def test_weight_streams_sync_and_async_give_the_same_cpu_copies_and_only_the_sender_keeps_them():
+    from sppo.cpu.hf_rollout import collect_full_weights
+
+    pairs = [("a", torch.arange(3.0)), ("b", torch.ones(2, 2))]
+
+    async def stream():
+        for pair in pairs:
+            yield pair
+
+    from_sync = _run(collect_full_weights(iter(pairs), keep=True))
+    from_async = _run(collect_full_weights(stream(), keep=True))
+    for got in (from_sync, from_async):
+        assert list(got) == ["a", "b"]
+        assert torch.equal(got["a"], pairs[0][1]) and got["a"].data_ptr() != pairs[0][1].data_ptr()  # a copy
+    assert _run(collect_full_weights(iter(pairs), keep=False)) == {}

@@ -69,3 +69,14 @@ def test_update_uses_the_users_keys_and_dynamic_budgets():
     sent = dyn.critic_wg.batches[0]
     assert len(sent) == 4  # dynamic batches: only the split over the 2 ranks needs padding
     assert tu.get(sent, "max_token_len_per_gpu") == 32768
+
+
+def test_every_verl_trainer_mode_has_an_sppo_trainer_and_the_launch_check_knows_the_same_modes():
+    from verl.trainer.ppo.v1.trainer_base import TRAINER_REGISTRY
+
+    from sppo.launch_checks import TRAINER_MODES
+    from sppo.trainer import SPPO_TRAINERS
+
+    assert set(SPPO_TRAINERS) == set(TRAINER_MODES) == set(TRAINER_REGISTRY)
+    for mode, cls in SPPO_TRAINERS.items():
+        assert issubclass(cls, TRAINER_REGISTRY[mode])
