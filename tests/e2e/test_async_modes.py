@@ -60,6 +60,7 @@ def test_separate_async_trains_the_sppo_critic_from_a_standalone_replica(tiny_ta
         "trainer.v1.separate_async.parameter_sync_step=2",  # 8 prompts per step = 2 x mini-batch 4
         "actor_rollout_ref.actor.ppo_mini_batch_size=4",
         "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
+        "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4",  # old log-probs are taken per mini-batch
         "critic.ppo_mini_batch_size=4",
         "critic.ppo_micro_batch_size_per_gpu=4",
         "actor_rollout_ref.rollout.nnodes=1",
