@@ -64,6 +64,13 @@ if [ "$CHECK_ONLY" = 0 ]; then
     fi
     "${UVPIP[@]}" -e ".[$EXTRAS]"
   fi
+  # Bytecode for every installed module (uv does not write it, and with PYTHONDONTWRITEBYTECODE set, as on these
+  # machines, Python never caches it): without it each process compiles what it imports, and every Ray worker
+  # of a verl run imports verl, torch and transformers (measured: importing verl's trainer 35 s of CPU -> 13 s).
+  # Incremental: an up-to-date .pyc is skipped. Exit status ignored: some packages ship unparsable test data.
+  echo "[uv_verl] compiling bytecode"
+  "$PY" -m compileall -qq -j 0 "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" sppo \
+    >/dev/null 2>&1 || true
 fi
 
 [ -x "$PY" ] || { echo "uv_verl.sh: no venv at $VENV (run without --check first)" >&2; exit 1; }

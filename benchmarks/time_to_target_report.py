@@ -316,7 +316,8 @@ def plot_reward_vs_time(summary: dict, records: list[dict], path: Path, window_s
         ax.axhline(t, color="grey", ls=":", lw=0.8)
     ax.set_xlabel("training-step time (s)")
     ax.set_ylabel(f"training reward (mean of last {window_samples} samples)")
-    ax.set_title("Reward vs wall time: thin = one seed, thick = mean over seeds (quickstart task, tiny Qwen2)")
+    task = "graded task" if summary.get("task") == "graded" else "a+b task"
+    ax.set_title(f"Reward vs training time: thin = one seed, thick = mean over seeds ({task}, tiny Qwen2)")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -19,6 +19,8 @@ Overrides (all SPPO-only unless noted):
   on_step_begin/end   (all estimators) stop after ``sppo.max_train_seconds`` of training-step time
   _next_train_batch   with ``sppo.prompt_selection.enable``: score a pool_factor-times larger candidate pool
   prepare_step        with the critic and keep prompts whose σ(V) lies in a band (sppo/prompt_selection.py)
+  _validate           also score each held-out prompt with the critic and log how well σ(V) ranks the prompts'
+                      measured success (``val-critic/*``, sppo/critic_quality.py)
 """
 
 from __future__ import annotations
@@ -48,6 +50,7 @@ from sppo.config_checks import is_sppo, trainer_options
 from sppo.critic_batching import critic_dp_size, sppo_critic_batching
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
 from sppo.critic_prompts import critic_input_ids
+from sppo.critic_quality import heldout_critic_metrics
 from sppo.options import TrainerOptions
 from sppo.prompt_selection import select_prompts
 
@@ -85,6 +88,22 @@ def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor | None, 
         {"input_ids": _nested(ids), "position_ids": _nested(pos), "loss_mask": _nested(loss_mask)},
         batch_size=len(ids),
     )
+
+
+class RecordingLoader:
+    """Iterates a dataloader and keeps every batch dict it hands out (verl's ``_validate`` adds each prompt's uid
+    to the dict it gets, so afterwards the kept dicts map uid -> raw prompt -> data source)."""
+
+    def __init__(self, loader):
+        self.loader, self.batches = loader, []
+
+    def __iter__(self):
+        for batch in self.loader:
+            self.batches.append(batch)
+            yield batch
+
+    def __len__(self) -> int:
+        return len(self.loader)
 
 
 class SPPOTrainerMixin:
@@ -146,7 +165,7 @@ class SPPOTrainerMixin:
         self._selection_metrics["prompt_selection/sigmoid_v_batch_mean"] = float(probs[indices].mean())
         return tu.index_select_tensor_dict(pool, indices)
 
-    def _score_prompts(self, pool: TensorDict) -> torch.Tensor:
+    def _score_prompts(self, pool: TensorDict | dict) -> torch.Tensor:
         """σ(V(s_p)) of each dataloader prompt: one prompt-only critic forward, no generation."""
         ids = critic_input_ids(self.config, pool["raw_prompt"])
         td = prompt_only_batch(_nested(ids), None, torch.ones(len(ids)))
@@ -158,6 +177,42 @@ class SPPOTrainerMixin:
         metrics.update(self._selection_metrics)
         self._selection_metrics = {}
         return metrics
+
+    # ------------------------------------------------------------------ held-out critic quality
+    def _validate(self) -> dict[str, float]:
+        """verl's validation, plus the critic's σ(V) of each held-out prompt against its measured success.
+
+        verl's ``_validate`` has no hook between generation and metrics that sees prompts and rewards together: the
+        prompts are recorded from the dataloader it iterates, the per-sample rewards from ``_val_metrics_update``.
+        """
+        if not (self.use_critic and is_sppo(self.config)):
+            return super()._validate()
+        loader, recorder = self.val_dataloader, RecordingLoader(self.val_dataloader)
+        self.val_dataloader, self._val_rewards = recorder, None
+        try:
+            metrics = super()._validate()
+        finally:
+            self.val_dataloader = loader
+        if self._val_rewards is not None:
+            metrics.update(self._heldout_critic_metrics(recorder.batches, *self._val_rewards))
+        return metrics
+
+    def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs):
+        self._val_rewards = (list(sample_uids), list(reward_extra_infos_dict.get("reward", [])))
+        return super()._val_metrics_update(data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs)
+
+    def _heldout_critic_metrics(self, batches: list[dict], sample_uids: list, rewards: list) -> dict[str, float]:
+        uids = [str(u) for b in batches for u in b["uid"]]
+        raw_prompts = [p for b in batches for p in b["raw_prompt"]]
+        sources = [str(s) for b in batches for s in b.get("data_source", ["unknown"] * len(b["uid"]))]
+        probs = self._score_prompts({"raw_prompt": raw_prompts}).tolist()
+        outcomes: dict[str, list[float]] = {u: [] for u in uids}
+        for uid, reward in zip(sample_uids, rewards, strict=True):
+            if str(uid) in outcomes:
+                outcomes[str(uid)].append(float(reward))
+        return heldout_critic_metrics(
+            dict(zip(uids, probs, strict=True)), outcomes, dict(zip(uids, sources, strict=True))
+        )
 
     # ------------------------------------------------------------------ critic helpers
     def _setup(self):

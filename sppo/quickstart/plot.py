@@ -6,15 +6,25 @@ from pathlib import Path
 
 
 def plot_reward_curve(
-    step_rows: list[dict], val_points: list[tuple[int, float]], path: str | Path, title: str = ""
+    step_rows: list[dict],
+    val_points: list[tuple[int, float]],
+    path: str | Path,
+    title: str = "",
+    critic_rows: list[dict] | None = None,
 ) -> None:
-    """Training reward per step (and its moving average) plus held-out validation success."""
+    """Training reward per step (and its moving average) plus held-out validation success; with ``critic_rows``
+    (the validations' ``val-critic/*`` metrics, sppo/critic_quality.py) a second panel of the critic's held-out
+    Spearman, Pearson and AUC."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
+    if critic_rows:
+        fig, (ax, ax_critic) = plt.subplots(1, 2, figsize=(12, 4), gridspec_kw={"width_ratios": [3, 2]})
+        _plot_critic_quality(ax_critic, critic_rows)
+    else:
+        fig, ax = plt.subplots(figsize=(7, 4))
     xs = [r["step"] for r in step_rows]
     ys = [r["data"]["critic/score/mean"] for r in step_rows]
     if xs:
@@ -40,3 +50,21 @@ def plot_reward_curve(
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _plot_critic_quality(ax, critic_rows: list[dict]) -> None:
+    for key, label, style in (
+        ("val-critic/spearman", "Spearman (σ(V) vs prompt success)", "o-"),
+        ("val-critic/pearson", "Pearson", "s--"),
+        ("val-critic/auc", "AUC (σ(V) vs sample outcome)", "^-"),
+    ):
+        points = [(r["step"], r["data"][key]) for r in critic_rows if key in r["data"]]
+        if points:
+            ax.plot([s for s, _ in points], [v for _, v in points], style, label=label)
+    ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+    ax.set_xlabel("training step")
+    ax.set_ylabel("held-out critic quality")
+    ax.set_ylim(-0.05, 1.02)
+    ax.grid(alpha=0.3)
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("prompt-only critic on held-out prompts")

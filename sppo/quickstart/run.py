@@ -313,12 +313,25 @@ def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> d
         summary["val_levels_after"] = {k: v[-1] for k, v in groups.items() if len(v) > 1}
         summary["warmup_levels_hf"] = info.get("warmup_levels_hf")
         summary["final_levels_hf"] = graded_final_levels(out)
+    critic_rows = [r for r in rows if "val-critic/prompts" in r["data"]]
+    if critic_rows:  # SPPO: the critic's held-out ranking quality at each validation (sppo/critic_quality.py)
+        summary["critic_heldout"] = [
+            {
+                "step": r["step"],
+                **{k.removeprefix("val-critic/"): v for k, v in r["data"].items() if k.startswith("val-critic/")},
+            }
+            for r in critic_rows
+        ]
     (out / "metrics.json").write_text(json.dumps({"summary": summary, "steps": rows}, indent=1))
     from sppo.quickstart.plot import plot_reward_curve
 
     task_title = "a+b" if task_name == "addition" else "the graded task"
     plot_reward_curve(
-        steps, vals, out / "reward_curve.png", title=f"{args.estimator} on {task_title} (tiny Qwen2, CPU)"
+        steps,
+        vals,
+        out / "reward_curve.png",
+        title=f"{args.estimator} on {task_title} (tiny Qwen2, CPU)",
+        critic_rows=critic_rows,
     )
     return summary
 

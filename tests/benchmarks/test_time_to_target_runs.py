@@ -18,9 +18,9 @@ INFO = {
 }
 
 
-def _overrides(name: str, gpu: bool = False) -> dict[str, str]:
+def _overrides(name: str, gpu: bool = False, task: str = "addition") -> dict[str, str]:
     args = argparse.Namespace(
-        batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"]
+        task=task, batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"]
     )
     items = run_overrides(METHODS[name], args, INFO, Path("/r"), steps=500)
     as_dict = dict(o.split("=", 1) for o in items)
@@ -61,6 +61,36 @@ def test_arguments_are_checked():
     with pytest.raises(SystemExit):
         parse_args(["--budget-s", "0"])
     assert parse_args([]).methods == ["sppo", "grpo", "rloo", "gae", "remax"]
+    with pytest.raises(SystemExit):
+        parse_args(["--targets", "1.5"])
+    with pytest.raises(SystemExit):
+        parse_args(["--task", "graded", "--methods", "sppo", "sppo_samecritic"])  # an a+b-sized critic
+
+
+def test_graded_task_gets_its_lengths_reward_learning_rate_and_targets():
+    o, plain = _overrides("sppo", task="graded"), _overrides("sppo")
+    assert (o["data.max_prompt_length"], o["data.max_response_length"]) == ("64", "128")
+    assert o["reward.custom_reward_function.path"] == "pkg://sppo.graded.reward"
+    assert (o["actor_rollout_ref.actor.optim.lr"], plain["actor_rollout_ref.actor.optim.lr"]) == ("2e-5", "3e-4")
+    assert o["sppo.max_train_seconds"] == "90.0"
+    assert parse_args(["--task", "graded"]).targets == [0.4, 0.45, 0.5]
+    assert parse_args([]).targets == [0.5, 0.6, 0.7]
+
+
+def test_async_mode_variants_keep_every_setting_of_sync_sppo():
+    sync = _overrides("sppo", task="graded")
+    colocate = _overrides("sppo_colocate_async", task="graded")
+    assert colocate.pop("trainer.v1.trainer_mode") == "colocate_async" and colocate == sync
+    separate = _overrides("sppo_separate_async", task="graded")
+    assert separate.pop("trainer.v1.trainer_mode") == "separate_async"
+    sync_step = int(separate.pop("trainer.v1.separate_async.parameter_sync_step"))
+    assert sync_step * int(separate["actor_rollout_ref.actor.ppo_mini_batch_size"]) == int(
+        separate["data.train_batch_size"]
+    )  # verl asserts this inside the Ray task runner
+    for key in ("actor_rollout_ref.rollout.nnodes", "actor_rollout_ref.rollout.n_gpus_per_node"):
+        separate.pop(key)
+    separate.pop("ray_kwargs.ray_init.num_gpus")
+    assert separate == sync
 
 
 def test_policy_sized_critic_variant_swaps_only_the_critic(tmp_path):

@@ -80,3 +80,55 @@ def test_every_verl_trainer_mode_has_an_sppo_trainer_and_the_launch_check_knows_
     assert set(SPPO_TRAINERS) == set(TRAINER_MODES) == set(TRAINER_REGISTRY)
     for mode, cls in SPPO_TRAINERS.items():
         assert issubclass(cls, TRAINER_REGISTRY[mode])
+
+
+class ValidationLoop:
+    """verl's ``_validate`` reduced to what SPPO's override relies on: it iterates ``self.val_dataloader``, writes
+    each prompt's uid into the batch dict it got, samples ``n`` responses per prompt and hands every sample's uid
+    and reward to ``_val_metrics_update``."""
+
+    rewards: dict[str, list[float]] = {}
+
+    def _validate(self):
+        uids, rewards, sources = [], [], []
+        for batch in self.val_dataloader:
+            batch["uid"] = [f"uid-{m[0]['content']}" for m in batch["raw_prompt"]]
+            for uid, messages, source in zip(batch["uid"], batch["raw_prompt"], batch["data_source"]):
+                for r in self.rewards[messages[0]["content"]]:
+                    uids.append(uid), rewards.append(r), sources.append(source)
+        return self._val_metrics_update(sources, uids, {"reward": rewards}, [])
+
+    def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs):
+        return {"val-core/acc": sum(reward_extra_infos_dict["reward"]) / len(sample_uids)}
+
+
+class ScoredByContent(SPPOTrainer.__bases__[0], ValidationLoop):
+    """SPPO's mixin on the reduced loop; the critic's σ(V) of a prompt is the number its message holds."""
+
+    def _score_prompts(self, pool):
+        return torch.tensor([float(m[0]["content"]) for m in pool["raw_prompt"]])
+
+
+def test_validation_adds_the_critics_heldout_ranking_metrics():
+    t = ScoredByContent.__new__(ScoredByContent)
+    t.config = OmegaConf.create({"algorithm": {"adv_estimator": "sppo"}})
+    t.use_critic = True
+    t.rewards = {"0.8": [1, 1, 1, 0], "0.5": [1, 0, 0, 0], "0.2": [0, 0, 0, 0]}
+
+    def msg(x):
+        return [{"role": "user", "content": x}]
+
+    loader = [
+        {"raw_prompt": [msg("0.8"), msg("0.2")], "data_source": ["k2", "k4"]},
+        {"raw_prompt": [msg("0.5")], "data_source": ["k2"]},
+    ]
+    t.val_dataloader = loader
+    m = t._validate()
+    assert t.val_dataloader is loader  # restored
+    assert m["val-core/acc"] == 4 / 12  # verl's own metrics are kept
+    assert m["val-critic/prompts"] == 3 and m["val-critic/spearman"] == 1.0
+    assert m["val-critic/auc"] == 28 / 32  # as in tests/core/test_critic_quality.py
+    assert m["val-critic/k2/success_mean"] == 0.5 and m["val-critic/k4/sigmoid_v_mean"] == torch.tensor(0.2).item()
+
+    t.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"}})
+    assert set(t._validate()) == {"val-core/acc"}  # other estimators: verl's validation only

@@ -143,11 +143,22 @@ def test_two_ranks_other_family_critic_and_prompt_selection_train_then_resume_ex
     # Weights at step 3 equal the restored step-2 weights exactly iff both were restored.
     second = run_sppo_main(
         _two_rank_overrides(tiny_task, other_family_critic, data, out, steps=3)
-        + ["trainer.save_freq=1", "trainer.resume_mode=auto", "trainer.critic_warmup=100", "critic.ppo_epochs=0"],
+        + ["trainer.save_freq=1", "trainer.resume_mode=auto", "trainer.critic_warmup=100", "critic.ppo_epochs=0"]
+        # verl's validation on the restored weights, with SPPO's held-out critic metrics beside it
+        + [
+            "trainer.val_before_train=True",
+            "actor_rollout_ref.rollout.val_kwargs.n=2",
+            "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        ],
         out / "resume",
     )
     assert second.returncode == 0, second.log[-4000:]
     assert [r["step"] for r in second.steps] == [3]
+    (val,) = [r["data"] for r in second.metrics if "val-critic/prompts" in r["data"]]
+    assert val["val-critic/prompts"] == len(prompts) and val["val-critic/samples_per_prompt_min"] == 2
+    assert 0.0 < val["val-critic/sppo_addition/sigmoid_v_mean"] < 1.0
+    # the per-prompt success rates SPPO pairs with σ(V) average to verl's own mean@2 accuracy
+    assert val["val-critic/sppo_addition/success_mean"] == pytest.approx(val["val-core/sppo_addition/acc/mean@2"])
     step3 = out / "ckpt" / "global_step_3"
     for name, before, after in (
         ("actor", actor_2, _state(step3, "actor")),

@@ -1,0 +1,106 @@
+"""How well the prompt-only critic ranks held-out prompts by difficulty (logged at each validation).
+
+At a validation verl samples ``val_kwargs.n`` responses per held-out prompt; their mean reward is the prompt's
+measured success rate. SPPO's critic reads the prompt only, so one forward gives σ(V(s_p)) per prompt. The paper
+reports the Pearson correlation of σ(V) against avg@64 (0.642); we log that, the rank correlation (Spearman:
+whether the critic orders prompts by difficulty, whatever its calibration) and the AUC of σ(V) for each sampled
+response's 0/1 outcome (the probability that a random solved sample's prompt gets a higher σ(V) than a random
+unsolved one's; 0.5 = no better than chance). Per validation group (``data_source``, the level of the graded
+task): mean σ(V) beside the measured success.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+PREFIX = "val-critic/"
+
+
+def average_ranks(x: Sequence[float]) -> np.ndarray:
+    """1-based ranks of ``x``; tied values share the mean of the ranks they span (as Spearman's rho needs)."""
+    x = np.asarray(x, dtype=np.float64)
+    order = np.argsort(x, kind="mergesort")
+    ranks = np.empty(len(x), dtype=np.float64)
+    sorted_x = x[order]
+    start = 0
+    for end in range(1, len(x) + 1):
+        if end == len(x) or sorted_x[end] != sorted_x[start]:
+            ranks[order[start:end]] = (start + 1 + end) / 2.0  # mean of ranks start+1 .. end
+            start = end
+    return ranks
+
+
+def pearson(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Pearson correlation; None when fewer than 2 points or either side is constant (undefined)."""
+    x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+    if len(x) != len(y):
+        raise ValueError(f"pearson: {len(x)} values against {len(y)}")
+    if len(x) < 2:
+        return None
+    dx, dy = x - x.mean(), y - y.mean()
+    denom = np.sqrt((dx * dx).sum() * (dy * dy).sum())
+    return float((dx * dy).sum() / denom) if denom > 0 else None
+
+
+def spearman(x: Sequence[float], y: Sequence[float]) -> float | None:
+    """Spearman's rho: the Pearson correlation of the average ranks."""
+    if len(x) != len(y):
+        raise ValueError(f"spearman: {len(x)} values against {len(y)}")
+    return pearson(average_ranks(x), average_ranks(y)) if len(x) >= 2 else None
+
+
+def auc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
+    """Area under the ROC curve of ``scores`` for binary ``labels`` (ties count one half: Mann-Whitney U).
+
+    None when all labels are equal (no positive/negative pair to compare).
+    """
+    scores, labels = np.asarray(scores, dtype=np.float64), np.asarray(labels, dtype=np.float64)
+    if len(scores) != len(labels):
+        raise ValueError(f"auc: {len(scores)} scores against {len(labels)} labels")
+    pos = labels > 0.5
+    n_pos, n_neg = int(pos.sum()), int((~pos).sum())
+    if n_pos == 0 or n_neg == 0:
+        return None
+    ranks = average_ranks(scores)
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
+
+
+def heldout_critic_metrics(
+    probs: Mapping[str, float], outcomes: Mapping[str, Sequence[float]], groups: Mapping[str, str]
+) -> dict[str, float]:
+    """The critic's held-out ranking quality at one validation.
+
+    Args:
+        probs: prompt uid -> σ(V(s_p)).
+        outcomes: prompt uid -> the 0/1 rewards of its sampled responses (prompts without any are skipped).
+        groups: prompt uid -> its validation group (``data_source``).
+
+    Returns:
+        ``val-critic/{spearman,pearson,auc}`` (omitted where undefined), ``val-critic/prompts``,
+        ``val-critic/samples_per_prompt_min`` and per group ``val-critic/<group>/{sigmoid_v_mean,success_mean}``.
+    """
+    uids = [u for u in probs if len(outcomes.get(u, ())) > 0]
+    if not uids:
+        return {}
+    p = [float(probs[u]) for u in uids]
+    success = [float(np.mean(outcomes[u])) for u in uids]
+    sample_p = [float(probs[u]) for u in uids for _ in outcomes[u]]
+    sample_r = [float(r) for u in uids for r in outcomes[u]]
+    metrics: dict[str, float] = {
+        f"{PREFIX}prompts": float(len(uids)),
+        f"{PREFIX}samples_per_prompt_min": float(min(len(outcomes[u]) for u in uids)),
+    }
+    for name, value in (
+        ("spearman", spearman(p, success)),
+        ("pearson", pearson(p, success)),
+        ("auc", auc(sample_p, sample_r)),
+    ):
+        if value is not None:
+            metrics[f"{PREFIX}{name}"] = value
+    for group in sorted({groups[u] for u in uids}):
+        members = [i for i, u in enumerate(uids) if groups[u] == group]
+        metrics[f"{PREFIX}{group}/sigmoid_v_mean"] = float(np.mean([p[i] for i in members]))
+        metrics[f"{PREFIX}{group}/success_mean"] = float(np.mean([success[i] for i in members]))
+    return metrics

@@ -1,0 +1,62 @@
+"""The held-out critic-quality metrics (sppo/critic_quality.py), against hand-computed values."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from sppo.critic_quality import auc, average_ranks, heldout_critic_metrics, pearson, spearman
+
+
+def test_average_ranks_share_tied_positions():
+    assert average_ranks([10, 20, 20, 5]).tolist() == [2.0, 3.5, 3.5, 1.0]
+    assert average_ranks([7, 7, 7]).tolist() == [2.0, 2.0, 2.0]
+
+
+def test_spearman_with_ties_by_hand():
+    # ranks x = [1, 2.5, 2.5, 4], ranks y = [1, 3, 2, 4]: sum dxdy = 4.5, sum dx^2 = 4.5, sum dy^2 = 5
+    assert spearman([0.1, 0.4, 0.4, 0.9], [0, 0.5, 0.25, 1]) == pytest.approx(4.5 / math.sqrt(4.5 * 5))
+    assert spearman([1, 2, 3], [10, 20, 30]) == pytest.approx(1.0)
+    assert spearman([1, 2, 3], [3, 2, 1]) == pytest.approx(-1.0)
+    assert spearman([1, 2, 3], [5, 5, 5]) is None  # a constant side has no correlation
+    assert spearman([1], [2]) is None
+
+
+def test_pearson_by_hand():
+    # dx = [.3, 0, -.3], dy = [5/12, -1/12, -1/3]: sum dxdy = .225, sum dx^2 = .18, sum dy^2 = 7/24
+    assert pearson([0.8, 0.5, 0.2], [0.75, 0.25, 0.0]) == pytest.approx(0.225 / math.sqrt(0.18 * 7 / 24))
+    with pytest.raises(ValueError):
+        pearson([1, 2], [1, 2, 3])
+
+
+def test_auc_counts_pairs_and_half_ties():
+    # positives 0.9, 0.7 against negatives 0.8, 0.6: 3 of 4 pairs ordered
+    assert auc([0.9, 0.8, 0.7, 0.6], [1, 0, 1, 0]) == pytest.approx(0.75)
+    # the positive ties one negative (1/2) and beats the other (1)
+    assert auc([0.5, 0.5, 0.2], [1, 0, 0]) == pytest.approx(0.75)
+    assert auc([0.1, 0.9], [0, 1]) == 1.0 and auc([0.9, 0.1], [0, 1]) == 0.0
+    assert auc([0.3, 0.4], [1, 1]) is None  # one class only
+
+
+def test_heldout_metrics_per_prompt_sample_and_group():
+    probs = {"a": 0.8, "b": 0.5, "c": 0.2, "unsampled": 0.9}
+    outcomes = {"a": [1, 1, 1, 0], "b": [1, 0, 0, 0], "c": [0, 0, 0, 0]}
+    groups = {"a": "k2", "b": "k2", "c": "k4", "unsampled": "k4"}
+    m = heldout_critic_metrics(probs, outcomes, groups)
+    assert m["val-critic/prompts"] == 3 and m["val-critic/samples_per_prompt_min"] == 4
+    assert m["val-critic/spearman"] == pytest.approx(1.0)
+    assert m["val-critic/pearson"] == pytest.approx(0.225 / math.sqrt(0.18 * 7 / 24))
+    # positives: three at 0.8, one at 0.5; negatives: one at 0.8, three at 0.5, four at 0.2
+    # 3 x (0.5 + 3 + 4) + (0 + 1.5 + 4) = 28 of 4 x 8 pairs
+    assert m["val-critic/auc"] == pytest.approx(28 / 32)
+    assert m["val-critic/k2/sigmoid_v_mean"] == pytest.approx(0.65)
+    assert m["val-critic/k2/success_mean"] == pytest.approx(0.5)
+    assert (m["val-critic/k4/sigmoid_v_mean"], m["val-critic/k4/success_mean"]) == (pytest.approx(0.2), 0.0)
+    assert heldout_critic_metrics(probs, {}, groups) == {}
+
+
+def test_undefined_correlations_are_left_out_not_zero():
+    m = heldout_critic_metrics({"a": 0.5, "b": 0.5}, {"a": [1], "b": [0]}, {"a": "g", "b": "g"})
+    assert "val-critic/spearman" not in m and "val-critic/pearson" not in m
+    assert m["val-critic/auc"] == 0.5
