@@ -2,6 +2,7 @@
 
     python -m sppo.analysis tail-effect [--out runs/tail_effect] [--updates 300] [--seed 0] [--format plain]
     python -m sppo.analysis tail-effect --out docs/figures --cache-dir runs/tail_effect_cache   # the docs figure
+    python -m sppo.analysis tail-effect --format graded --out docs/figures   # the graded task's long responses
 
 The paper's diagnosis (arXiv 2604.08865, the "tail effect"): a token-level critic V(s_t), trained by regression on GAE returns
 of one sparse terminal reward, "overfits tail semantics": it separates correct from wrong responses only
@@ -35,7 +36,12 @@ and with λ < 1 the terminal TD error reaches the answer tokens only after disco
 (A policy taught the filler by supervised warm-up was tried and dropped: 150 steps from scratch left it
 at ~3 % success, 60 more steps on the warmed-up policy at ~5 % and a garbled filler.)
 
-Writes ``OUT/tail_effect.png`` (``tail_effect_padded.png`` for ``--format padded``) and a JSON of every
+``--format graded`` runs the study on the graded task (``sppo.graded``): prompts ``Compute 7+4+9+2`` of 2-10
+terms, the committed warm-start policy (checksum-verified), a chain of thought of 10-84 tokens whose final answer
+alone is rewarded. Prompts of one level have one length, so every training batch is one level (levels in turn)
+and the evaluation samples each level separately (``eval.sppo.by_level``: σ(V) beside the success per level).
+
+Writes ``OUT/tail_effect.png`` (``tail_effect_<format>.png`` for the other formats) and a JSON of every
 plotted number next to it.
 """
 
@@ -53,7 +59,7 @@ import torch
 import torch.nn.functional as F
 
 from sppo.analysis.errors import AnalysisError
-from sppo.analysis.tail_effect_args import Args
+from sppo.analysis.tail_effect_args import Args, response_limit
 from sppo.cli_errors import atomic_path, write_text_atomic
 
 # --format padded: the fixed, outcome-irrelevant sentence after every answer (41 tokens).
@@ -181,33 +187,53 @@ def position_explained_variance(
 # ----------------------------------------------------------------------------------------------------
 
 
-def prompt_ids(tokenizer, a: int, b: int) -> list[int]:
-    from sppo.quickstart.task import question
+def prompt_ids(tokenizer, terms: tuple[int, ...], fmt: str = "plain") -> list[int]:
+    """The chat-rendered prompt of a problem: "What is a+b?" (terms = (a, b)) or, graded, "Compute 7+4+9+2"."""
+    if fmt == "graded":
+        from sppo.graded.task import question
 
+        content = question(terms)
+    else:
+        from sppo.quickstart.task import question
+
+        content = question(*terms)
     text = tokenizer.apply_chat_template(
-        [{"role": "user", "content": question(a, b)}], add_generation_prompt=True, tokenize=False
+        [{"role": "user", "content": content}], add_generation_prompt=True, tokenize=False
     )
     return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
-def outcome(text: str, a: int, b: int, fmt: str) -> float:
-    """The verifier: the quickstart's exact match; for padded responses, of the text before ``FILLER``."""
+def outcome(text: str, terms: tuple[int, ...], fmt: str) -> float:
+    """The verifier of the format: the quickstart's exact match (padded: of the text before ``FILLER``), or the
+    graded task's final-answer check; the answer is the sum of the terms in both tasks."""
+    if fmt == "graded":
+        from sppo.graded.reward import compute_score as graded_score
+
+        return graded_score("sppo_graded", text, str(sum(terms)))
     from sppo.quickstart.reward import compute_score
 
     if fmt == "padded":
         if not text.endswith(FILLER):
             return 0.0
         text = text[: -len(FILLER)]
-    return compute_score("sppo_addition", text, str(a + b))
+    return compute_score("sppo_addition", text, str(sum(terms)))
 
 
 def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
-    """The quickstart's warmed-up policy (``warmup.warm_up``), from the cache if an earlier run saved it."""
+    """The quickstart's warmed-up policy (``warmup.warm_up``), from the cache if an earlier run saved it; graded:
+    the committed warm start (``sppo.graded.warm_start``, its checksums verified)."""
     from transformers import Qwen2ForCausalLM
 
     from sppo.quickstart import task, warmup
     from sppo.tiny import build_policy, save
 
+    if args.format == "graded":
+        from sppo.graded import warm_start
+
+        folder = warm_start.verify()
+        policy = Qwen2ForCausalLM.from_pretrained(folder)
+        policy.eval()
+        return policy, {"cached": True, "path": str(folder), "warmup_seconds": None}
     cache = Path(args.cache_dir) if args.cache_dir else Path(args.out) / "cache"
     path = cache / f"policy_seed{args.seed}_warmup{args.warmup_steps}"
     if (path / "config.json").exists():
@@ -233,7 +259,7 @@ def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
 @dataclass
 class Batch:
     input_ids: torch.Tensor  # (n, P + T): prompt + response, pad after the end
-    prompt_len: int  # P: every "What is a+b?" prompt has the same length
+    prompt_len: int  # P: every prompt of a batch has the same length (one a+b batch; one graded level)
     response_mask: torch.Tensor  # (n, T): 1 up to and including EOS (or to T if cut off)
     outcomes: torch.Tensor  # (n,): R ∈ {0, 1}
     cut_off: int = 0  # answers that hit max_new_tokens without EOS
@@ -265,17 +291,18 @@ def pad_with_filler(
 
 
 @torch.no_grad()
-def sample(policy, tokenizer, pairs: list[tuple[int, int]], args: Args) -> Batch:
-    """One response per (a, b) from the policy at ``args.temperature`` (HF generate, as the quickstart's check)."""
-    prompts = [prompt_ids(tokenizer, a, b) for a, b in pairs]
+def sample(policy, tokenizer, problems: list[tuple[int, ...]], args: Args) -> Batch:
+    """One response per problem (its terms) from the policy at ``args.temperature`` (HF generate, as the
+    quickstart's check)."""
+    prompts = [prompt_ids(tokenizer, terms, args.format) for terms in problems]
     if len({len(p) for p in prompts}) != 1:
-        raise AnalysisError("the study needs prompts of equal length (single-digit operands)")
+        raise AnalysisError("the study needs prompts of equal length in a batch (single-digit terms, one level)")
     ids = torch.tensor(prompts)
     eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
     out = policy.generate(
         ids,
         attention_mask=torch.ones_like(ids),
-        max_new_tokens=args.max_new_tokens,
+        max_new_tokens=response_limit(args),
         do_sample=True,
         temperature=args.temperature,
         top_k=0,
@@ -293,8 +320,8 @@ def sample(policy, tokenizer, pairs: list[tuple[int, int]], args: Args) -> Batch
             response, mask, tokenizer(FILLER, add_special_tokens=False)["input_ids"], eos, pad
         )
     outcomes = [
-        outcome(tokenizer.decode(row[m], skip_special_tokens=True), a, b, args.format)
-        for row, m, (a, b) in zip(response, mask, pairs, strict=True)
+        outcome(tokenizer.decode(row[m], skip_special_tokens=True), terms, args.format)
+        for row, m, terms in zip(response, mask, problems, strict=True)
     ]
     return Batch(
         torch.cat([ids, response], 1), ids.shape[1], mask.float(), torch.tensor(outcomes, dtype=torch.float32), cut_off
@@ -330,6 +357,12 @@ def run(args: Args) -> dict:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     tokenizer = build_char_tokenizer()
+    if args.format == "graded":  # the warm start's own tokenizer (the same byte-level vocabulary, its template)
+        from transformers import AutoTokenizer
+
+        from sppo.graded import warm_start
+
+        tokenizer = AutoTokenizer.from_pretrained(warm_start.verify())
     policy, policy_info = load_or_warm_up(args, tokenizer)
 
     # Both critics: same architecture, same initialisation.
@@ -341,11 +374,20 @@ def run(args: Args) -> dict:
     rng = random.Random(args.seed)
     train_pairs, _ = task.split_pairs(seed=0)  # the quickstart's training prompts
 
+    def problems(n: int, level: int | None) -> list[tuple[int, ...]]:
+        """n training problems: a+b pairs, or graded term tuples of one level (one prompt length)."""
+        if level is None:
+            return [rng.choice(train_pairs) for _ in range(n)]
+        from sppo.graded.task import sample_terms
+
+        return [tuple(sample_terms(level, rng)) for _ in range(n)]
+
+    levels = _levels(args)
     curve = []
     t_train = time.time()
     log_every = max(1, args.updates // 20)
     for update in range(1, args.updates + 1):
-        batch = sample(policy, tokenizer, [rng.choice(train_pairs) for _ in range(args.batch)], args)
+        batch = sample(policy, tokenizer, problems(args.batch, levels[(update - 1) % len(levels)]), args)
         mask = batch.response_mask
 
         # (a) token-level PPO's critic: regress V(s_t) on GAE returns computed with its own values
@@ -378,14 +420,24 @@ def run(args: Args) -> dict:
             )
     train_seconds = time.time() - t_train
 
-    # Evaluation on fresh samples: the plotted numbers.
-    batch = sample(policy, tokenizer, [rng.choice(train_pairs) for _ in range(args.eval_samples)], args)
-    with torch.no_grad():
-        values = token_values(token_critic, batch).double()
-        mask = batch.response_mask
-        R = batch.outcomes.double()
-        advantages, _ = gae(sparse_rewards(R, mask), values, mask, args.gamma, args.lam)
-        p = torch.sigmoid(prompt_logits(sppo_critic, batch)).double()
+    # Evaluation on fresh samples: the plotted numbers (graded: each level sampled apart, then put together).
+    parts, level_of, cut_off = [], [], 0
+    for level, n in zip(levels, _split(args.eval_samples, len(levels)), strict=True):
+        if n == 0:
+            continue
+        batch = sample(policy, tokenizer, problems(n, level), args)
+        cut_off += batch.cut_off
+        with torch.no_grad():
+            values = token_values(token_critic, batch).double()
+            R = batch.outcomes.double()
+            advantages, _ = gae(
+                sparse_rewards(R, batch.response_mask), values, batch.response_mask, args.gamma, args.lam
+            )
+            p = torch.sigmoid(prompt_logits(sppo_critic, batch)).double()
+        parts.append((values, advantages, batch.response_mask.double(), R, p))
+        level_of += [level] * n
+    values, advantages, mask = (_cat_padded([part[i] for part in parts]) for i in range(3))
+    R, p = torch.cat([part[3] for part in parts]), torch.cat([part[4] for part in parts])
     sppo_adv = R - p
     classes = {"correct": R == 1, "incorrect": R == 0}
     lengths = mask.sum(-1)
@@ -418,7 +470,7 @@ def run(args: Args) -> dict:
                 "mean": lengths.mean().item(),
                 "min": int(lengths.min()),
                 "max": int(lengths.max()),
-                "cut_off": batch.cut_off,
+                "cut_off": cut_off,
             },
             "token_critic": {
                 "values": by_class(values),
@@ -431,6 +483,7 @@ def run(args: Args) -> dict:
                 "p": flat(p),
                 "advantage": flat(sppo_adv),
                 "explained_variance": explained_variance(p, R),
+                "by_level": _by_level(p, R, level_of),
             },
         },
     }
@@ -440,6 +493,41 @@ def run(args: Args) -> dict:
     plot(result, out / f"{stem}.png")
     write_text_atomic(out / f"{stem}.json", json.dumps(result, indent=1))
     return result
+
+
+def _levels(args: Args) -> list[int | None]:
+    """Graded: the task's levels (one per training batch, in turn); a+b: one undivided pool (None)."""
+    if args.format != "graded":
+        return [None]
+    from sppo.graded.task import LEVELS
+
+    return list(LEVELS)
+
+
+def _split(n: int, parts: int) -> list[int]:
+    """n as ``parts`` near-equal counts, the larger ones first: _split(12, 5) == [3, 3, 2, 2, 2]."""
+    return [n // parts + (i < n % parts) for i in range(parts)]
+
+
+def _cat_padded(xs: list[torch.Tensor]) -> torch.Tensor:
+    """`(n_i, T_i)` tensors -> `(sum n_i, max T_i)`, zero-padded on the right (masked positions)."""
+    width = max(x.shape[1] for x in xs)
+    return torch.cat([F.pad(x, (0, width - x.shape[1])) for x in xs])
+
+
+def _by_level(p: torch.Tensor, R: torch.Tensor, level_of: list[int | None]) -> dict | None:
+    """Graded: per level, SPPO's mean σ(V(s_p)) beside the measured success (None for a+b)."""
+    if level_of[0] is None:
+        return None
+    out = {}
+    for level in sorted(set(level_of)):
+        sel = torch.tensor([lv == level for lv in level_of])
+        out[f"k{level}"] = {
+            "sigmoid_v_mean": p[sel].mean().item(),
+            "success": R[sel].mean().item(),
+            "n": int(sel.sum()),
+        }
+    return out
 
 
 def plot(result: dict, path: str | Path) -> None:

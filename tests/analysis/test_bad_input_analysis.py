@@ -105,6 +105,7 @@ TAIL_CASES: list[tuple[str, list[str], str]] = [
     ("eval samples one", ["--eval-samples", "1"], "--eval-samples must be >= 2"),
     ("seed negative", ["--seed", "-1"], "--seed must be >= 0, got -1"),
     ("max new tokens unbounded", ["--max-new-tokens", "100000"], "--max-new-tokens must be at most 512"),
+    ("max new tokens negative", ["--max-new-tokens", "-1"], "--max-new-tokens must be >= 0 (0: the task's limit)"),
     ("warmup negative", ["--warmup-steps", "-1"], "--warmup-steps must be >= 0"),
     ("--out is a file", ["--out", "f"], "--out f: exists and is not a folder"),
     ("--out unwritable", ["--out", UNWRITABLE], "is not writable"),

@@ -173,11 +173,31 @@ def test_sample_masks_after_eos_and_scores_responses():
 
 
 def test_outcome_formats():
-    assert te.outcome(" 8 ", 3, 5, "plain") == 1.0 and te.outcome("=8", 3, 5, "plain") == 0.0
-    assert te.outcome("8" + te.FILLER, 3, 5, "padded") == 1.0
-    assert te.outcome("=8" + te.FILLER, 3, 5, "padded") == 0.0
-    assert te.outcome("8", 3, 5, "padded") == 0.0  # no filler
-    assert te.outcome("", 3, 5, "padded") == 0.0
+    assert te.outcome(" 8 ", (3, 5), "plain") == 1.0 and te.outcome("=8", (3, 5), "plain") == 0.0
+    assert te.outcome("8" + te.FILLER, (3, 5), "padded") == 1.0
+    assert te.outcome("=8" + te.FILLER, (3, 5), "padded") == 0.0
+    assert te.outcome("8", (3, 5), "padded") == 0.0  # no filler
+    assert te.outcome("", (3, 5), "padded") == 0.0
+    # graded: the final answer after '#' only; the chain of thought is not checked
+    assert te.outcome("7+4=11, 11+9=20, 20+2=22. #22", (7, 4, 9, 2), "graded") == 1.0
+    assert te.outcome("7+4=12, 12+9=99. #22", (7, 4, 9, 2), "graded") == 1.0
+    assert te.outcome("7+4=11, 11+9=20, 20+2=22. #23", (7, 4, 9, 2), "graded") == 0.0
+    assert te.outcome("7+4=11, 11+9=20, 20+2=22", (7, 4, 9, 2), "graded") == 0.0
+
+
+def test_graded_prompts_of_a_level_share_one_length_and_levels_split_the_evaluation():
+    from transformers import AutoTokenizer
+
+    from sppo.graded import warm_start
+
+    tok = AutoTokenizer.from_pretrained(warm_start.verify())
+    lengths = {k: {len(te.prompt_ids(tok, t, "graded")) for t in ((1,) * k, (9, 8) + (7,) * (k - 2))} for k in (2, 10)}
+    assert len(lengths[2]) == len(lengths[10]) == 1 and lengths[10].pop() - lengths[2].pop() == 16  # 8 more "+d"
+    assert te._split(12, 5) == [3, 3, 2, 2, 2] and te._split(3, 5) == [1, 1, 1, 0, 0]
+    padded = te._cat_padded([torch.ones(2, 3), 2 * torch.ones(1, 5)])
+    assert padded.tolist() == [[1, 1, 1, 0, 0], [1, 1, 1, 0, 0], [2, 2, 2, 2, 2]]
+    assert te.response_limit(te.Args(format="graded")) == 128 and te.response_limit(te.Args()) == 6
+    assert te.response_limit(te.Args(format="graded", max_new_tokens=40)) == 40
 
 
 def test_pad_with_filler_appends_the_filler_and_eos_after_each_answer():
@@ -257,3 +277,19 @@ def test_tail_effect_bad_options_fail_before_any_model(tmp_path, capsys, argv, m
         and err.startswith("python -m sppo.analysis tail-effect: error:")
     )
     assert not out.exists()
+
+
+def test_smoke_run_graded_format_samples_every_level_from_the_committed_warm_start(tmp_path):
+    result = te.run(te.Args(out=str(tmp_path / "out"), format="graded", updates=5, batch=4, eval_samples=10))
+    data = json.loads((tmp_path / "out" / "tail_effect_graded.json").read_text())
+    assert data["eval"]["n"] == 10 and data["policy"]["path"].endswith("warm_start")
+    by_level = result["eval"]["sppo"]["by_level"]
+    assert list(by_level) == ["k2", "k4", "k6", "k8", "k10"] and [v["n"] for v in by_level.values()] == [2] * 5
+    for v in by_level.values():
+        assert 0.0 < v["sigmoid_v_mean"] < 1.0 and v["success"] in (0.0, 0.5, 1.0)
+    # chains of thought: 10-12 tokens at k = 2 up to 80-84 at k = 10 when right, never past the 128-token limit
+    lengths = result["eval"]["response_length"]
+    assert lengths["max"] <= 128 and lengths["max"] > 20
+    stats = result["eval"]["token_critic"]["values"]
+    width = len(stats["correct"]["start"]["mean"])
+    assert width == lengths["max"] and len(stats["incorrect"]["end"]["count"]) == width
