@@ -1,4 +1,4 @@
-"""Time to target: SPPO (N=1) vs GRPO (N=8), RLOO (N=8), ReMax and PPO (GAE) through the real pipeline.
+"""Time to target: SPPO (N=1) vs GRPO (N=8), RLOO (N=8), ReMax, REINFORCE++ (N=1) and PPO (GAE), real pipeline.
 
     .venv/bin/python benchmarks/bench_time_to_target.py [--task addition|graded] [--methods sppo grpo rloo gae remax]
         [--seeds 0 1 2] [--budget-s 120] [--targets 0.5 0.6 0.7] [--out benchmarks/results/time_to_target]
@@ -56,6 +56,9 @@ METHODS = {
     "rloo": Method("rloo", "rloo", 8),
     "gae": Method("gae", "gae", 1),
     "remax": Method("remax", "remax", 1, legacy_trainer=True),
+    # issue 15: a critic-free N=1 baseline from verl's registry. With one sample per prompt RF++-baseline's group
+    # mean is 0, so its advantage is the batch-whitened reward: REINFORCE with a batch baseline, no critic.
+    "reinforce_pp": Method("reinforce_pp", "reinforce_plus_plus_baseline", 1),
     # issue 8: SPPO with critic-guided prompt selection (off by default), measured against plain SPPO
     "sppo_select": Method("sppo_select", "sppo", 1, overrides=("sppo.prompt_selection.enable=true",)),
     # the paper's memory comparison: SPPO with a critic as large as the policy (run beside sppo on a GPU)

@@ -11,8 +11,19 @@ import math
 import statistics
 from pathlib import Path
 
+from sppo.stats import t_interval
+
 REWARD_KEY = "critic/score/mean"
-VAL_KEY = "val-core/sppo_addition/acc/mean@4"
+VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # a+b; the graded task has one such key per level
+
+
+def held_out_success(data: dict) -> float | None:
+    """verl's held-out accuracy of a validation row: the mean over its groups' ``val-core/<group>/acc/mean@<n>``
+    (one group for a+b, one per level for the graded task); None for a row without validation."""
+    values = [v for k, v in data.items() if k.startswith("val-core/") and "/acc/mean@" in k]
+    return sum(values) / len(values) if values else None
+
+
 # verl's timing_s/* phases of one step, in pipeline order ("other" is the rest of timing_s/step)
 PHASES = [
     "select_prompts",
@@ -68,12 +79,14 @@ def time_to_target(curve: list[dict], target: float) -> dict | None:
 
 
 def _mean_std(values: list[float]) -> dict:
+    """Mean, sample std, n and the half-width of the 95 % Student-t interval of the mean (0 for one value)."""
     if not values:
-        return {"mean": None, "std": None, "n": 0}
+        return {"mean": None, "std": None, "n": 0, "ci95": None}
     return {
         "mean": statistics.fmean(values),
         "std": statistics.stdev(values) if len(values) > 1 else 0.0,
         "n": len(values),
+        "ci95": t_interval(values)[1],
     }
 
 
@@ -92,7 +105,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
     samples_per_step = record["batch"] * record["n"]
     curve = reward_curve(record["rows"], samples_per_step, window_samples)
     train = training_rows(record["rows"])
-    vals = [r["data"][VAL_KEY] for r in record["rows"] if VAL_KEY in r["data"]]
+    vals = [v for v in (held_out_success(r["data"]) for r in record["rows"]) if v is not None]
     last = next((p["smoothed"] for p in reversed(curve) if p["smoothed"] is not None), None)
     phases = {p: statistics.fmean(r["data"].get(f"timing_s/{p}", 0.0) for r in train) for p in PHASES} if train else {}
     if train:
@@ -115,6 +128,12 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "train_s": train_s,
         "samples_per_s": len(train) * samples_per_step / train_s if train_s else None,
         "step_s": statistics.fmean(r["data"]["timing_s/step"] for r in train) if train else None,
+        # the share of a step spent generating (verl's timing_s/gen over timing_s/step, mean over steps)
+        "gen_share": statistics.fmean(
+            r["data"].get("timing_s/gen", 0.0) / r["data"]["timing_s/step"] for r in train if r["data"]["timing_s/step"]
+        )
+        if train
+        else None,
         # weight versions between the policy that generated a trained sample and the current one (verl's metric)
         "lag_mean": statistics.fmean(r["data"].get(f"{lag}/mean", 0.0) for r in train) if train else None,
         "lag_max": max((r["data"].get(f"{lag}/max", 0) for r in train), default=None),
@@ -151,6 +170,7 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
                     "peak_rss_gib",
                     "samples_per_s",
                     "step_s",
+                    "gen_share",
                     "lag_mean",
                     "lag_max",
                 )
@@ -196,6 +216,14 @@ def _fmt(ms: dict, digits: int = 2, unit: str = "") -> str:
     return f"{ms['mean']:.{digits}f}{unit}"
 
 
+def _ci(ms: dict, digits: int = 2, unit: str = "") -> str:
+    """' (95 % CI lo–hi)' of a mean over two or more seeds, else ''."""
+    if ms.get("mean") is None or ms["n"] < 2:
+        return ""
+    lo, hi = ms["mean"] - ms["ci95"], ms["mean"] + ms["ci95"]
+    return f" (95 % CI {lo:.{digits}f}–{hi:.{digits}f}{unit})"
+
+
 def markdown_table(summary: dict) -> str:
     targets = [str(t) for t in summary["targets"]]
     main = targets[len(targets) // 2]
@@ -204,8 +232,8 @@ def markdown_table(summary: dict) -> str:
         "Mean ± std over seeds; ratios are per seed against SPPO of the same seed, then averaged; "
         "'≥' marks a lower bound (a seed that never reached the target counts its whole budget).",
         "",
-        "| method | seeds | reached | steps to target | samples to target | train s to target | wall ratio vs SPPO | samples ratio vs SPPO | final reward | held-out before → after | peak RSS GiB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| method | seeds | reached | steps to target | samples to target | generated tokens to target | train s to target | wall ratio vs SPPO | samples ratio vs SPPO | final reward | held-out before → after | peak RSS GiB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for m, agg in summary["methods"].items():
         tt = agg["to_target"][main]
@@ -213,10 +241,10 @@ def markdown_table(summary: dict) -> str:
         wall_ratio = sample_ratio = "1 (reference)" if m == "sppo" else "–"
         if ratio and ratio["wall"]["mean"] is not None:
             prefix = "≥ " if ratio["any_lower_bound"] else ""
-            wall_ratio = prefix + _fmt(ratio["wall"], 2, "×")
+            wall_ratio = prefix + _fmt(ratio["wall"], 2, "×") + _ci(ratio["wall"], 2, "×")
             sample_ratio = prefix + _fmt(ratio["samples"], 2, "×")
         lines.append(
-            f"| {m} | {len(agg['seeds'])} | {tt['reached']} | {_fmt(tt['step'], 0)} | {_fmt(tt['samples'], 0)} | {_fmt(tt['train_s'], 0)} | "
+            f"| {m} | {len(agg['seeds'])} | {tt['reached']} | {_fmt(tt['step'], 0)} | {_fmt(tt['samples'], 0)} | {_fmt(tt['tokens'], 0)} | {_fmt(tt['train_s'], 0)} | "
             f"{wall_ratio} | {sample_ratio} | {_fmt(agg['final_reward'])} | {_fmt(agg['val_before'])} → {_fmt(agg['val_after'])} | {_fmt(agg['peak_rss_gib'])} |"
         )
     lines += [
@@ -233,7 +261,10 @@ def markdown_table(summary: dict) -> str:
         for t in targets:
             r = agg["ratio_vs_sppo"][t]
             cells.append(
-                ("≥ " if r["any_lower_bound"] else "") + _fmt(r["wall"], 2, "×") + f" ({r['wall']['n']} seeds)"
+                ("≥ " if r["any_lower_bound"] else "")
+                + _fmt(r["wall"], 2, "×")
+                + _ci(r["wall"], 2, "×")
+                + f" ({r['wall']['n']} seeds)"
             )
         lines.append(f"| {m} | " + " | ".join(cells) + " |")
     lines += [
@@ -241,13 +272,13 @@ def markdown_table(summary: dict) -> str:
         "Throughput and policy lag (training-step time only; lag: weight versions between the policy that generated "
         "a trained sample and the current one, verl's training/off_policy/trajectory_staleness):",
         "",
-        "| method | samples/s | step s | lag mean | lag max |",
-        "|---|---|---|---|---|",
+        "| method | samples/s | step s | lag mean | lag max | generation share of a step |",
+        "|---|---|---|---|---|---|",
     ]
     for m, agg in summary["methods"].items():
         lines.append(
             f"| {m} | {_fmt(agg['samples_per_s'])} | {_fmt(agg['step_s'])} | {_fmt(agg['lag_mean'])} | "
-            f"{_fmt(agg['lag_max'], 0)} |"
+            f"{_fmt(agg['lag_max'], 0)} | {_fmt(agg['gen_share'])} |"
         )
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:

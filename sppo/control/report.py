@@ -42,6 +42,7 @@ from collections import defaultdict
 import numpy as np
 
 from sppo.cli_errors import atomic_path, write_text_atomic
+from sppo.stats import BOOTSTRAP_RESAMPLES, paired_bootstrap, t_interval
 
 SMOOTH_EPISODES = 64
 ALGO_ORDER = ("sppo", "ppo", "grpo")
@@ -136,67 +137,6 @@ def steps_to_threshold(curve: list[dict], threshold: float = 0.5) -> int | None:
     steps, _, rates = smoothed_success(curve)
     hit = np.nonzero(rates >= threshold)[0]
     return int(steps[hit[0]]) if len(hit) else None
-
-
-# two-sided 95 % quantiles t_{0.975, df} of Student's t, df = 1..30 (beyond: the normal 1.96)
-T975 = (
-    12.706205,
-    4.302653,
-    3.182446,
-    2.776445,
-    2.570582,
-    2.446912,
-    2.364624,
-    2.306004,
-    2.262157,
-    2.228139,
-    2.200985,
-    2.178813,
-    2.160369,
-    2.144787,
-    2.131450,
-    2.119905,
-    2.109816,
-    2.100922,
-    2.093024,
-    2.085963,
-    2.079614,
-    2.073873,
-    2.068658,
-    2.063899,
-    2.059539,
-    2.055529,
-    2.051831,
-    2.048407,
-    2.045230,
-    2.042272,
-)
-BOOTSTRAP_RESAMPLES = 10_000
-
-
-def t_interval(values) -> tuple[float, float]:
-    """(mean, half-width of the 95 % Student-t interval) over the values; half-width 0 for one value."""
-    arr = np.asarray(values, dtype=float)
-    if len(arr) < 2:
-        return float(arr.mean()), 0.0
-    t = T975[len(arr) - 2] if len(arr) - 1 <= len(T975) else 1.959964
-    return float(arr.mean()), float(t * arr.std(ddof=1) / math.sqrt(len(arr)))
-
-
-def paired_bootstrap(a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) -> tuple[float, float, float]:
-    """Mean of a - b over paired samples (seeds), and its 95 % percentile-bootstrap interval.
-
-    a, b: (n,) values of the same n seeds. Each resample draws n seed indices with replacement
-    (``numpy.random.default_rng(seed).integers(0, n, (resamples, n))``) and takes the mean of the
-    differences; the interval is the 2.5 and 97.5 percentiles (numpy's linear interpolation) of the
-    resampled means. Returns (mean, low, high)."""
-    d = np.asarray(a, dtype=float) - np.asarray(b, dtype=float)
-    if d.ndim != 1 or len(d) == 0:
-        raise ValueError(f"paired_bootstrap needs two equal-length non-empty 1-D samples, got {d.shape}")
-    idx = np.random.default_rng(seed).integers(0, len(d), (resamples, len(d)))
-    means = d[idx].mean(axis=1)
-    lo, hi = np.percentile(means, [2.5, 97.5])
-    return float(d.mean()), float(lo), float(hi)
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -89,6 +89,10 @@ def test_seed_spread_and_table(tmp_path):
     table = markdown_table(summary)
     assert "| grpo | 2 | 2/2 |" in table
     assert "1.83 ± 0.24×" in table
+    # 95 % t-interval of the two per-seed ratios: t(0.975, 1) = 12.706 x std / sqrt(2)
+    half = 12.706205 * abs(10 / 6 - 2) / 2**0.5 / 2**0.5
+    assert wall["ci95"] == pytest.approx(half)
+    assert f"(95 % CI {1.8333 - half:.2f}–{1.8333 + half:.2f}×)" in table
     summary["date"], summary["machine"], summary["budget_s"] = "2026-11-22", "test", 10
     write_report(summary, [SPPO, GRPO, sppo1, grpo1], tmp_path, window_samples=4)
     assert json.loads((tmp_path / "time_to_target.json").read_text())["methods"]["grpo"]["seeds"] == [0, 1]
@@ -148,3 +152,17 @@ def test_throughput_and_policy_lag_per_run_and_method():
     sppo = next(x for x in summary["runs"] if x["method"] == "sppo")
     assert (sppo["samples_per_s"], sppo["lag_mean"], sppo["lag_max"]) == (pytest.approx(8 / 10), 0.0, 0)
     assert "| sppo_colocate_async | 0.50 | 4.00 | 0.25 | 2 |" in markdown_table(summary)
+
+
+def test_generation_share_and_held_out_success_of_either_task():
+    from benchmarks.time_to_target_report import held_out_success
+
+    rows = _rows([0.0, 1.0], [2, 4])
+    rows[1]["data"]["timing_s/gen"], rows[2]["data"]["timing_s/gen"] = 1.0, 3.0
+    summary = summarize([dict(SPPO, rows=rows)], targets=[0.5], window_samples=2)
+    assert summary["runs"][0]["gen_share"] == pytest.approx((1 / 2 + 3 / 4) / 2)
+    assert markdown_table(summary).splitlines()[-1].endswith("| 0.62 |")
+    graded = {"val-core/sppo_graded_k02/acc/mean@4": 0.75, "val-core/sppo_graded_k10/acc/mean@4": 0.25}
+    assert held_out_success({**graded, "val-aux/sppo_graded_k02/acc/std@4": 9.0}) == 0.5
+    assert held_out_success({"val-core/sppo_addition/acc/mean@4": 0.4}) == 0.4
+    assert held_out_success({"critic/score/mean": 1.0}) is None

@@ -29,7 +29,14 @@ def _overrides(name: str, gpu: bool = False, task: str = "addition") -> dict[str
 
 
 @pytest.mark.parametrize(
-    "name, estimator, n", [("sppo", "sppo", "1"), ("grpo", "grpo", "8"), ("rloo", "rloo", "8"), ("gae", "gae", "1")]
+    "name, estimator, n",
+    [
+        ("sppo", "sppo", "1"),
+        ("grpo", "grpo", "8"),
+        ("rloo", "rloo", "8"),
+        ("gae", "gae", "1"),
+        ("reinforce_pp", "reinforce_plus_plus_baseline", "1"),
+    ],
 )
 def test_every_v1_method_shares_batch_model_and_budget(name, estimator, n):
     o = _overrides(name)
