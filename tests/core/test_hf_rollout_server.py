@@ -121,3 +121,73 @@ def test_weight_streams_sync_and_async_give_the_same_cpu_copies_and_only_the_sen
         assert list(got) == ["a", "b"]
         assert torch.equal(got["a"], pairs[0][1]) and got["a"].data_ptr() != pairs[0][1].data_ptr()  # a copy
     assert _run(collect_full_weights(iter(pairs), keep=False)) == {}
+
+
+def _counting(server):
+    """Wraps the model's generate to record each call's batch size."""
+    calls: list[int] = []
+    original = server.model.generate
+
+    def generate(input_ids, **kwargs):
+        calls.append(len(input_ids))
+        return original(input_ids, **kwargs)
+
+    server.model.generate = generate
+    return calls, original
+
+
+def test_concurrent_requests_are_generated_in_one_left_padded_batch(server):
+    prompts = [PROMPT, [9, 10], [11, 12, 13, 14, 15, 16], PROMPT]
+    alone = [_run(server.generate(p, dict(GREEDY, max_tokens=8), f"a{i}")) for i, p in enumerate(prompts)]
+    calls, original = _counting(server)
+    try:
+
+        async def together():
+            return await asyncio.gather(
+                *(server.generate(p, dict(GREEDY, max_tokens=8), f"b{i}") for i, p in enumerate(prompts))
+            )
+
+        batched = _run(together())
+    finally:
+        server.model.generate = original
+    assert calls == [4]  # one generate call for the four requests
+    for one, many in zip(alone, batched, strict=True):
+        # greedy: each row of the left-padded batch decodes as the request did alone
+        assert many.token_ids == one.token_ids and many.stop_reason == "completed"
+        assert many.log_probs == pytest.approx(one.log_probs, abs=1e-4)
+
+
+def test_requests_with_different_settings_are_batched_apart_and_errors_reach_every_caller(server):
+    calls, original = _counting(server)
+    try:
+
+        async def mixed():
+            return await asyncio.gather(
+                server.generate(PROMPT, dict(GREEDY, max_tokens=3), "c0"),
+                server.generate(PROMPT, dict(GREEDY, max_tokens=5), "c1"),
+                server.generate(PROMPT, dict(GREEDY, max_tokens=3), "c2"),
+            )
+
+        short, long, short2 = _run(mixed())
+    finally:
+        server.model.generate = original
+    assert sorted(calls) == [1, 2]  # the two 3-token requests together, the 5-token one alone
+    assert (len(short.token_ids), len(long.token_ids), len(short2.token_ids)) == (3, 5, 3)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("model failed")
+
+    server.model.generate = broken
+    try:
+
+        async def failing():
+            return await asyncio.gather(
+                *(server.generate(PROMPT, dict(GREEDY, max_tokens=2), f"d{i}") for i in range(2)),
+                return_exceptions=True,
+            )
+
+        errors = _run(failing())
+    finally:
+        server.model.generate = original
+    assert [str(e) for e in errors] == ["model failed", "model failed"]
+    assert server._pending == [] and server._drainer is None
