@@ -30,7 +30,7 @@ from pathlib import Path
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
 TASKS = ("addition", "graded")
 RAY_START_TIMEOUT = "The current node timed out during startup"
-GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 4 samples = 32 a level)
+GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 16 samples = 128 a level)
 
 
 def val_keys(task_name: str) -> dict[str, str]:
@@ -39,7 +39,8 @@ def val_keys(task_name: str) -> dict[str, str]:
         return {"all": VAL_KEY}
     from sppo.graded.task import LEVELS, data_source
 
-    return {f"k{k}": f"val-core/{data_source(k)}/acc/mean@4" for k in LEVELS}
+    n = TASK_SETTINGS["graded"]["val_samples"]
+    return {f"k{k}": f"val-core/{data_source(k)}/acc/mean@{n}" for k in LEVELS}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -143,11 +144,13 @@ def prepare_graded(out: Path, seed: int) -> dict:
     return info
 
 
-# Per task: prompt / response limits (tokens) and the actor's learning rate. The graded policy is larger and
-# its responses 10-20x longer: at 3e-4 plain policy-gradient runs collapsed (docs/graded_task.md).
+# Per task: prompt / response limits (tokens), the actor's learning rate and the samples per held-out prompt in
+# verl's validation. The graded policy is larger and its responses 10-20x longer: at 3e-4 plain policy-gradient
+# runs collapsed (docs/graded_task.md); its 16 samples a prompt give the per-prompt success rates against which the
+# critic's held-out ranking (val-critic/*) is measured.
 TASK_SETTINGS = {
-    "addition": {"max_prompt_length": 32, "max_response_length": 6, "actor_lr": "3e-4"},
-    "graded": {"max_prompt_length": 64, "max_response_length": 128, "actor_lr": "2e-5"},
+    "addition": {"max_prompt_length": 32, "max_response_length": 6, "actor_lr": "3e-4", "val_samples": 4},
+    "graded": {"max_prompt_length": 64, "max_response_length": 128, "actor_lr": "2e-5", "val_samples": 16},
 }
 
 
@@ -172,7 +175,7 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         "actor_rollout_ref.rollout.temperature=1.0",
         "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
         "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
-        "actor_rollout_ref.rollout.val_kwargs.n=4",
+        f"actor_rollout_ref.rollout.val_kwargs.n={settings['val_samples']}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
         f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * args.n}",
         f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b * args.n}",

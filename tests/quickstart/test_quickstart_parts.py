@@ -85,7 +85,8 @@ def test_graded_task_overrides_and_per_level_validation():
         parse_args(["--task", "graded", "--steps", "120", "--test-freq", "60"]), info, Path("o")
     )
     assert "trainer.test_freq=60" in halfway and "trainer.total_training_steps=120" in halfway
-    keys = [f"val-core/sppo_graded_k{k:02d}/acc/mean@4" for k in (2, 4, 6, 8, 10)]
+    assert "actor_rollout_ref.rollout.val_kwargs.n=16" in graded  # per-prompt success for val-critic/*
+    keys = [f"val-core/sppo_graded_k{k:02d}/acc/mean@16" for k in (2, 4, 6, 8, 10)]
     rows = [
         {"step": 0, "data": {key: 0.1 * i for i, key in enumerate(keys)}},
         {"step": 1, "data": {"critic/score/mean": 0.5}},
