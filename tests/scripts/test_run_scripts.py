@@ -331,3 +331,25 @@ def test_shell_environment(stub, tmp_path):
     assert f"actor_rollout_ref.model.path={tmp_path}/my_model" in args  # an existing local dir is made absolute
     assert "critic.model.path=org/critic" in args  # a hub id is left alone
     assert "trainer.n_gpus_per_node=8" in args and "trainer.nnodes=2" in args and "trainer.save_freq=5" in args
+
+
+def test_graded_benchmarks_script_runs_each_part_with_its_settings(tmp_path):
+    """PYTHON=echo prints each part's command instead of running it."""
+    script = SCRIPTS_DIR / "run_graded_benchmarks.sh"
+    env = dict(os.environ, PYTHON="echo", OUT=str(tmp_path / "g"), SEEDS="3 4 5 6", BUDGET_S="90")
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("[graded]")]
+    ttt, modes, quality, tail = lines
+    assert ttt.startswith("benchmarks/bench_time_to_target.py --task graded --budget-s 90 --seeds 3 4 5 6")
+    assert "--methods sppo grpo rloo gae reinforce_pp sppo_select" in ttt and ttt.endswith("/g/time_to_target")
+    assert "--seeds 3 4 5 --methods sppo sppo_colocate_async sppo_separate_async" in modes  # three seeds
+    assert quality.startswith("-m sppo.quickstart.run --task graded --steps 120 --test-freq 20")
+    assert tail.startswith("-m sppo.analysis tail-effect --format graded")
+    bad = subprocess.run(
+        ["bash", str(script)], env=dict(env, PARTS="modes plots"), capture_output=True, text=True, timeout=60
+    )
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip() == (
+        "run_graded_benchmarks.sh: unknown part 'plots' (allowed: time_to_target modes critic_quality tail_effect)"
+    )
