@@ -19,8 +19,9 @@ Overrides (all SPPO-only unless noted):
   on_step_begin/end   (all estimators) stop after ``sppo.max_train_seconds`` of training-step time
   _next_train_batch   with ``sppo.prompt_selection.enable``: score a pool_factor-times larger candidate pool
   prepare_step        with the critic and keep prompts whose σ(V) lies in a band (sppo/prompt_selection.py)
-  _validate           also score each held-out prompt with the critic and log how well σ(V) ranks the prompts'
-                      measured success (``val-critic/*``, sppo/critic_quality.py)
+  on_validate_begin   score each held-out prompt with the critic (one prompt-only forward)
+  _validate           log how well those σ(V) rank the prompts' measured success (``val-critic/*``,
+                      sppo/critic_quality.py) beside verl's validation metrics
 """
 
 from __future__ import annotations
@@ -49,12 +50,17 @@ from verl.workers.utils.padding import response_to_nested
 from sppo.config_checks import is_sppo, trainer_options
 from sppo.critic_batching import critic_dp_size, sppo_critic_batching
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
-from sppo.critic_prompts import critic_input_ids
+from sppo.critic_prompts import as_message_lists, critic_input_ids
 from sppo.critic_quality import heldout_critic_metrics
 from sppo.options import TrainerOptions
 from sppo.prompt_selection import select_prompts
 
 logger = logging.getLogger(__name__)
+
+
+def _prompt_keys(raw_prompts) -> list[str]:
+    """A hashable identity of each prompt's chat messages."""
+    return [json.dumps(m, sort_keys=True, default=str) for m in as_message_lists(raw_prompts)]
 
 
 def _nested(rows: list[torch.Tensor]) -> torch.Tensor:
@@ -179,40 +185,56 @@ class SPPOTrainerMixin:
         return metrics
 
     # ------------------------------------------------------------------ held-out critic quality
+    def on_validate_begin(self):
+        # Scored before verl's hook: in separate_async it switches the hybrid engine to rollout mode, which may put
+        # the trainer's workers (the critic among them) to sleep until the next step.
+        self._val_probs = self._score_heldout_prompts() if self.use_critic and is_sppo(self.config) else None
+        super().on_validate_begin()
+
+    def _score_heldout_prompts(self) -> dict[str, float]:
+        """σ(V(s_p)) of every held-out prompt, keyed by its messages (one prompt-only critic forward)."""
+        raw_prompts = [p for batch in self.val_dataloader for p in batch["raw_prompt"]]
+        if not raw_prompts:
+            return {}
+        probs = self._score_prompts({"raw_prompt": raw_prompts}).tolist()
+        return dict(zip(_prompt_keys(raw_prompts), probs, strict=True))
+
     def _validate(self) -> dict[str, float]:
         """verl's validation, plus the critic's σ(V) of each held-out prompt against its measured success.
 
-        verl's ``_validate`` has no hook between generation and metrics that sees prompts and rewards together: the
-        prompts are recorded from the dataloader it iterates, the per-sample rewards from ``_val_metrics_update``.
+        verl's ``_validate`` has no hook that sees prompts and rewards together: the prompts (and the uids verl gives
+        them) are recorded from the dataloader it iterates, the per-sample rewards from ``_val_metrics_update``.
         """
-        if not (self.use_critic and is_sppo(self.config)):
+        probs = getattr(self, "_val_probs", None)
+        if probs is None:
             return super()._validate()
         loader, recorder = self.val_dataloader, RecordingLoader(self.val_dataloader)
         self.val_dataloader, self._val_rewards = recorder, None
         try:
             metrics = super()._validate()
         finally:
-            self.val_dataloader = loader
+            self.val_dataloader, self._val_probs = loader, None
         if self._val_rewards is not None:
-            metrics.update(self._heldout_critic_metrics(recorder.batches, *self._val_rewards))
+            metrics.update(self._heldout_critic_metrics(recorder.batches, *self._val_rewards, probs))
         return metrics
 
     def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs):
         self._val_rewards = (list(sample_uids), list(reward_extra_infos_dict.get("reward", [])))
         return super()._val_metrics_update(data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs)
 
-    def _heldout_critic_metrics(self, batches: list[dict], sample_uids: list, rewards: list) -> dict[str, float]:
+    @staticmethod
+    def _heldout_critic_metrics(
+        batches: list[dict], sample_uids: list, rewards: list, probs_by_prompt: dict[str, float]
+    ) -> dict[str, float]:
         uids = [str(u) for b in batches for u in b["uid"]]
-        raw_prompts = [p for b in batches for p in b["raw_prompt"]]
+        keys = _prompt_keys([p for b in batches for p in b["raw_prompt"]])
         sources = [str(s) for b in batches for s in b.get("data_source", ["unknown"] * len(b["uid"]))]
-        probs = self._score_prompts({"raw_prompt": raw_prompts}).tolist()
+        probs = {u: probs_by_prompt[k] for u, k in zip(uids, keys, strict=True) if k in probs_by_prompt}
         outcomes: dict[str, list[float]] = {u: [] for u in uids}
         for uid, reward in zip(sample_uids, rewards, strict=True):
             if str(uid) in outcomes:
                 outcomes[str(uid)].append(float(reward))
-        return heldout_critic_metrics(
-            dict(zip(uids, probs, strict=True)), outcomes, dict(zip(uids, sources, strict=True))
-        )
+        return heldout_critic_metrics(probs, outcomes, dict(zip(uids, sources, strict=True)))
 
     # ------------------------------------------------------------------ critic helpers
     def _setup(self):

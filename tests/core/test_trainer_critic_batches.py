@@ -89,6 +89,9 @@ class ValidationLoop:
 
     rewards: dict[str, list[float]] = {}
 
+    def on_validate_begin(self):
+        pass
+
     def _validate(self):
         uids, rewards, sources = [], [], []
         for batch in self.val_dataloader:
@@ -123,6 +126,7 @@ def test_validation_adds_the_critics_heldout_ranking_metrics():
         {"raw_prompt": [msg("0.5")], "data_source": ["k2"]},
     ]
     t.val_dataloader = loader
+    t.on_validate_begin()  # the critic scores the held-out prompts here, before verl's own hook
     m = t._validate()
     assert t.val_dataloader is loader  # restored
     assert m["val-core/acc"] == 4 / 12  # verl's own metrics are kept
@@ -131,4 +135,5 @@ def test_validation_adds_the_critics_heldout_ranking_metrics():
     assert m["val-critic/k2/success_mean"] == 0.5 and m["val-critic/k4/sigmoid_v_mean"] == torch.tensor(0.2).item()
 
     t.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"}})
+    t.on_validate_begin()
     assert set(t._validate()) == {"val-core/acc"}  # other estimators: verl's validation only
