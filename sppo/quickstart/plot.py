@@ -53,6 +53,7 @@ def plot_reward_curve(
 
 
 def _plot_critic_quality(ax, critic_rows: list[dict]) -> None:
+    lowest = 0.0
     for key, label, style in (
         ("val-critic/spearman", "Spearman (σ(V) vs prompt success)", "o-"),
         ("val-critic/pearson", "Pearson", "s--"),
@@ -61,10 +62,12 @@ def _plot_critic_quality(ax, critic_rows: list[dict]) -> None:
         points = [(r["step"], r["data"][key]) for r in critic_rows if key in r["data"]]
         if points:
             ax.plot([s for s, _ in points], [v for _, v in points], style, label=label)
+            lowest = min(lowest, *(v for _, v in points))
     ax.axhline(0.5, color="grey", ls=":", lw=0.8)
+    ax.axhline(0.0, color="black", lw=0.6)
     ax.set_xlabel("training step")
     ax.set_ylabel("held-out critic quality")
-    ax.set_ylim(-0.05, 1.02)
+    ax.set_ylim(-1.02 if lowest < 0 else -0.05, 1.02)  # correlations of an untrained critic can be negative
     ax.grid(alpha=0.3)
     ax.legend(loc="lower right", fontsize=8)
     ax.set_title("prompt-only critic on held-out prompts")

@@ -114,3 +114,20 @@ def test_graded_task_refuses_a_corrupted_warm_start(tmp_path, monkeypatch, capsy
     assert err.count("\n") == 1 and err.startswith("python -m sppo.quickstart.run: error: ")
     assert "model.safetensors: sha256" in err and "does not match SHA256SUMS" in err
     assert not (tmp_path / "out" / "warmup.json").exists()
+
+
+def test_reward_curve_gets_a_critic_quality_panel_when_validations_logged_it(tmp_path):
+    from sppo.quickstart.plot import plot_reward_curve
+
+    steps = [{"step": k, "data": {"critic/score/mean": 0.1 * k, "critic/sigmoid_v_mean": 0.5}} for k in (1, 2)]
+    critic = [
+        {"step": 0, "data": {"val-critic/prompts": 4.0, "val-critic/spearman": -0.5, "val-critic/auc": 0.3}},
+        {"step": 2, "data": {"val-critic/prompts": 4.0, "val-critic/spearman": 0.8, "val-critic/auc": 0.7}},
+    ]
+    for name, rows in (("plain.png", None), ("with_critic.png", critic)):
+        plot_reward_curve(steps, [(0, 0.2), (2, 0.4)], tmp_path / name, critic_rows=rows)
+        assert (tmp_path / name).read_bytes()[:4] == b"\x89PNG"
+    from PIL import Image
+
+    # the critic panel widens the figure (7 x 4 in -> 12 x 4 in at 110 dpi)
+    assert Image.open(tmp_path / "plain.png").size[0] < Image.open(tmp_path / "with_critic.png").size[0]
