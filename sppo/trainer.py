@@ -19,7 +19,7 @@ Overrides (all SPPO-only unless noted):
   on_step_begin/end   (all estimators) stop after ``sppo.max_train_seconds`` of training-step time
   _next_train_batch   with ``sppo.prompt_selection.enable``: score a pool_factor-times larger candidate pool
   prepare_step        with the critic and keep prompts whose σ(V) lies in a band (sppo/prompt_selection.py)
-  on_validate_begin   score each held-out prompt with the critic (one prompt-only forward)
+  on_validate_begin   load the held-out batches once and score each prompt with the critic (one prompt-only forward)
   _validate           log how well those σ(V) rank the prompts' measured success (``val-critic/*``,
                       sppo/critic_quality.py) beside verl's validation metrics
 """
@@ -50,17 +50,12 @@ from verl.workers.utils.padding import response_to_nested
 from sppo.config_checks import is_sppo, trainer_options
 from sppo.critic_batching import critic_dp_size, sppo_critic_batching
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, calibration_metrics, last_token_logits, sppo_value_loss
-from sppo.critic_prompts import as_message_lists, critic_input_ids
+from sppo.critic_prompts import critic_input_ids
 from sppo.critic_quality import heldout_critic_metrics
 from sppo.options import TrainerOptions
 from sppo.prompt_selection import select_prompts
 
 logger = logging.getLogger(__name__)
-
-
-def _prompt_keys(raw_prompts) -> list[str]:
-    """A hashable identity of each prompt's chat messages."""
-    return [json.dumps(m, sort_keys=True, default=str) for m in as_message_lists(raw_prompts)]
 
 
 def _nested(rows: list[torch.Tensor]) -> torch.Tensor:
@@ -94,22 +89,6 @@ def prompt_only_batch(prompts: torch.Tensor, position_ids: torch.Tensor | None, 
         {"input_ids": _nested(ids), "position_ids": _nested(pos), "loss_mask": _nested(loss_mask)},
         batch_size=len(ids),
     )
-
-
-class RecordingLoader:
-    """Iterates a dataloader and keeps every batch dict it hands out (verl's ``_validate`` adds each prompt's uid
-    to the dict it gets, so afterwards the kept dicts map uid -> raw prompt -> data source)."""
-
-    def __init__(self, loader):
-        self.loader, self.batches = loader, []
-
-    def __iter__(self):
-        for batch in self.loader:
-            self.batches.append(batch)
-            yield batch
-
-    def __len__(self) -> int:
-        return len(self.loader)
 
 
 class SPPOTrainerMixin:
@@ -188,34 +167,32 @@ class SPPOTrainerMixin:
     def on_validate_begin(self):
         # Scored before verl's hook: in separate_async it switches the hybrid engine to rollout mode, which may put
         # the trainer's workers (the critic among them) to sleep until the next step.
-        self._val_probs = self._score_heldout_prompts() if self.use_critic and is_sppo(self.config) else None
+        self._val_scored = None
+        if self.use_critic and is_sppo(self.config):
+            batches = list(self.val_dataloader)  # loaded once: verl's _validate iterates these same dicts
+            raw_prompts = [p for b in batches for p in b["raw_prompt"]]
+            probs = self._score_prompts({"raw_prompt": raw_prompts}).tolist() if raw_prompts else []
+            self._val_scored = (batches, probs)
         super().on_validate_begin()
-
-    def _score_heldout_prompts(self) -> dict[str, float]:
-        """σ(V(s_p)) of every held-out prompt, keyed by its messages (one prompt-only critic forward)."""
-        raw_prompts = [p for batch in self.val_dataloader for p in batch["raw_prompt"]]
-        if not raw_prompts:
-            return {}
-        probs = self._score_prompts({"raw_prompt": raw_prompts}).tolist()
-        return dict(zip(_prompt_keys(raw_prompts), probs, strict=True))
 
     def _validate(self) -> dict[str, float]:
         """verl's validation, plus the critic's σ(V) of each held-out prompt against its measured success.
 
-        verl's ``_validate`` has no hook that sees prompts and rewards together: the prompts (and the uids verl gives
-        them) are recorded from the dataloader it iterates, the per-sample rewards from ``_val_metrics_update``.
+        verl's ``_validate`` has no hook that sees prompts and rewards together. It iterates the batches scored in
+        ``on_validate_begin`` (and writes each prompt's uid into its batch dict); the per-sample rewards come from
+        ``_val_metrics_update``.
         """
-        probs = getattr(self, "_val_probs", None)
-        if probs is None:
+        scored = getattr(self, "_val_scored", None)
+        if scored is None:
             return super()._validate()
-        loader, recorder = self.val_dataloader, RecordingLoader(self.val_dataloader)
-        self.val_dataloader, self._val_rewards = recorder, None
+        batches, probs = scored
+        loader, self.val_dataloader, self._val_rewards = self.val_dataloader, batches, None
         try:
             metrics = super()._validate()
         finally:
-            self.val_dataloader, self._val_probs = loader, None
+            self.val_dataloader, self._val_scored = loader, None
         if self._val_rewards is not None:
-            metrics.update(self._heldout_critic_metrics(recorder.batches, *self._val_rewards, probs))
+            metrics.update(self._heldout_critic_metrics(batches, probs, *self._val_rewards))
         return metrics
 
     def _val_metrics_update(self, data_sources, sample_uids, reward_extra_infos_dict, sample_turns, **kwargs):
@@ -224,17 +201,18 @@ class SPPOTrainerMixin:
 
     @staticmethod
     def _heldout_critic_metrics(
-        batches: list[dict], sample_uids: list, rewards: list, probs_by_prompt: dict[str, float]
+        batches: list[dict], probs: list[float], sample_uids: list, rewards: list
     ) -> dict[str, float]:
+        """``probs[i]`` is σ(V) of the i-th prompt of ``batches``, whose uid verl wrote into its batch dict."""
         uids = [str(u) for b in batches for u in b["uid"]]
-        keys = _prompt_keys([p for b in batches for p in b["raw_prompt"]])
         sources = [str(s) for b in batches for s in b.get("data_source", ["unknown"] * len(b["uid"]))]
-        probs = {u: probs_by_prompt[k] for u, k in zip(uids, keys, strict=True) if k in probs_by_prompt}
         outcomes: dict[str, list[float]] = {u: [] for u in uids}
         for uid, reward in zip(sample_uids, rewards, strict=True):
             if str(uid) in outcomes:
                 outcomes[str(uid)].append(float(reward))
-        return heldout_critic_metrics(probs, outcomes, dict(zip(uids, sources, strict=True)))
+        return heldout_critic_metrics(
+            dict(zip(uids, probs, strict=True)), outcomes, dict(zip(uids, sources, strict=True))
+        )
 
     # ------------------------------------------------------------------ critic helpers
     def _setup(self):

@@ -197,8 +197,11 @@ class HFRolloutServer:
             while self._pending:
                 await asyncio.sleep(BATCH_WAIT_S)  # let the requests sent together arrive
                 key = sampling_key(self._pending[0].params, self.response_length)
-                batch = [r for r in self._pending if sampling_key(r.params, self.response_length) == key][:MAX_BATCH]
-                self._pending = [r for r in self._pending if all(r is not b for b in batch)]
+                batch, rest = [], []
+                for r in self._pending:
+                    same = len(batch) < MAX_BATCH and sampling_key(r.params, self.response_length) == key
+                    (batch if same else rest).append(r)
+                self._pending = rest
                 try:
                     outputs = await asyncio.to_thread(self._sample_batch, [r.prompt_ids for r in batch], key)
                 except Exception as exc:  # noqa: BLE001 - every waiting caller gets the error, none hangs
