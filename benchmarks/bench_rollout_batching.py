@@ -38,17 +38,13 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def graded_prompts(tokenizer, n: int, seed: int) -> list[list[int]]:
+    """n graded prompts, levels in turn, rendered as verl's agent loop renders them (sppo.critic_prompts)."""
+    from sppo.critic_prompts import render_prompt_ids
     from sppo.graded.task import LEVELS, question, sample_terms
 
     rng = random.Random(seed)
-    out = []
-    for i in range(n):
-        terms = sample_terms(LEVELS[i % len(LEVELS)], rng)
-        text = tokenizer.apply_chat_template(
-            [{"role": "user", "content": question(terms)}], add_generation_prompt=True, tokenize=False
-        )
-        out.append(tokenizer(text, add_special_tokens=False)["input_ids"])
-    return out
+    messages = [[{"role": "user", "content": question(sample_terms(LEVELS[i % len(LEVELS)], rng))}] for i in range(n)]
+    return [ids.tolist() for ids in render_prompt_ids(messages, tokenizer)]
 
 
 async def one_at_a_time(server, prompts, params) -> list:
