@@ -177,6 +177,12 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
             },
             "to_target": {},
         }
+        selection_keys = sorted({k for r in mine for k in r["prompt_selection"]})
+        if selection_keys:  # per-seed means over steps, then mean, std and 95 % CI over seeds
+            agg["prompt_selection"] = {
+                k: _mean_std([r["prompt_selection"][k] for r in mine if k in r["prompt_selection"]])
+                for k in selection_keys
+            }
         for t in map(str, targets):
             hits = [r["to_target"][t] for r in mine if r["to_target"][t] is not None]
             agg["to_target"][t] = {
@@ -282,7 +288,19 @@ def markdown_table(summary: dict) -> str:
         )
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
-        lines += ["", "Critic-guided prompt selection (mean over steps, per seed):", ""]
+        lines += [
+            "",
+            "Critic-guided prompt selection (per seed: mean over steps; per method: mean ± std over seeds, 95 % CI):",
+            "",
+            "| method | seeds | band hit rate in the pool | batch in band | unfilled band slots per step |",
+            "|---|---|---|---|---|",
+        ]
+        for m, agg in summary["methods"].items():
+            sel = agg.get("prompt_selection")
+            if sel:
+                cells = [_fmt(sel[k]) + _ci(sel[k]) for k in ("pool_hit_rate", "batch_in_band", "shortfall")]
+                lines.append(f"| {m} | {sel['pool_hit_rate']['n']} | " + " | ".join(cells) + " |")
+        lines.append("")
         lines += [
             f"- {r['method']} seed {r['seed']}: band hit rate in the pool {r['prompt_selection']['pool_hit_rate']:.2f}, "
             f"batch in band {r['prompt_selection']['batch_in_band']:.2f}, unfilled band slots per step {r['prompt_selection']['shortfall']:.1f}"

@@ -127,6 +127,30 @@ def test_prompt_selection_statistics_are_reported():
     assert run["prompt_selection"] == {"pool_hit_rate": 0.375, "batch_in_band": 0.6875, "shortfall": 1.0}
     assert "- sppo_select seed 0: band hit rate in the pool 0.38, batch in band 0.69" in markdown_table(summary)
     assert next(r for r in summary["runs"] if r["method"] == "sppo")["prompt_selection"] == {}
+    assert "prompt_selection" not in summary["methods"]["sppo"]
+
+
+def test_prompt_selection_is_aggregated_over_seeds_with_a_t_interval():
+    def selected(seed, hit):
+        rows = _rows([0.5], [1])
+        rows[1]["data"].update(
+            {
+                "prompt_selection/pool_hit_rate": hit,
+                "prompt_selection/batch_in_band": 1.0,
+                "prompt_selection/shortfall": 0.0,
+            }
+        )
+        return dict(SPPO, method="sppo_select", seed=seed, rows=rows)
+
+    summary = summarize([selected(0, 0.25), selected(1, 0.75)], targets=[0.5], window_samples=2)
+    hit = summary["methods"]["sppo_select"]["prompt_selection"]["pool_hit_rate"]
+    # mean 0.5, sample std sqrt(0.125) = 0.35355, half-width t(0.975, 1) * std / sqrt(2) = 12.706 * 0.25 = 3.1765
+    assert hit["mean"] == pytest.approx(0.5)
+    assert hit["std"] == pytest.approx(0.353553, abs=1e-6)
+    assert hit["ci95"] == pytest.approx(12.7062 * 0.25, abs=1e-3)
+    assert "| sppo_select | 2 | 0.50 ± 0.35 (95 % CI -2.68–3.68) | 1.00 ± 0.00 (95 % CI 1.00–1.00) |" in markdown_table(
+        summary
+    )
 
 
 def test_mean_curve_interpolates_on_the_common_time_span():
