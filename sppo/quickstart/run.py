@@ -177,13 +177,16 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
         "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
         f"actor_rollout_ref.rollout.val_kwargs.n={settings['val_samples']}",
         f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
-        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b * args.n}",
-        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b * args.n}",
+        # Micro-batches of b sequences whatever n is: on CPU a micro-batch is packed into one row (remove-padding)
+        # whose sdpa mask is quadratic in its total length, so one micro-batch of b * n sequences made an N = 8 step
+        # ~4x dearer per sample than an N = 1 step (flash-attn varlen on GPU has no such cost).
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b}",
         f"actor_rollout_ref.actor.optim.lr={settings['actor_lr']}",
         "actor_rollout_ref.actor.use_kl_loss=False",
         "actor_rollout_ref.actor.entropy_coeff=0.0",
         f"critic.ppo_mini_batch_size={b}",
-        f"critic.ppo_micro_batch_size_per_gpu={b * args.n}",
+        f"critic.ppo_micro_batch_size_per_gpu={b}",
         "critic.optim.lr=1e-3",
         f"trainer.total_training_steps={args.steps}",
         f"trainer.test_freq={getattr(args, 'test_freq', None) or args.steps}",

@@ -48,6 +48,13 @@ def test_every_v1_method_shares_batch_model_and_budget(name, estimator, n):
     assert o["platform"] == "cpu" and o["actor_rollout_ref.actor.clip_ratio"] == "0.3"
     assert "trainer.use_v1" not in o and "sppo.calibration_log" not in o
     assert o["trainer.resume_mode"] == "disable" and o["trainer.test_freq"] == "100000"
+    # the same micro-batch (16 sequences) for N = 1 and N = 8: per-sample training cost does not depend on N
+    for key in (
+        "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu",
+        "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu",
+        "critic.ppo_micro_batch_size_per_gpu",
+    ):
+        assert o[key] == "16", key
 
 
 def test_remax_runs_the_legacy_trainer_for_a_step_count():
