@@ -190,6 +190,14 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
                 **{key: _mean_std([h[key] for h in hits]) for key in ("step", "samples", "train_s", "tokens")},
             }
         if m != "sppo":
+            # held-out gain (after - before the budget) minus SPPO's gain on the same seed: the same warm start and
+            # the same held-out prompts, so the pairing removes the seed's share of the spread
+            gains = []
+            for r in mine:
+                base = by.get(("sppo", r["seed"]))
+                if base and None not in (r["val_before"], r["val_after"], base["val_before"], base["val_after"]):
+                    gains.append((r["val_after"] - r["val_before"]) - (base["val_after"] - base["val_before"]))
+            agg["held_out_gain_minus_sppo"] = _mean_std(gains)
             agg["ratio_vs_sppo"] = {}
             for t in map(str, targets):
                 per_seed = {}
@@ -285,6 +293,25 @@ def markdown_table(summary: dict) -> str:
         lines.append(
             f"| {m} | {_fmt(agg['samples_per_s'])} | {_fmt(agg['step_s'])} | {_fmt(agg['lag_mean'])} | "
             f"{_fmt(agg['lag_max'], 0)} | {_fmt(agg['gen_share'])} |"
+        )
+    lines += [
+        "",
+        "Held-out success (verl's validation before and after the budget; the difference to SPPO is per seed, "
+        "then averaged, with its 95 % t-interval):",
+        "",
+        "| method | before | after | gain | gain minus SPPO's |",
+        "|---|---|---|---|---|",
+    ]
+    for m, agg in summary["methods"].items():
+        gains = [
+            r["val_after"] - r["val_before"]
+            for r in summary["runs"]
+            if r["method"] == m and None not in (r["val_before"], r["val_after"])
+        ]
+        diff = agg.get("held_out_gain_minus_sppo")
+        diff_cell = "0 (reference)" if m == "sppo" else _fmt(diff, 3) + _ci(diff, 3) if diff else "–"
+        lines.append(
+            f"| {m} | {_fmt(agg['val_before'])} | {_fmt(agg['val_after'])} | {_fmt(_mean_std(gains))} | {diff_cell} |"
         )
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:

@@ -93,6 +93,10 @@ def test_seed_spread_and_table(tmp_path):
     half = 12.706205 * abs(10 / 6 - 2) / 2**0.5 / 2**0.5
     assert wall["ci95"] == pytest.approx(half)
     assert f"(95 % CI {1.8333 - half:.2f}–{1.8333 + half:.2f}×)" in table
+    # held-out gains: SPPO 0.4 - 0.1 = 0.3 on both seeds, GRPO 0.3 too: a paired difference of 0 on each seed
+    diff = summary["methods"]["grpo"]["held_out_gain_minus_sppo"]
+    assert (diff["n"], diff["mean"], diff["std"]) == (2, pytest.approx(0.0), pytest.approx(0.0))
+    assert "| grpo | 0.10 ± 0.00 | 0.40 ± 0.00 | 0.30 ± 0.00 | 0.000 ± 0.000 (95 % CI 0.000–0.000) |" in table
     summary["date"], summary["machine"], summary["budget_s"] = "2026-11-22", "test", 10
     write_report(summary, [SPPO, GRPO, sppo1, grpo1], tmp_path, window_samples=4)
     assert json.loads((tmp_path / "time_to_target.json").read_text())["methods"]["grpo"]["seeds"] == [0, 1]
@@ -178,6 +182,18 @@ def test_throughput_and_policy_lag_per_run_and_method():
     assert "| sppo_colocate_async | 0.50 | 4.00 | 0.25 | 2 |" in markdown_table(summary)
 
 
+def test_held_out_gain_is_paired_with_sppo_of_the_same_seed():
+    sppo1 = dict(SPPO, seed=1, rows=_rows([0.5], [1], val=(0.2, 0.3)))  # gain 0.1
+    grpo0 = dict(GRPO, rows=_rows([0.5], [1], val=(0.1, 0.6)))  # gain 0.5 vs SPPO seed 0's 0.3: +0.2
+    grpo1 = dict(GRPO, seed=1, rows=_rows([0.5], [1], val=(0.3, 0.8)))  # gain 0.5 vs 0.1: +0.4
+    grpo2 = dict(GRPO, seed=2, rows=_rows([0.5], [1], val=(0.3, 0.8)))  # no SPPO run of seed 2: not paired
+    summary = summarize([SPPO, sppo1, grpo0, grpo1, grpo2], targets=[0.5], window_samples=2)
+    diff = summary["methods"]["grpo"]["held_out_gain_minus_sppo"]
+    assert diff["n"] == 2 and diff["mean"] == pytest.approx(0.3) and diff["std"] == pytest.approx(0.1 * 2**0.5)
+    assert diff["ci95"] == pytest.approx(12.7062 * 0.1, abs=1e-3)
+    assert "| sppo | 0.15 ± 0.07 | 0.35 ± 0.07 | 0.20 ± 0.14 | 0 (reference) |" in markdown_table(summary)
+
+
 def test_generation_share_and_held_out_success_of_either_task():
     from benchmarks.time_to_target_report import held_out_success
 
@@ -185,7 +201,8 @@ def test_generation_share_and_held_out_success_of_either_task():
     rows[1]["data"]["timing_s/gen"], rows[2]["data"]["timing_s/gen"] = 1.0, 3.0
     summary = summarize([dict(SPPO, rows=rows)], targets=[0.5], window_samples=2)
     assert summary["runs"][0]["gen_share"] == pytest.approx((1 / 2 + 3 / 4) / 2)
-    assert markdown_table(summary).splitlines()[-1].endswith("| 0.62 |")
+    # the throughput row: 2 steps x 2 samples in 6 s, step 3 s, no lag, generation share 0.62
+    assert "| sppo | 0.67 | 3.00 | 0.00 | 0 | 0.62 |" in markdown_table(summary).splitlines()
     graded = {"val-core/sppo_graded_k02/acc/mean@4": 0.75, "val-core/sppo_graded_k10/acc/mean@4": 0.25}
     assert held_out_success({**graded, "val-aux/sppo_graded_k02/acc/std@4": 9.0}) == 0.5
     assert held_out_success({"val-core/sppo_addition/acc/mean@4": 0.4}) == 0.4
