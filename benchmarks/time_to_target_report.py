@@ -101,6 +101,19 @@ def _peak_gpu_memory(rows: list[dict]) -> dict[str, float]:
     return peaks
 
 
+CRITIC_QUALITY = ("spearman", "pearson", "auc", "samples_per_prompt_min")
+
+
+def critic_quality_after(rows: list[dict]) -> dict:
+    """SPPO's held-out critic quality (``val-critic/*``, sppo/critic_quality.py) at the run's last validation;
+    empty for a method without SPPO's critic."""
+    for row in reversed(rows):
+        found = {k: float(row["data"][f"val-critic/{k}"]) for k in CRITIC_QUALITY if f"val-critic/{k}" in row["data"]}
+        if found:
+            return found
+    return {}
+
+
 def run_summary(record: dict, targets: list[float], window_samples: int) -> dict:
     samples_per_step = record["batch"] * record["n"]
     curve = reward_curve(record["rows"], samples_per_step, window_samples)
@@ -145,6 +158,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "tokens_per_s": statistics.fmean(throughput) if throughput else None,
         "step_phases_s": phases,
         "prompt_selection": selection,  # mean over steps; empty unless sppo.prompt_selection was on
+        "critic_after": critic_quality_after(record["rows"]),
         "to_target": {str(t): time_to_target(curve, t) for t in targets},
     }
 
@@ -177,6 +191,10 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
             },
             "to_target": {},
         }
+        if any(r["critic_after"] for r in mine):
+            agg["critic_after"] = {
+                k: _mean_std([r["critic_after"][k] for r in mine if k in r["critic_after"]]) for k in CRITIC_QUALITY
+            }
         selection_keys = sorted({k for r in mine for k in r["prompt_selection"]})
         if selection_keys:  # per-seed means over steps, then mean, std and 95 % CI over seeds
             agg["prompt_selection"] = {
@@ -313,6 +331,21 @@ def markdown_table(summary: dict) -> str:
         lines.append(
             f"| {m} | {_fmt(agg['val_before'])} | {_fmt(agg['val_after'])} | {_fmt(_mean_std(gains))} | {diff_cell} |"
         )
+    critics = {m: agg["critic_after"] for m, agg in summary["methods"].items() if agg.get("critic_after")}
+    if critics:
+        lines += [
+            "",
+            "SPPO's critic on the held-out prompts at the last validation (σ(V(s_p)) against each prompt's measured "
+            "success; AUC against each sample's 0/1 outcome; mean ± std over seeds, 95 % CI):",
+            "",
+            "| method | seeds | Spearman | Pearson | AUC | samples per prompt |",
+            "|---|---|---|---|---|---|",
+        ]
+        for m, c in critics.items():
+            cells = [_fmt(c[k]) + _ci(c[k]) for k in ("spearman", "pearson", "auc")]
+            lines.append(
+                f"| {m} | {c['spearman']['n']} | " + " | ".join(cells) + f" | {_fmt(c['samples_per_prompt_min'], 0)} |"
+            )
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
         lines += [

@@ -194,6 +194,32 @@ def test_held_out_gain_is_paired_with_sppo_of_the_same_seed():
     assert "| sppo | 0.15 ± 0.07 | 0.35 ± 0.07 | 0.20 ± 0.14 | 0 (reference) |" in markdown_table(summary)
 
 
+def test_held_out_critic_quality_at_the_last_validation():
+    def with_critic(seed, spearman, auc):
+        rows = _rows([0.5], [1])
+        rows[0]["data"]["val-critic/spearman"] = -0.5  # before training: not the one reported
+        rows[-1]["data"].update(
+            {
+                "val-critic/spearman": spearman,
+                "val-critic/pearson": 0.5,
+                "val-critic/auc": auc,
+                "val-critic/samples_per_prompt_min": 16.0,
+                "val-critic/k02/sigmoid_v_mean": 0.9,
+            }
+        )
+        return dict(SPPO, seed=seed, rows=rows)
+
+    summary = summarize([with_critic(0, 0.6, 0.7), with_critic(1, 0.8, 0.7), GRPO], targets=[0.5], window_samples=2)
+    run0 = summary["runs"][0]["critic_after"]
+    assert run0 == {"spearman": 0.6, "pearson": 0.5, "auc": 0.7, "samples_per_prompt_min": 16.0}
+    spearman = summary["methods"]["sppo"]["critic_after"]["spearman"]
+    assert spearman["mean"] == pytest.approx(0.7) and spearman["std"] == pytest.approx(0.1 * 2**0.5)
+    assert "critic_after" not in summary["methods"]["grpo"]
+    assert "| sppo | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | 0.50 ± 0.00 (95 % CI 0.50–0.50) | 0.70 ± 0.00" in (
+        markdown_table(summary)
+    )
+
+
 def test_generation_share_and_held_out_success_of_either_task():
     from benchmarks.time_to_target_report import held_out_success
 
