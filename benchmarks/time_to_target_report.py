@@ -153,6 +153,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "final_reward": last,
         "val_before": vals[0] if vals else None,
         "val_after": vals[-1] if len(vals) > 1 else None,
+        "val_gain": vals[-1] - vals[0] if len(vals) > 1 else None,  # held-out success after minus before
         "peak_rss_gib": record.get("peak_rss_gib"),
         "peak_gpu_gib": _peak_gpu_memory(record["rows"]),
         "tokens_per_s": statistics.fmean(throughput) if throughput else None,
@@ -181,6 +182,7 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
                     "final_reward",
                     "val_before",
                     "val_after",
+                    "val_gain",
                     "peak_rss_gib",
                     "samples_per_s",
                     "step_s",
@@ -210,12 +212,14 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
         if m != "sppo":
             # held-out gain (after - before the budget) minus SPPO's gain on the same seed: the same warm start and
             # the same held-out prompts, so the pairing removes the seed's share of the spread
-            gains = []
-            for r in mine:
-                base = by.get(("sppo", r["seed"]))
-                if base and None not in (r["val_before"], r["val_after"], base["val_before"], base["val_after"]):
-                    gains.append((r["val_after"] - r["val_before"]) - (base["val_after"] - base["val_before"]))
-            agg["held_out_gain_minus_sppo"] = _mean_std(gains)
+            pairs = [(r, by.get(("sppo", r["seed"]))) for r in mine]
+            agg["held_out_gain_minus_sppo"] = _mean_std(
+                [
+                    r["val_gain"] - base["val_gain"]
+                    for r, base in pairs
+                    if base and None not in (r["val_gain"], base["val_gain"])
+                ]
+            )
             agg["ratio_vs_sppo"] = {}
             for t in map(str, targets):
                 per_seed = {}
@@ -321,15 +325,10 @@ def markdown_table(summary: dict) -> str:
         "|---|---|---|---|---|",
     ]
     for m, agg in summary["methods"].items():
-        gains = [
-            r["val_after"] - r["val_before"]
-            for r in summary["runs"]
-            if r["method"] == m and None not in (r["val_before"], r["val_after"])
-        ]
         diff = agg.get("held_out_gain_minus_sppo")
         diff_cell = "0 (reference)" if m == "sppo" else _fmt(diff, 3) + _ci(diff, 3) if diff else "–"
         lines.append(
-            f"| {m} | {_fmt(agg['val_before'])} | {_fmt(agg['val_after'])} | {_fmt(_mean_std(gains))} | {diff_cell} |"
+            f"| {m} | {_fmt(agg['val_before'])} | {_fmt(agg['val_after'])} | {_fmt(agg['val_gain'])} | {diff_cell} |"
         )
     critics = {m: agg["critic_after"] for m, agg in summary["methods"].items() if agg.get("critic_after")}
     if critics:
