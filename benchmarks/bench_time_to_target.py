@@ -98,6 +98,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--targets", nargs="+", type=float, help="reward targets (default: per task, DEFAULT_TARGETS)")
     p.add_argument("--window-samples", type=int, default=128, help="reward smoothing window, in samples")
     p.add_argument("--out", default=str(REPO / "benchmarks" / "results" / "time_to_target"))
+    p.add_argument(
+        "--sppo-test-freq",
+        type=int,
+        help="validate the plain SPPO runs every N training steps as well (the critic's held-out quality over "
+        "training; validation lies outside the time budget). Default: before training and after the last step only",
+    )
     p.add_argument("--report-only", action="store_true", help="rebuild the report from finished runs")
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for every run (after --)")
     args = p.parse_args(argv)
@@ -106,6 +112,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         p.error("--targets must lie in (0, 1]: they are success rates")
     if args.budget_s <= 0 or args.batch < 1 or args.max_steps < 1 or args.window_samples < 1:
         p.error("--budget-s, --batch, --max-steps and --window-samples must be positive")
+    if args.sppo_test_freq is not None and args.sppo_test_freq < 1:
+        p.error("--sppo-test-freq must be a positive number of steps")
     if args.task == "graded" and any(METHODS[m].policy_sized_critic for m in args.methods):
         p.error("sppo_samecritic builds a critic of the a+b policy's size: use it with --task addition")
     if "sppo" not in args.methods:
@@ -141,8 +149,9 @@ def run_overrides(method: Method, args: argparse.Namespace, info: dict, run_dir:
         if not o.startswith(("sppo.calibration_log=", "trainer.test_freq=", "trainer.resume_mode="))
     ]
     overrides[0] = "platform=gpu" if args.gpu else "platform=cpu"
+    test_freq = args.sppo_test_freq if method.name == "sppo" and args.sppo_test_freq else 100000
     overrides += [
-        "trainer.test_freq=100000",  # validate before training and after the last step only
+        f"trainer.test_freq={test_freq}",  # 100000: validate before training and after the last step only
         "trainer.resume_mode=disable",  # a benchmark run starts from the warmed-up models every time
     ]
     overrides += list(method.overrides)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import statistics
 from pathlib import Path
 
@@ -104,14 +105,55 @@ def _peak_gpu_memory(rows: list[dict]) -> dict[str, float]:
 CRITIC_QUALITY = ("spearman", "pearson", "auc", "samples_per_prompt_min")
 
 
-def critic_quality_after(rows: list[dict]) -> dict:
-    """SPPO's held-out critic quality (``val-critic/*``, sppo/critic_quality.py) at the run's last validation;
-    empty for a method without SPPO's critic."""
-    for row in reversed(rows):
-        found = {k: float(row["data"][f"val-critic/{k}"]) for k in CRITIC_QUALITY if f"val-critic/{k}" in row["data"]}
-        if found:
-            return found
-    return {}
+def critic_quality_curve(rows: list[dict]) -> list[dict]:
+    """SPPO's held-out critic quality at every validation of a run, in step order; the last validation is labelled
+    ``end`` (runs stop at different steps), the others by their step. Per point: the step, the label, the
+    ``CRITIC_QUALITY`` values present and ``levels``: per validation group, σ(V) mean and measured success mean.
+    Empty for a method without SPPO's critic."""
+    points = []
+    for row in rows:
+        data = row["data"]
+        found = {k: float(data[f"val-critic/{k}"]) for k in CRITIC_QUALITY if f"val-critic/{k}" in data}
+        if not found:
+            continue
+        levels = {}
+        for key in data:
+            if key.startswith("val-critic/") and key.endswith("/sigmoid_v_mean"):
+                group = key[len("val-critic/") : -len("/sigmoid_v_mean")]
+                success = data.get(f"val-critic/{group}/success_mean")
+                if success is not None:
+                    levels[group] = {"sigmoid_v": float(data[key]), "success": float(success)}
+        points.append({"step": int(row["step"]), "label": str(row["step"]), **found, "levels": levels})
+    if points:
+        points[-1]["label"] = "end"
+    return points
+
+
+def aggregate_critic_curves(curves: list[list[dict]]) -> list[dict]:
+    """Per validation label (steps in order, then ``end``), mean ± std and 95 % CI over the runs that have it:
+    the step, each ``CRITIC_QUALITY`` value, and per level σ(V) and measured success."""
+    labels = sorted({p["label"] for c in curves for p in c if p["label"] != "end"}, key=int)
+    if any(c for c in curves):
+        labels.append("end")
+    out = []
+    for label in labels:
+        points = [p for c in curves for p in c if p["label"] == label]
+        groups = sorted({g for p in points for g in p["levels"]})
+        out.append(
+            {
+                "label": label,
+                "step": _mean_std([p["step"] for p in points]),
+                **{k: _mean_std([p[k] for p in points if k in p]) for k in CRITIC_QUALITY},
+                "levels": {
+                    g: {
+                        key: _mean_std([p["levels"][g][key] for p in points if g in p["levels"]])
+                        for key in ("sigmoid_v", "success")
+                    }
+                    for g in groups
+                },
+            }
+        )
+    return out
 
 
 def run_summary(record: dict, targets: list[float], window_samples: int) -> dict:
@@ -132,6 +174,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         if any(key in r["data"] for r in train)
     }
     lag = "training/off_policy/trajectory_staleness"
+    critic = critic_quality_curve(record["rows"])
     train_s = curve[-1]["train_s"] if curve else 0.0
     return {
         "method": record["method"],
@@ -159,7 +202,9 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "tokens_per_s": statistics.fmean(throughput) if throughput else None,
         "step_phases_s": phases,
         "prompt_selection": selection,  # mean over steps; empty unless sppo.prompt_selection was on
-        "critic_after": critic_quality_after(record["rows"]),
+        # SPPO's held-out critic quality at the run's last validation; empty for a method without SPPO's critic
+        "critic_after": {k: critic[-1][k] for k in CRITIC_QUALITY if k in critic[-1]} if critic else {},
+        "critic_curve": critic,
         "to_target": {str(t): time_to_target(curve, t) for t in targets},
     }
 
@@ -197,6 +242,7 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
             agg["critic_after"] = {
                 k: _mean_std([r["critic_after"][k] for r in mine if k in r["critic_after"]]) for k in CRITIC_QUALITY
             }
+            agg["critic_curve"] = aggregate_critic_curves([r["critic_curve"] for r in mine])
         selection_keys = sorted({k for r in mine for k in r["prompt_selection"]})
         if selection_keys:  # per-seed means over steps, then mean, std and 95 % CI over seeds
             agg["prompt_selection"] = {
@@ -345,6 +391,7 @@ def markdown_table(summary: dict) -> str:
             lines.append(
                 f"| {m} | {c['spearman']['n']} | " + " | ".join(cells) + f" | {_fmt(c['samples_per_prompt_min'], 0)} |"
             )
+    lines += critic_curve_tables(summary)
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
         lines += [
@@ -372,6 +419,56 @@ def markdown_table(summary: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _short_groups(groups: list[str]) -> dict[str, str]:
+    """Validation group names without the prefix they share up to the last '_' (sppo_graded_k02 -> k02)."""
+    if len(groups) < 2:
+        return {g: g for g in groups}
+    prefix = os.path.commonprefix(groups)
+    prefix = prefix[: prefix.rfind("_") + 1]
+    return {g: g[len(prefix) :] or g for g in groups}
+
+
+def critic_curve_tables(summary: dict) -> list[str]:
+    """Markdown: the critic's held-out quality at every validation, and per level σ(V) against measured success."""
+    curves = {m: agg["critic_curve"] for m, agg in summary["methods"].items() if agg.get("critic_curve")}
+    if not curves:
+        return []
+    lines = [
+        "",
+        "SPPO's critic on the held-out prompts over training (per validation: mean ± std over the seeds that have it, "
+        "95 % CI; `end`: each run's last validation, at the mean step shown):",
+        "",
+        "| method | validation | step | seeds | Spearman | Pearson | AUC |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for m, curve in curves.items():
+        for p in curve:
+            cells = [_fmt(p[k]) + _ci(p[k]) for k in ("spearman", "pearson", "auc")]
+            lines.append(
+                f"| {m} | {p['label']} | {p['step']['mean']:.0f} | {p['step']['n']} | " + " | ".join(cells) + " |"
+            )
+    groups = sorted({g for curve in curves.values() for p in curve for g in p["levels"]})
+    if groups:
+        short = _short_groups(groups)
+        lines += [
+            "",
+            "Per level: mean σ(V(s_p)) / measured success of the held-out prompts (mean over seeds):",
+            "",
+            "| method | validation | " + " | ".join(short[g] for g in groups) + " |",
+            "|---|---|" + "---|" * len(groups),
+        ]
+        for m, curve in curves.items():
+            for p in curve:
+                cells = [
+                    f"{p['levels'][g]['sigmoid_v']['mean']:.2f} / {p['levels'][g]['success']['mean']:.2f}"
+                    if g in p["levels"]
+                    else "–"
+                    for g in groups
+                ]
+                lines.append(f"| {m} | {p['label']} | " + " | ".join(cells) + " |")
+    return lines
+
+
 def write_report(summary: dict, records: list[dict], out: Path, window_samples: int) -> None:
     (out / "time_to_target.json").write_text(json.dumps(summary, indent=1))
     (out / "time_to_target.md").write_text(
@@ -380,6 +477,8 @@ def write_report(summary: dict, records: list[dict], out: Path, window_samples: 
     )
     plot_reward_vs_time(summary, records, out / "reward_vs_time.png", window_samples)
     plot_step_breakdown(summary, out / "step_breakdown.png")
+    if any(agg.get("critic_curve") for agg in summary["methods"].values()):
+        plot_critic_quality(summary, out / "critic_quality.png")
 
 
 def mean_curve(curves: list[list[tuple[float, float]]], points: int = 50) -> tuple[list[float], list[float]]:
@@ -459,6 +558,59 @@ def plot_step_breakdown(summary: dict, path: Path) -> None:
     ax.set_ylabel("seconds per step (mean over steps and seeds)")
     ax.set_title("Step-time breakdown from verl's timing_s metrics")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_critic_quality(summary: dict, path: Path) -> None:
+    """Left: held-out Spearman and AUC of σ(V(s_p)) at each validation (mean over seeds, 95 % CI bars, thin lines
+    per seed). Right: per level, mean σ(V) against measured success at the last validation."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
+    curves = {m: agg["critic_curve"] for m, agg in summary["methods"].items() if agg.get("critic_curve")}
+    for i, (m, curve) in enumerate(curves.items()):
+        color = f"C{i}"  # one colour per method: Spearman solid, AUC dashed
+        for key, style in (("spearman", "-"), ("auc", "--")):
+            pts = [p for p in curve if p[key]["mean"] is not None]
+            left.errorbar(
+                [p["step"]["mean"] for p in pts],
+                [p[key]["mean"] for p in pts],
+                yerr=[p[key]["ci95"] for p in pts],
+                color=color,
+                ls=style,
+                marker="o",
+                capsize=3,
+                label=f"{m}: {key} ({max(p[key]['n'] for p in pts)} seeds)",
+            )
+            for run in (r for r in summary["runs"] if r["method"] == m and len(r["critic_curve"]) > 2):
+                run_pts = [p for p in run["critic_curve"] if key in p]
+                left.plot([p["step"] for p in run_pts], [p[key] for p in run_pts], color=color, alpha=0.2, lw=1)
+        end = curve[-1]
+        short = _short_groups(sorted(end["levels"]))
+        xs = [end["levels"][g]["success"]["mean"] for g in short]
+        ys = [end["levels"][g]["sigmoid_v"]["mean"] for g in short]
+        right.scatter(xs, ys, color=color, label=f"{m} (last validation, step ~{end['step']['mean']:.0f})")
+        for g, x, y in zip(short, xs, ys, strict=True):
+            right.annotate(short[g], (x, y), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    left.axhline(0.5, color="grey", ls=":", lw=0.8)
+    left.set_xlabel("training step")
+    left.set_ylabel("held-out Spearman (solid) / AUC (dashed)")
+    left.set_title("Prompt-only critic on held-out prompts over training")
+    left.legend(fontsize=8)
+    left.grid(alpha=0.3)
+    right.plot([0, 1], [0, 1], color="grey", ls=":", lw=0.8)
+    right.set_xlim(0, 1)
+    right.set_ylim(0, 1)
+    right.set_xlabel("measured success of the level's held-out prompts")
+    right.set_ylabel("mean σ(V(s_p))")
+    right.set_title("Per difficulty level: σ(V) vs success")
+    right.legend(fontsize=8)
+    right.grid(alpha=0.3)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

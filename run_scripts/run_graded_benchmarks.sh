@@ -13,7 +13,10 @@
 #   critic_quality  one SPPO run of 120 steps validated every 20 steps, 16 samples a held-out prompt: the critic's
 #                   held-out Spearman / Pearson / AUC and per-level σ(V) vs success over training -> $OUT/critic_quality
 #   tail_effect     the token critic V(s_t) vs SPPO's V(s_p) along graded responses -> $OUT/tail_effect
-# Env: OUT (default benchmarks/results/graded), SEEDS, BUDGET_S, PARTS, NICE (default 0), PYTHON (default .venv/bin/python)
+#                   plain SPPO runs are also validated every SPPO_TEST_FREQ (default 20) steps: its critic's held-out
+#                   quality over training, per seed (validation lies outside the budget)
+# Env: OUT (default benchmarks/results/graded), SEEDS, BUDGET_S, PARTS, NICE (default 0), PYTHON (default .venv/bin/python),
+#      SPPO_TEST_FREQ
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -21,6 +24,7 @@ PYTHON=${PYTHON:-.venv/bin/python}
 OUT=${OUT:-benchmarks/results/graded}
 SEEDS=${SEEDS:-"0 1 2 3 4"}
 BUDGET_S=${BUDGET_S:-300}
+SPPO_TEST_FREQ=${SPPO_TEST_FREQ:-20}
 PARTS=${PARTS:-"time_to_target modes critic_quality tail_effect"}
 NICE=${NICE:-0}
 # shellcheck disable=SC2206
@@ -41,7 +45,8 @@ for part in $PARTS; do
   case "$part" in
     time_to_target)
       run "$PYTHON" benchmarks/bench_time_to_target.py --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]}" \
-        --methods sppo grpo rloo gae reinforce_pp sppo_select --out "$OUT/time_to_target" ;;
+        --methods sppo grpo rloo gae reinforce_pp sppo_select --sppo-test-freq "$SPPO_TEST_FREQ" \
+        --out "$OUT/time_to_target" ;;
     modes)
       run "$PYTHON" benchmarks/bench_time_to_target.py --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]:0:3}" \
         --methods sppo sppo_colocate_async sppo_separate_async --out "$OUT/trainer_modes" ;;

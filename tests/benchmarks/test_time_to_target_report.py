@@ -233,3 +233,47 @@ def test_generation_share_and_held_out_success_of_either_task():
     assert held_out_success({**graded, "val-aux/sppo_graded_k02/acc/std@4": 9.0}) == 0.5
     assert held_out_success({"val-core/sppo_addition/acc/mean@4": 0.4}) == 0.4
     assert held_out_success({"critic/score/mean": 1.0}) is None
+
+
+def _critic_row(step, spearman, auc, levels):
+    data = {"val-critic/spearman": spearman, "val-critic/auc": auc, "val-critic/samples_per_prompt_min": 16.0}
+    for group, (sigmoid_v, success) in levels.items():
+        data[f"val-critic/{group}/sigmoid_v_mean"] = sigmoid_v
+        data[f"val-critic/{group}/success_mean"] = success
+    return {"step": step, "data": data}
+
+
+def test_critic_quality_over_training_per_validation_and_level(tmp_path):
+    from benchmarks.time_to_target_report import critic_quality_curve
+
+    def run(seed, end_step, spearman_mid, spearman_end):
+        rows = [
+            _critic_row(0, -0.5, 0.3, {"sppo_graded_k02": (0.5, 0.8), "sppo_graded_k10": (0.5, 0.1)}),
+            {"step": 1, "data": {"critic/score/mean": 0.5, "timing_s/step": 1.0}},
+            _critic_row(2, spearman_mid, 0.7, {"sppo_graded_k02": (0.7, 0.8), "sppo_graded_k10": (0.3, 0.2)}),
+            {"step": 3, "data": {"critic/score/mean": 0.5, "timing_s/step": 1.0}},
+            _critic_row(end_step, spearman_end, 0.8, {"sppo_graded_k02": (0.9, 0.9), "sppo_graded_k10": (0.1, 0.3)}),
+        ]
+        return dict(SPPO, seed=seed, rows=rows)
+
+    curve = critic_quality_curve(run(0, 3, 0.6, 0.8)["rows"])
+    assert [(p["step"], p["label"], p["spearman"]) for p in curve] == [(0, "0", -0.5), (2, "2", 0.6), (3, "end", 0.8)]
+    assert curve[1]["levels"]["sppo_graded_k10"] == {"sigmoid_v": 0.3, "success": 0.2}
+    assert "pearson" not in curve[0]  # logged only where defined
+
+    summary = summarize([run(0, 3, 0.6, 0.8), run(1, 5, 0.8, 0.6)], targets=[0.5], window_samples=2)
+    agg = summary["methods"]["sppo"]["critic_curve"]
+    assert [p["label"] for p in agg] == ["0", "2", "end"]
+    assert agg[2]["step"]["mean"] == 4.0 and agg[2]["step"]["n"] == 2  # the runs ended at steps 3 and 5
+    assert agg[1]["spearman"]["mean"] == pytest.approx(0.7) and agg[1]["spearman"]["std"] == pytest.approx(0.1 * 2**0.5)
+    assert agg[0]["pearson"]["n"] == 0
+    assert summary["runs"][1]["critic_after"] == {"spearman": 0.6, "auc": 0.8, "samples_per_prompt_min": 16.0}
+    table = markdown_table(summary).splitlines()
+    # t(0.975, 1 df) = 12.706: half-width 12.706 * 0.1414 / sqrt(2) = 1.27
+    assert "| sppo | 2 | 2 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.70 ± 0.00 (95 % CI 0.70–0.70) |" in table
+    assert "| sppo | end | 4 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.80 ± 0.00 (95 % CI 0.80–0.80) |" in table
+    assert "| method | validation | k02 | k10 |" in table
+    assert "| sppo | 2 | 0.70 / 0.80 | 0.30 / 0.20 |" in table
+    assert "| sppo | end | 0.90 / 0.90 | 0.10 / 0.30 |" in table
+    write_report(summary, [run(0, 3, 0.6, 0.8), run(1, 5, 0.8, 0.6)], tmp_path, window_samples=2)
+    assert (tmp_path / "critic_quality.png").stat().st_size > 0

@@ -18,9 +18,17 @@ INFO = {
 }
 
 
-def _overrides(name: str, gpu: bool = False, task: str = "addition") -> dict[str, str]:
+def _overrides(
+    name: str, gpu: bool = False, task: str = "addition", sppo_test_freq: int | None = None
+) -> dict[str, str]:
     args = argparse.Namespace(
-        task=task, batch=16, seed=3, budget_s=90.0, gpu=gpu, overrides=["actor_rollout_ref.actor.clip_ratio=0.3"]
+        task=task,
+        batch=16,
+        seed=3,
+        budget_s=90.0,
+        gpu=gpu,
+        sppo_test_freq=sppo_test_freq,
+        overrides=["actor_rollout_ref.actor.clip_ratio=0.3"],
     )
     items = run_overrides(METHODS[name], args, INFO, Path("/r"), steps=500)
     as_dict = dict(o.split("=", 1) for o in items)
@@ -55,6 +63,19 @@ def test_every_v1_method_shares_batch_model_and_budget(name, estimator, n):
         "critic.ppo_micro_batch_size_per_gpu",
     ):
         assert o[key] == "16", key
+
+
+def test_sppo_test_freq_validates_only_the_plain_sppo_runs_during_training():
+    assert _overrides("sppo", sppo_test_freq=20)["trainer.test_freq"] == "20"
+    for name in ("sppo_select", "grpo", "gae", "reinforce_pp"):
+        assert _overrides(name, sppo_test_freq=20)["trainer.test_freq"] == "100000", name
+
+
+def test_sppo_test_freq_must_be_positive(capsys):
+    with pytest.raises(SystemExit) as exc:
+        parse_args(["--sppo-test-freq", "0"])
+    assert exc.value.code == 2
+    assert "--sppo-test-freq must be a positive number of steps" in capsys.readouterr().err
 
 
 def test_remax_runs_the_legacy_trainer_for_a_step_count():
