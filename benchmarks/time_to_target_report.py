@@ -174,7 +174,6 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         if any(key in r["data"] for r in train)
     }
     lag = "training/off_policy/trajectory_staleness"
-    critic = critic_quality_curve(record["rows"])
     train_s = curve[-1]["train_s"] if curve else 0.0
     return {
         "method": record["method"],
@@ -202,9 +201,7 @@ def run_summary(record: dict, targets: list[float], window_samples: int) -> dict
         "tokens_per_s": statistics.fmean(throughput) if throughput else None,
         "step_phases_s": phases,
         "prompt_selection": selection,  # mean over steps; empty unless sppo.prompt_selection was on
-        # SPPO's held-out critic quality at the run's last validation; empty for a method without SPPO's critic
-        "critic_after": {k: critic[-1][k] for k in CRITIC_QUALITY if k in critic[-1]} if critic else {},
-        "critic_curve": critic,
+        "critic_curve": critic_quality_curve(record["rows"]),  # empty for a method without SPPO's critic
         "to_target": {str(t): time_to_target(curve, t) for t in targets},
     }
 
@@ -238,10 +235,7 @@ def summarize(records: list[dict], targets: list[float], window_samples: int) ->
             },
             "to_target": {},
         }
-        if any(r["critic_after"] for r in mine):
-            agg["critic_after"] = {
-                k: _mean_std([r["critic_after"][k] for r in mine if k in r["critic_after"]]) for k in CRITIC_QUALITY
-            }
+        if any(r["critic_curve"] for r in mine):
             agg["critic_curve"] = aggregate_critic_curves([r["critic_curve"] for r in mine])
         selection_keys = sorted({k for r in mine for k in r["prompt_selection"]})
         if selection_keys:  # per-seed means over steps, then mean, std and 95 % CI over seeds
@@ -376,21 +370,6 @@ def markdown_table(summary: dict) -> str:
         lines.append(
             f"| {m} | {_fmt(agg['val_before'])} | {_fmt(agg['val_after'])} | {_fmt(agg['val_gain'])} | {diff_cell} |"
         )
-    critics = {m: agg["critic_after"] for m, agg in summary["methods"].items() if agg.get("critic_after")}
-    if critics:
-        lines += [
-            "",
-            "SPPO's critic on the held-out prompts at the last validation (σ(V(s_p)) against each prompt's measured "
-            "success; AUC against each sample's 0/1 outcome; mean ± std over seeds, 95 % CI):",
-            "",
-            "| method | seeds | Spearman | Pearson | AUC | samples per prompt |",
-            "|---|---|---|---|---|---|",
-        ]
-        for m, c in critics.items():
-            cells = [_fmt(c[k]) + _ci(c[k]) for k in ("spearman", "pearson", "auc")]
-            lines.append(
-                f"| {m} | {c['spearman']['n']} | " + " | ".join(cells) + f" | {_fmt(c['samples_per_prompt_min'], 0)} |"
-            )
     lines += critic_curve_tables(summary)
     selected = [r for r in summary["runs"] if r.get("prompt_selection")]
     if selected:
@@ -435,17 +414,20 @@ def critic_curve_tables(summary: dict) -> list[str]:
         return []
     lines = [
         "",
-        "SPPO's critic on the held-out prompts over training (per validation: mean ± std over the seeds that have it, "
-        "95 % CI; `end`: each run's last validation, at the mean step shown):",
+        "SPPO's critic on the held-out prompts over training: σ(V(s_p)) against each prompt's measured success "
+        "(Spearman, Pearson), AUC against each sample's 0/1 outcome; per validation mean ± std over the seeds that "
+        "have it, 95 % CI; `end`: each run's last validation, at the mean step shown:",
         "",
-        "| method | validation | step | seeds | Spearman | Pearson | AUC |",
-        "|---|---|---|---|---|---|---|",
+        "| method | validation | step | seeds | Spearman | Pearson | AUC | samples per prompt |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for m, curve in curves.items():
         for p in curve:
             cells = [_fmt(p[k]) + _ci(p[k]) for k in ("spearman", "pearson", "auc")]
             lines.append(
-                f"| {m} | {p['label']} | {p['step']['mean']:.0f} | {p['step']['n']} | " + " | ".join(cells) + " |"
+                f"| {m} | {p['label']} | {p['step']['mean']:.0f} | {p['step']['n']} | "
+                + " | ".join(cells)
+                + f" | {_fmt(p['samples_per_prompt_min'], 0)} |"
             )
     groups = sorted({g for curve in curves.values() for p in curve for g in p["levels"]})
     if groups:

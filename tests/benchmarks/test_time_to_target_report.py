@@ -210,13 +210,19 @@ def test_held_out_critic_quality_at_the_last_validation():
         return dict(SPPO, seed=seed, rows=rows)
 
     summary = summarize([with_critic(0, 0.6, 0.7), with_critic(1, 0.8, 0.7), GRPO], targets=[0.5], window_samples=2)
-    run0 = summary["runs"][0]["critic_after"]
-    assert run0 == {"spearman": 0.6, "pearson": 0.5, "auc": 0.7, "samples_per_prompt_min": 16.0}
-    spearman = summary["methods"]["sppo"]["critic_after"]["spearman"]
+    end = summary["runs"][0]["critic_curve"][-1]
+    assert {k: end[k] for k in ("spearman", "pearson", "auc", "samples_per_prompt_min")} == {
+        "spearman": 0.6,
+        "pearson": 0.5,
+        "auc": 0.7,
+        "samples_per_prompt_min": 16.0,
+    }
+    spearman = summary["methods"]["sppo"]["critic_curve"][-1]["spearman"]
     assert spearman["mean"] == pytest.approx(0.7) and spearman["std"] == pytest.approx(0.1 * 2**0.5)
-    assert "critic_after" not in summary["methods"]["grpo"]
-    assert "| sppo | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | 0.50 ± 0.00 (95 % CI 0.50–0.50) | 0.70 ± 0.00" in (
-        markdown_table(summary)
+    assert "critic_curve" not in summary["methods"]["grpo"]
+    assert (
+        "| sppo | end | 1 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | 0.50 ± 0.00 (95 % CI 0.50–0.50) | "
+        "0.70 ± 0.00 (95 % CI 0.70–0.70) | 16 ± 0 |" in markdown_table(summary).splitlines()
     )
 
 
@@ -267,11 +273,16 @@ def test_critic_quality_over_training_per_validation_and_level(tmp_path):
     assert agg[2]["step"]["mean"] == 4.0 and agg[2]["step"]["n"] == 2  # the runs ended at steps 3 and 5
     assert agg[1]["spearman"]["mean"] == pytest.approx(0.7) and agg[1]["spearman"]["std"] == pytest.approx(0.1 * 2**0.5)
     assert agg[0]["pearson"]["n"] == 0
-    assert summary["runs"][1]["critic_after"] == {"spearman": 0.6, "auc": 0.8, "samples_per_prompt_min": 16.0}
     table = markdown_table(summary).splitlines()
     # t(0.975, 1 df) = 12.706: half-width 12.706 * 0.1414 / sqrt(2) = 1.27
-    assert "| sppo | 2 | 2 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.70 ± 0.00 (95 % CI 0.70–0.70) |" in table
-    assert "| sppo | end | 4 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.80 ± 0.00 (95 % CI 0.80–0.80) |" in table
+    assert (
+        "| sppo | 2 | 2 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.70 ± 0.00 (95 % CI 0.70–0.70) | 16 ± 0 |"
+        in table
+    )
+    assert (
+        "| sppo | end | 4 | 2 | 0.70 ± 0.14 (95 % CI -0.57–1.97) | – | 0.80 ± 0.00 (95 % CI 0.80–0.80) | 16 ± 0 |"
+        in table
+    )
     assert "| method | validation | k02 | k10 |" in table
     assert "| sppo | 2 | 0.70 / 0.80 | 0.30 / 0.20 |" in table
     assert "| sppo | end | 0.90 / 0.90 | 0.10 / 0.30 |" in table
