@@ -12,6 +12,7 @@ import os
 import statistics
 from pathlib import Path
 
+from sppo.critic_quality import PREFIX as CRITIC_PREFIX
 from sppo.stats import t_interval
 
 REWARD_KEY = "critic/score/mean"
@@ -113,14 +114,14 @@ def critic_quality_curve(rows: list[dict]) -> list[dict]:
     points = []
     for row in rows:
         data = row["data"]
-        found = {k: float(data[f"val-critic/{k}"]) for k in CRITIC_QUALITY if f"val-critic/{k}" in data}
+        found = {k: float(data[CRITIC_PREFIX + k]) for k in CRITIC_QUALITY if CRITIC_PREFIX + k in data}
         if not found:
             continue
         levels = {}
         for key in data:
-            if key.startswith("val-critic/") and key.endswith("/sigmoid_v_mean"):
-                group = key[len("val-critic/") : -len("/sigmoid_v_mean")]
-                success = data.get(f"val-critic/{group}/success_mean")
+            if key.startswith(CRITIC_PREFIX) and key.endswith("/sigmoid_v_mean"):
+                group = key[len(CRITIC_PREFIX) : -len("/sigmoid_v_mean")]
+                success = data.get(f"{CRITIC_PREFIX}{group}/success_mean")
                 if success is not None:
                     levels[group] = {"sigmoid_v": float(data[key]), "success": float(success)}
         points.append({"step": int(row["step"]), "label": str(row["step"]), **found, "levels": levels})
@@ -407,9 +408,14 @@ def _short_groups(groups: list[str]) -> dict[str, str]:
     return {g: g[len(prefix) :] or g for g in groups}
 
 
+def _critic_curves(summary: dict) -> dict[str, list[dict]]:
+    """The aggregated critic curve of each method that has SPPO's critic."""
+    return {m: agg["critic_curve"] for m, agg in summary["methods"].items() if agg.get("critic_curve")}
+
+
 def critic_curve_tables(summary: dict) -> list[str]:
     """Markdown: the critic's held-out quality at every validation, and per level σ(V) against measured success."""
-    curves = {m: agg["critic_curve"] for m, agg in summary["methods"].items() if agg.get("critic_curve")}
+    curves = _critic_curves(summary)
     if not curves:
         return []
     lines = [
@@ -459,7 +465,7 @@ def write_report(summary: dict, records: list[dict], out: Path, window_samples: 
     )
     plot_reward_vs_time(summary, records, out / "reward_vs_time.png", window_samples)
     plot_step_breakdown(summary, out / "step_breakdown.png")
-    if any(agg.get("critic_curve") for agg in summary["methods"].values()):
+    if _critic_curves(summary):
         plot_critic_quality(summary, out / "critic_quality.png")
 
 
@@ -554,7 +560,7 @@ def plot_critic_quality(summary: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
-    curves = {m: agg["critic_curve"] for m, agg in summary["methods"].items() if agg.get("critic_curve")}
+    curves = _critic_curves(summary)
     for i, (m, curve) in enumerate(curves.items()):
         color = f"C{i}"  # one colour per method: Spearman solid, AUC dashed
         for key, style in (("spearman", "-"), ("auc", "--")):

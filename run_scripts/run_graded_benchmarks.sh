@@ -9,12 +9,12 @@
 #   time_to_target  SPPO (N=1), GRPO (N=8), RLOO (N=8), PPO (GAE), REINFORCE++ (N=1, critic-free) and SPPO with
 #                   critic-guided prompt selection, equal budgets of training-step time (BUDGET_S, default 300 s),
 #                   seeds SEEDS (default 0-4) -> $OUT/time_to_target (JSON, Markdown, plots)
+#                   the plain SPPO runs are also validated every SPPO_TEST_FREQ (default 20) steps: the critic's
+#                   held-out quality over training, per seed (validation lies outside the budget)
 #   modes           SPPO in verl's sync, colocate_async and separate_async trainer modes, 3 seeds -> $OUT/trainer_modes
 #   critic_quality  one SPPO run of 120 steps validated every 20 steps, 16 samples a held-out prompt: the critic's
 #                   held-out Spearman / Pearson / AUC and per-level σ(V) vs success over training -> $OUT/critic_quality
 #   tail_effect     the token critic V(s_t) vs SPPO's V(s_p) along graded responses -> $OUT/tail_effect
-#                   plain SPPO runs are also validated every SPPO_TEST_FREQ (default 20) steps: its critic's held-out
-#                   quality over training, per seed (validation lies outside the budget)
 # Env: OUT (default benchmarks/results/graded), SEEDS, BUDGET_S, PARTS, NICE (default 0), PYTHON (default .venv/bin/python),
 #      SPPO_TEST_FREQ
 set -euo pipefail
