@@ -9,7 +9,9 @@
 # full GPU resolution. Every install step passes them with -c, and the final check imports each piece and
 # compares its version with the pin.
 # Idempotent: an existing venv is reused and uv skips what is already satisfied; re-running re-checks.
-# Env: SPPO_VENV (default .venv), SPPO_EXTRAS (extra project extras, e.g. "control"), SPPO_PYTHON (default
+# Installs two packages from this checkout, both editable: the plug-in (sppo, with its `test` extra) and the studies
+# (lab/: sppo_lab; with --cpu its `control` extra, gymnasium, too).
+# Env: SPPO_VENV (default .venv), SPPO_EXTRAS (extras of the studies on a GPU node, e.g. "control"), SPPO_PYTHON (default
 # 3.11), MAX_JOBS (parallel jobs if flash-attn must be compiled), SPPO_SKIP_FLASH_ATTN=1 (leave it out),
 # SPPO_GPU_LOCK=0 (ignore gpu.lock.txt, e.g. on aarch64 or another Python), SPPO_WHEELS_DIR (--cpu: a folder
 # holding a local CPU torch wheel of the pinned version, used before the PyTorch CPU index; default /opt/wheels).
@@ -27,7 +29,8 @@ for arg in "$@"; do
   esac
 done
 VENV=${SPPO_VENV:-.venv}
-EXTRAS=test${SPPO_EXTRAS:+,$SPPO_EXTRAS}
+if [ "$MODE" = cpu ]; then LAB_EXTRAS=control${SPPO_EXTRAS:+,$SPPO_EXTRAS}; else LAB_EXTRAS=${SPPO_EXTRAS:-}; fi
+PROJECT=(-e ".[test]" -e "lab${LAB_EXTRAS:+[$LAB_EXTRAS]}")
 CONSTRAINTS=constraints/$MODE.txt
 PY="$VENV/bin/python"
 
@@ -49,7 +52,7 @@ if [ "$CHECK_ONLY" = 0 ]; then
     else
       "${UVPIP[@]}" -q --index-url https://download.pytorch.org/whl/cpu torch
     fi
-    "${UVPIP[@]}" -q -e ".[$EXTRAS]"
+    "${UVPIP[@]}" -q "${PROJECT[@]}"
   else
     # One resolution for verl + vLLM + the verl-core extras: torch/torchvision/torchaudio/transformers come out
     # at the versions vLLM and verl pin together (see constraints/gpu.txt).
@@ -62,14 +65,14 @@ if [ "$CHECK_ONLY" = 0 ]; then
       "${UVPIP[@]}" "ninja" "packaging" "setuptools" "wheel" "psutil"
       MAX_JOBS=${MAX_JOBS:-8} "${UVPIP[@]}" --no-build-isolation flash-attn
     fi
-    "${UVPIP[@]}" -e ".[$EXTRAS]"
+    "${UVPIP[@]}" "${PROJECT[@]}"
   fi
   # Bytecode for every installed module (uv does not write it, and with PYTHONDONTWRITEBYTECODE set, as on these
   # machines, Python never caches it): without it each process compiles what it imports, and every Ray worker
   # of a verl run imports verl, torch and transformers (measured: importing verl's trainer 35 s of CPU -> 13 s).
   # Incremental: an up-to-date .pyc is skipped. Exit status ignored: some packages ship unparsable test data.
   echo "[uv_verl] compiling bytecode"
-  "$PY" -m compileall -qq -j 0 "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" sppo \
+  "$PY" -m compileall -qq -j 0 "$("$PY" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" sppo lab/sppo_lab \
     >/dev/null 2>&1 || true
 fi
 
@@ -92,7 +95,7 @@ for line in open(constraints):
 # (import name, distribution name, required)
 pieces = [("torch", "torch", True), ("verl", "verl", True), ("transformers", "transformers", True),
           ("ray", "ray", True), ("tensordict", "tensordict", True), ("transfer_queue", "TransferQueue", True),
-          ("math_verify", "math-verify", True), ("hydra", "hydra-core", True), ("sppo", "sppo", True),
+          ("math_verify", "math-verify", True), ("hydra", "hydra-core", True), ("sppo", "sppo", True), ("sppo_lab", "sppo-lab", True),
           ("gymnasium", "gymnasium", False)]
 if mode == "gpu":
     pieces += [("vllm", "vllm", True), ("flash_attn", "flash-attn", True)]

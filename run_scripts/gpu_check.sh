@@ -8,9 +8,9 @@
 #   bash run_scripts/gpu_check.sh --out my_report.json --stages engine e2e_same
 #
 # Without CUDA it prints one line saying it was skipped and exits 0. Exit 1 if any assertion failed.
-# See docs/running.md, "GPU check", and sppo/gpu_check/.
+# See docs/running.md, "GPU check", and lab/sppo_lab/gpu_check/.
 set -uo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PY=.venv/bin/python
 [ -x "$PY" ] || PY=python3
-exec "$PY" -m sppo.gpu_check "$@"
+exec "$PY" -m sppo_lab.gpu_check "$@"

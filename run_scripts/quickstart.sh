@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Quickstart on a CPU machine: sets up .venv if missing, then trains a tiny policy with SPPO through the
-# real verl pipeline (python -m sppo.quickstart.run). Outputs: runs/quickstart/{metrics.json,reward_curve.png}.
+# real verl pipeline (python -m sppo_lab.quickstart.run). Outputs: runs/quickstart/{metrics.json,reward_curve.png}.
 #
 #   bash run_scripts/quickstart.sh [--steps 150] [--out runs/quickstart] [-- hydra overrides]
 set -euo pipefail
@@ -9,4 +9,4 @@ if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, verl" 2>/dev
   bash uv_verl.sh --cpu
 fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
-exec .venv/bin/python -m sppo.quickstart.run "$@"
+exec .venv/bin/python -m sppo_lab.quickstart.run "$@"

@@ -9,7 +9,7 @@
 #   OUT=/tmp/ctl SEEDS=2 ENVS="cartpole mountaincar" ALGOS="sppo ppo" bash run_scripts/run_control_suite.sh
 #
 # Per stage, first the warm start of every (env, seed) is built (or read from $OUT/warmstart)
-# and its success measured at that H on 100 held-out episodes (python -m sppo.control warmstart);
+# and its success measured at that H on 100 held-out episodes (python -m sppo_lab.control warmstart);
 # then every run starts its actor from that warm start (--set warm_start=$OUT/warmstart), so all
 # algorithms of a seed start from the identical policy.
 # Jobs are single (env, algo, H, seed) runs, JOBS at a time. Resumable: warm starts are cached,
@@ -101,7 +101,7 @@ export -f count_done
 warm_job() {  # build (or read) the warm start of (env, seed) and measure it at H
   local env=$1 seed=$2 h=$3
   local log="$OUT/logs/warmstart_${env}__seed${seed}.log"
-  nice -n "$NICE" "$PYTHON" -m sppo.control warmstart --env "$env" --first-seed "$seed" --seeds 1 \
+  nice -n "$NICE" "$PYTHON" -m sppo_lab.control warmstart --env "$env" --first-seed "$seed" --seeds 1 \
     --out "$OUT/warmstart" --horizons "$h" --episodes "$WARM_EPISODES" >> "$log" 2>&1 \
     || { echo "[grid] FAILED: warm start $env seed=$seed H=$h (see $log)"; return 1; }
   tail -n 1 "$log"
@@ -110,7 +110,7 @@ run_job() {  # one (env, algo, H, seed); skipped inside when its result exists
   local env=$1 algo=$2 h=$3 steps=$4 seed=$5
   local log="$OUT/logs/${env}__${algo}__H${h}__seed${seed}.log"
   # shellcheck disable=SC2086
-  nice -n "$NICE" "$PYTHON" -m sppo.control run --env "$env" --algo "$algo" --horizon "$h" \
+  nice -n "$NICE" "$PYTHON" -m sppo_lab.control run --env "$env" --algo "$algo" --horizon "$h" \
     --first-seed "$seed" --seeds 1 --steps "$steps" --out "$OUT" $SET_ARGS \
     >> "$log" 2>&1 || { echo "[grid] FAILED: $env $algo H=$h seed=$seed (see $log)"; return 1; }
   local el=$(( $(date +%s) - start ))
@@ -137,6 +137,6 @@ done
 el=$(( $(date +%s) - start ))
 echo "[grid] finished $(count_done)/$total runs in $((el / 60))m$((el % 60))s (exit $status)"
 if [ "${REPORT:-1}" = 1 ]; then
-  "$PYTHON" -m sppo.control report "$OUT" --out "$REPORT_DIR"
+  "$PYTHON" -m sppo_lab.control report "$OUT" --out "$REPORT_DIR"
 fi
 exit $status

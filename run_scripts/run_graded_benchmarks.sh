@@ -44,16 +44,16 @@ run() { echo "[graded] $*"; nice -n "$NICE" "$@"; }
 for part in $PARTS; do
   case "$part" in
     time_to_target)
-      run "$PYTHON" benchmarks/bench_time_to_target.py --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]}" \
+      run "$PYTHON" -m sppo_lab.benchmarks.bench_time_to_target --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]}" \
         --methods sppo grpo rloo gae reinforce_pp sppo_select --sppo-test-freq "$SPPO_TEST_FREQ" \
         --out "$OUT/time_to_target" ;;
     modes)
-      run "$PYTHON" benchmarks/bench_time_to_target.py --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]:0:3}" \
+      run "$PYTHON" -m sppo_lab.benchmarks.bench_time_to_target --task graded --budget-s "$BUDGET_S" --seeds "${seeds[@]:0:3}" \
         --methods sppo sppo_colocate_async sppo_separate_async --out "$OUT/trainer_modes" ;;
     critic_quality)
-      run "$PYTHON" -m sppo.quickstart.run --task graded --steps 120 --test-freq 20 --save-freq 60 \
+      run "$PYTHON" -m sppo_lab.quickstart.run --task graded --steps 120 --test-freq 20 --save-freq 60 \
         --out "$OUT/critic_quality" ;;
     tail_effect)
-      run "$PYTHON" -m sppo.analysis tail-effect --format graded --out "$OUT/tail_effect" ;;
+      run "$PYTHON" -m sppo_lab.analysis tail-effect --format graded --out "$OUT/tail_effect" ;;
   esac
 done

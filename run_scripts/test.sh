@@ -11,8 +11,8 @@
 # fixed start-up deadlines (30 s for a node to register, its agents' port files) are missed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, verl, pytest_timeout, xdist, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
-  SPPO_EXTRAS=control bash uv_verl.sh --cpu
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, sppo_lab, verl, pytest_timeout, xdist, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
+  bash uv_verl.sh --cpu
 fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest -p no:cacheprovider -n "${SPPO_TEST_WORKERS:-0}" --dist loadgroup "$@"

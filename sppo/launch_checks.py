@@ -174,7 +174,7 @@ def check_estimator(config: DictConfig) -> None:
 def check_gpus(config: DictConfig, dry_run: bool = True) -> list[str]:
     """GPUs asked per node vs CUDA devices visible here. No GPU at all: a warning in a dry run.
 
-    On CPU, verl's resource pools count logical "GPU" slots of the Ray cluster (configs/platform/cpu.yaml): the
+    On CPU, verl's resource pools count logical "GPU" slots of the Ray cluster (sppo/configs/platform/cpu.yaml): the
     trainer's ranks plus, in separate_async, the standalone rollout replicas' must fit into them."""
     if str(config.trainer.get("device", "cuda")) == "cpu":
         slots = int(config.trainer.n_gpus_per_node) * int(config.trainer.nnodes)

@@ -1,6 +1,6 @@
 """SPPO's entry point: verl's PPO trainer with the SPPO critic and estimator.
 
-    python -m sppo.main [hydra overrides]                      # GPU node, configs/sppo_trainer.yaml
+    python -m sppo.main [hydra overrides]                      # GPU node, sppo/configs/sppo_trainer.yaml
     python -m sppo.main platform=cpu [overrides]               # CPU-only machine (hf rollout, gloo)
     python -m sppo.main algorithm.adv_estimator=grpo actor_rollout_ref.rollout.n=8   # a stock verl baseline
 
@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 from omegaconf import DictConfig, open_dict
 
-CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "configs")
+CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")  # packaged with the plug-in: works from a wheel
 
 
 def _select_platform(config: DictConfig) -> None:

@@ -3,7 +3,7 @@
     AdvantageOptions  ``algorithm.sppo.*``  read by the estimator (sppo/advantage.py)
     TrainerOptions    ``sppo.*``            read by the trainer and the entry point (sppo/trainer.py, sppo/main.py)
 
-``configs/sppo_trainer.yaml`` carries the same defaults for hydra (a test keeps the two equal). ``from_config``
+``sppo/configs/sppo_trainer.yaml`` carries the same defaults for hydra (a test keeps the two equal). ``from_config``
 never guesses: a boolean must be a boolean (``whiten=no`` is an error, not ``bool("no") == True``), a number
 must be a finite number, and ``problems()`` lists every out-of-range value as a one-line message that names
 the key. ``sppo.config_checks.check_config`` raises the first of them before anything starts.

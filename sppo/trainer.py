@@ -338,7 +338,7 @@ class SPPOTrainerMixin:
         """Append this step's per-sample (σ(V), R) to ``sppo.calibration_log`` (JSON lines), if set.
 
         Rows are subsampled to ``sppo.calibration_log_max_rows`` per step (deterministically by step).
-        Read by ``python -m sppo.analysis calibration``.
+        Read by ``python -m sppo_lab.analysis calibration``.
         """
         path = self.sppo_options.calibration_log
         if not path:

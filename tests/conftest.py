@@ -26,8 +26,8 @@ class TinyTask:
 @pytest.fixture(scope="session")
 def tiny_task(tmp_path_factory) -> TinyTask:
     """Random tiny Qwen2 policy (hidden 128, 2 layers) + smaller critic (hidden 64, 1 layer) + a+b data."""
-    from sppo.quickstart import task
-    from sppo.tiny import build_char_tokenizer, build_critic, build_policy, save
+    from sppo_lab.quickstart import task
+    from sppo_lab.tiny import build_char_tokenizer, build_critic, build_policy, save
 
     root = tmp_path_factory.mktemp("tiny_task")
     tok = build_char_tokenizer()
@@ -40,7 +40,7 @@ def tiny_task(tmp_path_factory) -> TinyTask:
 @pytest.fixture(scope="session")
 def other_family_critic(tiny_task) -> str:
     """A tiny Llama critic (hidden 32, 1 layer) with its own tokenizer: Mistral-style [INST] template, other ids."""
-    from sppo.tiny import build_inst_tokenizer, build_llama_critic, save
+    from sppo_lab.tiny import build_inst_tokenizer, build_llama_critic, save
 
     tok = build_inst_tokenizer()
     return save(build_llama_critic(tok, seed=1), tok, tiny_task.root / "llama_critic")
@@ -58,7 +58,7 @@ def tiny_overrides(t: TinyTask, out: Path, steps: int, estimator: str = "sppo", 
         "data.max_response_length=4",
         f"actor_rollout_ref.model.path={t.policy}",
         f"critic.model.path={t.critic}",
-        "reward.custom_reward_function.path=pkg://sppo.quickstart.reward",
+        "reward.custom_reward_function.path=pkg://sppo_lab.quickstart.reward",
         f"actor_rollout_ref.rollout.n={n}",
         "actor_rollout_ref.rollout.temperature=1.0",
         "actor_rollout_ref.actor.ppo_mini_batch_size=8",
@@ -145,6 +145,7 @@ INTEGRATION_MODULES = {
     "tests.eval.test_run_scripts",
     "tests.gpu_check.test_driver",
     "tests.gpu_check.test_e2e_config",
+    "tests.layout.test_packages",
     "tests.quickstart.test_quickstart_parts",
     "tests.reward.test_reward_bounds",
     "tests.reward.test_reward_score",

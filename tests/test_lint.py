@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PATHS = ["sppo", "tests", "benchmarks"]
+PATHS = ["sppo", "lab", "tests"]
 
 
 @pytest.mark.parametrize("command", [["check"], ["format", "--check"]], ids=["lint", "format"])

@@ -7,7 +7,7 @@ replica's checkpoint-engine worker takes it from there and hands it to its serve
 tests (tiny models); on GPUs use ``nccl``.
 
 verl loads it by name: ``actor_rollout_ref.rollout.checkpoint_engine.custom_backend_module=sppo.cpu.checkpoint_engine``
-(``configs/platform/cpu.yaml`` sets both keys).
+(``sppo/configs/platform/cpu.yaml`` sets both keys).
 """
 
 from __future__ import annotations

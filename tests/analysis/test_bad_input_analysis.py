@@ -1,4 +1,4 @@
-"""Issue 14, ``python -m sppo.analysis calibration / tail-effect``: every kind of bad input is one stderr
+"""Issue 14, ``python -m sppo_lab.analysis calibration / tail-effect``: every kind of bad input is one stderr
 line with the verb's prefix, exit code 2, no traceback and no partial output (table-driven, each case a
 subprocess; option errors are found before torch is imported)."""
 
@@ -12,7 +12,7 @@ import pytest
 
 from tests.bad_input import UNWRITABLE, check_case
 
-ANALYSIS = "sppo.analysis"
+ANALYSIS = "sppo_lab.analysis"
 ROW = json.dumps({"step": 1, "p": [0.5, 0.2], "r": [1, 0]})
 
 
@@ -90,7 +90,7 @@ CALIBRATION_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 
 @pytest.mark.parametrize("name,setup,needle", CALIBRATION_CASES, ids=[c[0] for c in CALIBRATION_CASES])
 def test_calibration_bad_input(tmp_path: Path, name: str, setup, needle: str) -> None:
-    check_case(ANALYSIS, "python -m sppo.analysis calibration", setup(tmp_path), tmp_path, needle)
+    check_case(ANALYSIS, "python -m sppo_lab.analysis calibration", setup(tmp_path), tmp_path, needle)
 
 
 TAIL_CASES: list[tuple[str, list[str], str]] = [
@@ -118,9 +118,9 @@ TAIL_CASES: list[tuple[str, list[str], str]] = [
 def test_tail_effect_bad_input(tmp_path: Path, name: str, argv: list[str], needle: str) -> None:
     (tmp_path / "f").write_text("x")
     out = [] if "--out" in argv else ["--out", "never"]
-    check_case(ANALYSIS, "python -m sppo.analysis tail-effect", ["tail-effect", *out, *argv], tmp_path, needle)
+    check_case(ANALYSIS, "python -m sppo_lab.analysis tail-effect", ["tail-effect", *out, *argv], tmp_path, needle)
 
 
 def test_no_or_unknown_verb(tmp_path: Path) -> None:
-    check_case(ANALYSIS, "python -m sppo.analysis", [], tmp_path, "the following arguments are required: verb")
-    check_case(ANALYSIS, "python -m sppo.analysis", ["plot"], tmp_path, "invalid choice: 'plot'")
+    check_case(ANALYSIS, "python -m sppo_lab.analysis", [], tmp_path, "the following arguments are required: verb")
+    check_case(ANALYSIS, "python -m sppo_lab.analysis", ["plot"], tmp_path, "invalid choice: 'plot'")

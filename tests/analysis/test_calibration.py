@@ -8,7 +8,8 @@ import math
 import pytest
 import torch
 
-from sppo.analysis.calibration import (
+from sppo.critic_loss import calibration_metrics
+from sppo_lab.analysis.calibration import (
     RELIABILITY_PNG,
     SUMMARY_JSON,
     TRAINING_PNG,
@@ -17,8 +18,7 @@ from sppo.analysis.calibration import (
     read_calibration_log,
     reliability_bins,
 )
-from sppo.analysis.cli import main
-from sppo.critic_loss import calibration_metrics
+from sppo_lab.analysis.cli import main
 
 # Three steps whose numbers are worked out by hand below (10 equal-width bins).
 ROWS = [
@@ -185,7 +185,7 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path, capsys, name, lines, m
     assert main(["calibration", str(path), "--out", str(out)]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1, err
-    assert err.startswith("python -m sppo.analysis calibration: error: ")
+    assert err.startswith("python -m sppo_lab.analysis calibration: error: ")
     assert message in err
     assert not out.exists()
 

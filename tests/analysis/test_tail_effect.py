@@ -10,8 +10,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from sppo.analysis import tail_effect as te
-from sppo.analysis.cli import main
+from sppo_lab.analysis import tail_effect as te
+from sppo_lab.analysis.cli import main
 
 # Row 0: 4 response tokens, R = 1.  Row 1: 2 tokens then padding (whose values must be ignored), R = 0.
 VALUES = torch.tensor([[0.2, 0.4, 0.5, 0.9], [0.3, 0.6, 7.0, 7.0]], dtype=torch.float64)
@@ -139,7 +139,7 @@ def test_critics_read_the_value_before_each_token_and_the_last_prompt_token():
 
 
 def test_sample_masks_after_eos_and_scores_responses():
-    from sppo.tiny import build_char_tokenizer
+    from sppo_lab.tiny import build_char_tokenizer
 
     tok = build_char_tokenizer()
     eos, pad = tok.eos_token_id, tok.pad_token_id
@@ -188,7 +188,7 @@ def test_outcome_formats():
 def test_graded_prompts_of_a_level_share_one_length_and_levels_split_the_evaluation():
     from transformers import AutoTokenizer
 
-    from sppo.graded import warm_start
+    from sppo_lab.graded import warm_start
 
     tok = AutoTokenizer.from_pretrained(warm_start.verify())
     lengths = {k: {len(te.prompt_ids(tok, t, "graded")) for t in ((1,) * k, (9, 8) + (7,) * (k - 2))} for k in (2, 10)}
@@ -274,7 +274,7 @@ def test_tail_effect_bad_options_fail_before_any_model(tmp_path, capsys, argv, m
     assert (
         len(err.strip().splitlines()) == 1
         and message in err
-        and err.startswith("python -m sppo.analysis tail-effect: error:")
+        and err.startswith("python -m sppo_lab.analysis tail-effect: error:")
     )
     assert not out.exists()
 

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.bench_critic_cost import main, parse_size
+from sppo_lab.benchmarks.bench_critic_cost import main, parse_size
 
 
 def test_miniature_run_writes_lengths_and_sizes(tmp_path):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from benchmarks.time_to_target_report import (
+from sppo_lab.benchmarks.time_to_target_report import (
     VAL_KEY,
     markdown_table,
     reward_curve,
@@ -158,7 +158,7 @@ def test_prompt_selection_is_aggregated_over_seeds_with_a_t_interval():
 
 
 def test_mean_curve_interpolates_on_the_common_time_span():
-    from benchmarks.time_to_target_report import mean_curve
+    from sppo_lab.benchmarks.time_to_target_report import mean_curve
 
     xs, ys = mean_curve([[(0.0, 0.0), (10.0, 1.0)], [(0.0, 1.0), (5.0, 1.0), (20.0, 1.0)]], points=3)
     assert xs == [0.0, 5.0, 10.0]
@@ -227,7 +227,7 @@ def test_held_out_critic_quality_at_the_last_validation():
 
 
 def test_generation_share_and_held_out_success_of_either_task():
-    from benchmarks.time_to_target_report import held_out_success
+    from sppo_lab.benchmarks.time_to_target_report import held_out_success
 
     rows = _rows([0.0, 1.0], [2, 4])
     rows[1]["data"]["timing_s/gen"], rows[2]["data"]["timing_s/gen"] = 1.0, 3.0
@@ -250,7 +250,7 @@ def _critic_row(step, spearman, auc, levels):
 
 
 def test_critic_quality_over_training_per_validation_and_level(tmp_path):
-    from benchmarks.time_to_target_report import critic_quality_curve
+    from sppo_lab.benchmarks.time_to_target_report import critic_quality_curve
 
     def run(seed, end_step, spearman_mid, spearman_end):
         rows = [

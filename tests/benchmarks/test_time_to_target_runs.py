@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.bench_time_to_target import METHODS, parse_args, run_overrides
+from sppo_lab.benchmarks.bench_time_to_target import METHODS, parse_args, run_overrides
 
 INFO = {
     "train_file": "/d/train.parquet",
@@ -105,7 +105,7 @@ def test_arguments_are_checked():
 def test_graded_task_gets_its_lengths_reward_learning_rate_and_targets():
     o, plain = _overrides("sppo", task="graded"), _overrides("sppo")
     assert (o["data.max_prompt_length"], o["data.max_response_length"]) == ("64", "128")
-    assert o["reward.custom_reward_function.path"] == "pkg://sppo.graded.reward"
+    assert o["reward.custom_reward_function.path"] == "pkg://sppo_lab.graded.reward"
     assert (o["actor_rollout_ref.actor.optim.lr"], plain["actor_rollout_ref.actor.optim.lr"]) == ("2e-5", "3e-4")
     assert o["sppo.max_train_seconds"] == "90.0"
     assert parse_args(["--task", "graded"]).targets == [0.4, 0.45, 0.5]
@@ -129,7 +129,7 @@ def test_async_mode_variants_keep_every_setting_of_sync_sppo():
 
 
 def test_policy_sized_critic_variant_swaps_only_the_critic(tmp_path):
-    from benchmarks.bench_time_to_target import policy_sized_critic
+    from sppo_lab.benchmarks.bench_time_to_target import policy_sized_critic
 
     same, small = _overrides("sppo_samecritic"), _overrides("sppo")
     assert same.pop("critic.model.path") == "/m/critic_policy_size"

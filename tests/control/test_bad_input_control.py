@@ -1,4 +1,4 @@
-"""Issue 14, ``python -m sppo.control run / report``: every kind of bad input is one stderr line with the
+"""Issue 14, ``python -m sppo_lab.control run / report``: every kind of bad input is one stderr line with the
 verb's prefix, exit code 2, no traceback and no partial output (table-driven, each case a subprocess);
 Ctrl-C during training prints one line, exits with 130 and leaves no partial results file."""
 
@@ -13,7 +13,7 @@ import pytest
 
 from tests.bad_input import UNWRITABLE, check_case, interrupt_after
 
-CONTROL = "sppo.control"
+CONTROL = "sppo_lab.control"
 RESULT = "cartpole__sppo__H20__seed0.json"
 
 
@@ -75,7 +75,7 @@ RUN_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 @pytest.mark.parametrize("name,setup,needle", RUN_CASES, ids=[c[0] for c in RUN_CASES])
 def test_run_bad_input(tmp_path: Path, name: str, setup, needle: str) -> None:
     argv = setup(tmp_path)
-    prefix = "python -m sppo.control run" if argv and argv[0] == "run" else "python -m sppo.control"
+    prefix = "python -m sppo_lab.control run" if argv and argv[0] == "run" else "python -m sppo_lab.control"
     check_case(CONTROL, prefix, argv, tmp_path, needle)
 
 
@@ -124,7 +124,7 @@ REPORT_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 
 @pytest.mark.parametrize("name,setup,needle", REPORT_CASES, ids=[c[0] for c in REPORT_CASES])
 def test_report_bad_input(tmp_path: Path, name: str, setup, needle: str) -> None:
-    check_case(CONTROL, "python -m sppo.control report", setup(tmp_path), tmp_path, needle)
+    check_case(CONTROL, "python -m sppo_lab.control report", setup(tmp_path), tmp_path, needle)
 
 
 def test_ctrl_c_during_training_is_one_line_and_leaves_no_partial_file(tmp_path: Path) -> None:
@@ -132,13 +132,13 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_no_partial_file(tmp_path:
             "--out", "out", "--set", "log_every_s=0"]  # fmt: skip
     code, out, err = interrupt_after(CONTROL, argv, "training ...", tmp_path)
     assert code == 130, (code, err)
-    assert err == "python -m sppo.control run: interrupted; rerun the same command to resume\n"
+    assert err == "python -m sppo_lab.control run: interrupted; rerun the same command to resume\n"
     left = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
     assert left == [], left  # no results file, no temporary file
 
 
 def test_rerun_with_same_settings_skips_and_force_reruns(tmp_path: Path) -> None:
-    from sppo.control.cli import main
+    from sppo_lab.control.cli import main
 
     argv = ["run", "--env", "cartpole", "--algo", "grpo", "--horizon", "20", "--steps", "64", "--out", str(tmp_path),
             "--set", "eval_episodes=2", "--set", "log_every_s=0"]  # fmt: skip

@@ -5,10 +5,10 @@ import math
 import pytest
 import torch
 
-from sppo.control.common import clipped_surrogate, explained_variance
-from sppo.control.grpo import grpo_advantage
-from sppo.control.ppo import gae, sparse_rewards
-from sppo.control.sppo import sppo_advantage
+from sppo_lab.control.common import clipped_surrogate, explained_variance
+from sppo_lab.control.grpo import grpo_advantage
+from sppo_lab.control.ppo import gae, sparse_rewards
+from sppo_lab.control.sppo import sppo_advantage
 
 
 def test_sppo_residual_advantage():

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 
-from sppo.control.cli import main, result_path
-from sppo.control.common import write_json_atomic
-from sppo.control.report import load_warm_measurements, markdown, steps_to_threshold, write_report
+from sppo_lab.control.cli import main, result_path
+from sppo_lab.control.common import write_json_atomic
+from sppo_lab.control.report import load_warm_measurements, markdown, steps_to_threshold, write_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENVS = "cartpole, mountaincar, pendulum, lunarlander, hopper"
@@ -65,7 +65,7 @@ def test_bad_input_is_one_clear_line(capsys, tmp_path, argv, needle):
         argv = argv + ["--out", str(tmp_path)]
     code, out, err = run_cli(capsys, *argv)
     assert code == 2
-    assert err.count("\n") == 1 and err.startswith("python -m sppo.control")
+    assert err.count("\n") == 1 and err.startswith("python -m sppo_lab.control")
     assert needle in err
     assert os.listdir(tmp_path) == []  # nothing ran
 
@@ -98,7 +98,7 @@ def test_run_writes_results_and_resumes(capsys, tmp_path):
     assert (data["env"], data["algo"], data["horizon"], data["seed"]) == ("cartpole", "sppo", 20, 1)
     assert data["env_steps"] >= 300 and data["eval_episodes"] == 4
     assert data["config"]["eval_episodes"] == 4
-    assert data["command"] == "python -m sppo.control " + " ".join(argv)
+    assert data["command"] == "python -m sppo_lab.control " + " ".join(argv)
     assert all({"env_steps", "wall_time", "episodes", "successes"} <= set(p) for p in data["curve"])
     mtimes = [os.path.getmtime(p) for p in paths]
     code, out, _ = run_cli(capsys, *argv, "--seeds", "3")
@@ -159,7 +159,7 @@ def test_results_round_trip_into_report(tmp_path):
     ]
     for r in results:
         write_json_atomic(result_path(str(tmp_path), r["env"], r["algo"], r["horizon"], r["seed"]), r)
-    # a warm-start measurement without runs (as `python -m sppo.control warmstart` caches it)
+    # a warm-start measurement without runs (as `python -m sppo_lab.control warmstart` caches it)
     warm_dir = tmp_path / "warmstart"
     write_json_atomic(
         str(warm_dir / "hopper__seed0__H500.json"),

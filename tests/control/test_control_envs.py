@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from gymnasium.envs.box2d.lunar_lander import heuristic
 
-from sppo.control.envs import ENV_NAMES, make_env
+from sppo_lab.control.envs import ENV_NAMES, make_env
 
 
 def play(env, policy, seed, after_reset=None):

@@ -3,8 +3,8 @@ run is a deterministic function of its seed."""
 
 import pytest
 
-from sppo.control import grpo, ppo, sppo
-from sppo.control.report import smoothed_success
+from sppo_lab.control import grpo, ppo, sppo
+from sppo_lab.control.report import smoothed_success
 
 MODULES = {"sppo": sppo, "ppo": ppo, "grpo": grpo}
 

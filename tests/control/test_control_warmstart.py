@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 
-from sppo.control import grpo, ppo, sppo
-from sppo.control import warmstart as ws
-from sppo.control.common import Actor, CommonArgs, evaluate, make_vector_env
-from sppo.control.envs import make_env
-from sppo.control.report import paired_bootstrap, t_interval
+from sppo_lab.control import grpo, ppo, sppo
+from sppo_lab.control import warmstart as ws
+from sppo_lab.control.common import Actor, CommonArgs, evaluate, make_vector_env
+from sppo_lab.control.envs import make_env
+from sppo_lab.control.report import paired_bootstrap, t_interval
 
 MODULES = {"sppo": sppo, "ppo": ppo, "grpo": grpo}
 
@@ -150,7 +150,7 @@ def test_warm_start_is_cached_and_building_it_does_not_change_the_run(tmp_path, 
 
 
 def test_cli_warmstart_and_run_record_the_starting_level(tmp_path, tiny_recipes, capsys):
-    from sppo.control.cli import main
+    from sppo_lab.control.cli import main
 
     d = str(tmp_path / "warm")
     assert (
@@ -179,7 +179,7 @@ def test_warm_start_success_at_h1000_is_in_the_tuned_band(tmp_path, name):
 
 
 def test_recipes_cover_every_task():
-    from sppo.control.envs import ENV_NAMES
+    from sppo_lab.control.envs import ENV_NAMES
 
     assert set(ws.RECIPES) == set(ENV_NAMES)
     assert all(dataclasses.is_dataclass(r) for r in ws.RECIPES.values())

@@ -9,7 +9,7 @@ from hydra import compose, initialize_config_dir
 
 from sppo.config_checks import SPPOConfigError
 from sppo.critic_prompts import as_message_lists, critic_input_ids, load_critic_tokenizer, render_prompt_ids
-from sppo.tiny import build_char_tokenizer, build_inst_tokenizer, build_llama_critic, save
+from sppo_lab.tiny import build_char_tokenizer, build_inst_tokenizer, build_llama_critic, save
 from tests.conftest import REPO, tiny_overrides
 
 MESSAGES = [{"role": "user", "content": "What is 3+4?"}]
@@ -106,7 +106,7 @@ def test_critic_tokenizer_without_chat_template_is_refused(tmp_path):
 
 
 def _config(tiny_task, tmp_path, extra=()):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+    with initialize_config_dir(config_dir=str(REPO / "sppo" / "configs"), version_base=None):
         return compose("sppo_trainer", overrides=tiny_overrides(tiny_task, tmp_path, steps=1) + list(extra))
 
 

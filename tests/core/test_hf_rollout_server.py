@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from sppo.cpu.hf_rollout import HFRolloutServer
-from sppo.tiny import build_char_tokenizer, build_policy, save
+from sppo_lab.tiny import build_char_tokenizer, build_policy, save
 
 GREEDY = {"temperature": 0.0, "logprobs": True}
 

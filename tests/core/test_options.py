@@ -1,4 +1,4 @@
-"""SPPO's typed options: strict parsing, one-line problems, and defaults equal to configs/sppo_trainer.yaml."""
+"""SPPO's typed options: strict parsing, one-line problems, and defaults equal to sppo/configs/sppo_trainer.yaml."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def _plain(value):
 
 
 def test_yaml_and_dataclasses_cannot_drift():
-    cfg = yaml.safe_load((REPO / "configs" / "sppo_trainer.yaml").read_text())
+    cfg = yaml.safe_load((REPO / "sppo" / "configs" / "sppo_trainer.yaml").read_text())
     assert cfg["algorithm"]["sppo"] == _plain(_defaults(AdvantageOptions))
     assert cfg["sppo"] == _plain(_defaults(TrainerOptions))
     assert cfg["sppo"]["prompt_selection"] == _plain(_defaults(PromptSelectionOptions))

@@ -3,8 +3,8 @@
 import torch
 
 from sppo.critic_loss import last_token_logits
-from sppo.tiny import build_char_tokenizer, build_critic
 from sppo.trainer import prompt_only_batch
+from sppo_lab.tiny import build_char_tokenizer, build_critic
 
 
 def _nested(rows):

@@ -1,6 +1,6 @@
 """Remove-padding through verl's own value engine, on CPU in fp32.
 
-Runs ``python -m sppo.gpu_check.engine_check --device cpu`` (a fresh process: verl reads its platform at
+Runs ``python -m sppo_lab.gpu_check.engine_check --device cpu`` (a fresh process: verl reads its platform at
 import time): the critic ``TrainingWorker`` -> ``FSDPEngineWithValueHead`` (FSDP2, gloo, sdpa) with
 ``use_remove_padding=True``, SPPO's prompt-only batches and BCE loss. The same module runs in bf16 on CUDA as
 the first stage of ``run_scripts/gpu_check.sh``.
@@ -26,7 +26,7 @@ def engine_result(tmp_path_factory):
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     env.pop("VERL_PLATFORM", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "sppo.gpu_check.engine_check", "--device", "cpu", "--steps", "8", "--prompts", "8",
+        [sys.executable, "-m", "sppo_lab.gpu_check.engine_check", "--device", "cpu", "--steps", "8", "--prompts", "8",
          "--out", str(out / "engine.json"), "--workdir", str(out)],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=280,
     )  # fmt: skip

@@ -14,14 +14,14 @@ from tests.conftest import REPO, run_sppo_main, tiny_overrides
 
 
 def _compose(overrides: list[str]):
-    with initialize_config_dir(config_dir=str(REPO / "configs"), version_base=None):
+    with initialize_config_dir(config_dir=str(REPO / "sppo" / "configs"), version_base=None):
         return compose("sppo_trainer", overrides=overrides)
 
 
 @pytest.fixture(scope="module")
 def critic_without_chat_template(tmp_path_factory):
     """The other-family critic's tokenizer with its chat template removed."""
-    from sppo.tiny import build_inst_tokenizer, build_llama_critic, save
+    from sppo_lab.tiny import build_inst_tokenizer, build_llama_critic, save
 
     tok = build_inst_tokenizer()
     tok.chat_template = None

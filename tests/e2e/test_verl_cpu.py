@@ -2,7 +2,7 @@
 
 Each launch starts its own Ray cluster and costs minutes on 2 cores (every Ray worker imports verl), so one SPPO
 launch covers the GPU scripts' layout at once: two data-parallel ranks (two FSDP2 worker processes on gloo),
-remove-padding on (configs/platform/cpu.yaml), the user's critic micro-batching, critic-guided prompt selection, and
+remove-padding on (sppo/configs/platform/cpu.yaml), the user's critic micro-batching, critic-guided prompt selection, and
 a critic of another model family that reads its own tokenization of each prompt (sppo.critic_retokenize); a second
 launch resumes it from its checkpoint.
 """
@@ -94,7 +94,7 @@ def _two_rank_overrides(tiny_task, critic: str, data: Path, out: Path, steps: in
 def test_two_ranks_other_family_critic_and_prompt_selection_train_then_resume_exactly(
     tiny_task, other_family_critic, tmp_path
 ):
-    from sppo.quickstart import task
+    from sppo_lab.quickstart import task
 
     data = tmp_path / "train.parquet"
     pd.DataFrame(task.rows(PAIRS, "train")).to_parquet(data)

@@ -21,7 +21,7 @@ def _one_thread() -> None:
 @pytest.fixture(scope="session")
 def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A random tiny Qwen2 policy with the byte-level ChatML tokenizer, saved as an HF directory."""
-    from sppo import tiny
+    from sppo_lab import tiny
 
     tokenizer = tiny.build_char_tokenizer()
     model = tiny.build_policy(tokenizer, tiny.TinyQwen2(max_position_embeddings=2048))

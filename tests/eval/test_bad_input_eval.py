@@ -111,7 +111,7 @@ GENERATE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
 @pytest.fixture(scope="module")
 def short_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny policy with 32 positions: every benchmark prompt is longer."""
-    from sppo import tiny
+    from sppo_lab import tiny
 
     tokenizer = tiny.build_char_tokenizer()
     model = tiny.build_policy(tokenizer, tiny.TinyQwen2(max_position_embeddings=32))

@@ -100,7 +100,7 @@ def test_fsdp2_checkpoint_is_merged_and_generated_from(tmp_path: Path, data_dir:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from sppo import tiny
+    from sppo_lab import tiny
 
     tokenizer = tiny.build_char_tokenizer()
     model = tiny.build_policy(tokenizer, tiny.TinyQwen2(max_position_embeddings=2048), seed=3)

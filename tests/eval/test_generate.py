@@ -193,7 +193,7 @@ class _FakeLLM:
         self.model, self.kwargs = model, kwargs
 
     def get_tokenizer(self) -> object:
-        from sppo.tiny import build_char_tokenizer
+        from sppo_lab.tiny import build_char_tokenizer
 
         return build_char_tokenizer()
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from sppo.gpu_check import driver
-from sppo.gpu_check import report as R
+from sppo_lab.gpu_check import driver
+from sppo_lab.gpu_check import report as R
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.timeout(240)
@@ -43,7 +43,7 @@ def _stage(tmp_path: Path, name: str, code: str) -> driver.Stage:
 
 
 WRITE_OK = (
-    "from sppo.gpu_check import report as R; "
+    "from sppo_lab.gpu_check import report as R; "
     "R.write_json(R.stage_result('engine', [R.assertion('packed_eq_padded', True, max_abs_diff=0.0)], train_tokens_per_s=5.0), RESULT)"
 )
 
@@ -121,7 +121,7 @@ def test_build_stages_cuda_commands_and_budget(tmp_path):
     assert [s.name for s in stages] == list(driver.ALL_STAGES)
     assert sum(s.cap_s for s in stages) <= 470 + 1e-9
     engine, same, small, ev = (s.command for s in stages)
-    assert engine[1:3] == ["-m", "sppo.gpu_check.engine_check"] and engine[engine.index("--device") + 1] == "cuda"
+    assert engine[1:3] == ["-m", "sppo_lab.gpu_check.engine_check"] and engine[engine.index("--device") + 1] == "cuda"
     assert same[same.index("--critic") + 1] == "same" and small[small.index("--critic") + 1] == "small"
     assert ev[ev.index("--model") + 1] == str(tmp_path / "e2e_same" / "ckpt" / "global_step_3")
     assert ev[ev.index("--data") + 1] == str(tmp_path / "task" / "eval.parquet")

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from sppo.gpu_check.e2e import overrides
-from sppo.gpu_check.task import annotator_targets, prepare
+from sppo_lab.gpu_check.e2e import overrides
+from sppo_lab.gpu_check.task import annotator_targets, prepare
 from tests.conftest import REPO
 
 pytestmark = pytest.mark.timeout(300)
@@ -58,8 +58,8 @@ def test_task_files_and_warmup_targets(tmp_path):
 
 
 def test_eval_scores_boxed_answers_and_training_rewards_bare_ones():
-    from sppo.quickstart.reward import compute_score as train_reward
     from sppo.reward import compute_score as eval_score
+    from sppo_lab.quickstart.reward import compute_score as train_reward
 
     assert eval_score("math_addition", "\\boxed{8}", "8")["acc"] is True
     assert eval_score("math_addition", "8", "8")["acc"] is False
@@ -67,8 +67,8 @@ def test_eval_scores_boxed_answers_and_training_rewards_bare_ones():
 
 
 def test_warm_up_lowers_the_annotator_loss():
-    from sppo.gpu_check.task import warm_up
-    from sppo.tiny import TinyQwen2, build_char_tokenizer, build_policy
+    from sppo_lab.gpu_check.task import warm_up
+    from sppo_lab.tiny import TinyQwen2, build_char_tokenizer, build_policy
 
     tok = build_char_tokenizer()
     pairs = [(1, 2), (3, 4)]

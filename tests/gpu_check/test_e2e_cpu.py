@@ -23,7 +23,7 @@ def test_e2e_stage_on_cpu_trains_resumes_and_restores_the_weights(tmp_path):
     env = dict(os.environ)
     env.pop("VERL_PLATFORM", None)
     proc = subprocess.run(
-        [sys.executable, "-m", "sppo.gpu_check.e2e", "--device", "cpu", "--critic", "small", "--root", str(tmp_path),
+        [sys.executable, "-m", "sppo_lab.gpu_check.e2e", "--device", "cpu", "--critic", "small", "--root", str(tmp_path),
          "--out", str(out), "--timeout", "1000"],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=1100,
     )  # fmt: skip

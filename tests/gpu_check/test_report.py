@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from sppo.gpu_check import report as R
+from sppo_lab.gpu_check import report as R
 
 
 def test_compare_states_equal_and_different():

@@ -6,8 +6,8 @@ from itertools import product
 import pandas as pd
 import pytest
 
-from sppo.graded import reward, task, warm_start, warmup
-from sppo.tiny import build_char_tokenizer
+from sppo_lab.graded import reward, task, warm_start, warmup
+from sppo_lab.tiny import build_char_tokenizer
 
 
 @pytest.fixture(scope="module")
@@ -199,11 +199,11 @@ def test_write_sums_round_trip(tmp_path):
 def test_warmup_bad_input_is_one_line(argv, message, capsys):
     assert warmup.main(argv) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("python -m sppo.graded.warmup: error:") and message in err
+    assert err.count("\n") == 1 and err.startswith("python -m sppo_lab.graded.warmup: error:") and message in err
 
 
 def test_evaluate_bad_model_is_one_line(tmp_path, capsys):
-    from sppo.graded import evaluate
+    from sppo_lab.graded import evaluate
 
     assert evaluate.main(["--model", str(tmp_path / "nope")]) == 2
     assert capsys.readouterr().err.strip().endswith("no such file or directory")

@@ -6,9 +6,9 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from sppo.quickstart import reward, task
-from sppo.quickstart.run import _keep_earlier_metrics, parse_args, read_metrics
-from sppo.quickstart.warmup import annotator_targets
+from sppo_lab.quickstart import reward, task
+from sppo_lab.quickstart.run import _keep_earlier_metrics, parse_args, read_metrics
+from sppo_lab.quickstart.warmup import annotator_targets
 
 
 def test_parquets_in_verl_schema_and_disjoint(tmp_path):
@@ -69,17 +69,17 @@ def test_task_option_defaults_to_addition():
 
 
 def test_graded_task_overrides_and_per_level_validation():
-    from sppo.quickstart.run import trainer_overrides, val_points
+    from sppo_lab.quickstart.run import trainer_overrides, val_points
 
     info = {"train_file": "t.parquet", "val_file": "v.parquet", "policy_path": "p", "critic_path": "c"}
     plain = trainer_overrides(parse_args([]), info, Path("out"))
     assert (
         "data.max_response_length=6" in plain
-        and "reward.custom_reward_function.path=pkg://sppo.quickstart.reward" in plain
+        and "reward.custom_reward_function.path=pkg://sppo_lab.quickstart.reward" in plain
     )
     graded = trainer_overrides(parse_args(["--task", "graded"]), info, Path("out"))
     assert "data.max_response_length=128" in graded and "data.max_prompt_length=64" in graded
-    assert "reward.custom_reward_function.path=pkg://sppo.graded.reward" in graded
+    assert "reward.custom_reward_function.path=pkg://sppo_lab.graded.reward" in graded
     assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded and "trainer.test_freq=150" in graded
     halfway = trainer_overrides(
         parse_args(["--task", "graded", "--steps", "120", "--test-freq", "60"]), info, Path("o")
@@ -99,8 +99,8 @@ def test_graded_task_overrides_and_per_level_validation():
 
 
 def test_graded_task_refuses_a_corrupted_warm_start(tmp_path, monkeypatch, capsys):
-    from sppo.graded import warm_start
-    from sppo.quickstart.run import main
+    from sppo_lab.graded import warm_start
+    from sppo_lab.quickstart.run import main
 
     folder = tmp_path / "warm_start"
     folder.mkdir()
@@ -111,13 +111,13 @@ def test_graded_task_refuses_a_corrupted_warm_start(tmp_path, monkeypatch, capsy
     monkeypatch.setattr(warm_start, "WARM_START_DIR", folder)
     assert main(["--task", "graded", "--out", str(tmp_path / "out")]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and err.startswith("python -m sppo.quickstart.run: error: ")
+    assert err.count("\n") == 1 and err.startswith("python -m sppo_lab.quickstart.run: error: ")
     assert "model.safetensors: sha256" in err and "does not match SHA256SUMS" in err
     assert not (tmp_path / "out" / "warmup.json").exists()
 
 
 def test_reward_curve_gets_a_critic_quality_panel_when_validations_logged_it(tmp_path):
-    from sppo.quickstart.plot import plot_reward_curve
+    from sppo_lab.quickstart.plot import plot_reward_curve
 
     steps = [{"step": k, "data": {"critic/score/mean": 0.1 * k, "critic/sigmoid_v_mean": 0.5}} for k in (1, 2)]
     critic = [

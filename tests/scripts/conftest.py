@@ -93,8 +93,8 @@ def write_placeholder_data(data_dir: Path, rows: int = 4) -> None:
 
 def write_offline_hub(hf_home: Path) -> None:
     """A hub cache holding deepseek-ai/DeepSeek-R1-Distill-Qwen-{1.5B,7B}: real config.json, tiny tokenizer."""
-    from sppo.tiny import build_char_tokenizer
     from sppo.tools.plan_memory import ARCHITECTURES
+    from sppo_lab.tiny import build_char_tokenizer
 
     tok = build_char_tokenizer()
     commit = "0" * 40

@@ -341,11 +341,11 @@ def test_graded_benchmarks_script_runs_each_part_with_its_settings(tmp_path):
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if not line.startswith("[graded]")]
     ttt, modes, quality, tail = lines
-    assert ttt.startswith("benchmarks/bench_time_to_target.py --task graded --budget-s 90 --seeds 3 4 5 6")
+    assert ttt.startswith("-m sppo_lab.benchmarks.bench_time_to_target --task graded --budget-s 90 --seeds 3 4 5 6")
     assert "--methods sppo grpo rloo gae reinforce_pp sppo_select" in ttt and ttt.endswith("/g/time_to_target")
     assert "--seeds 3 4 5 --methods sppo sppo_colocate_async sppo_separate_async" in modes  # three seeds
-    assert quality.startswith("-m sppo.quickstart.run --task graded --steps 120 --test-freq 20")
-    assert tail.startswith("-m sppo.analysis tail-effect --format graded")
+    assert quality.startswith("-m sppo_lab.quickstart.run --task graded --steps 120 --test-freq 20")
+    assert tail.startswith("-m sppo_lab.analysis tail-effect --format graded")
     bad = subprocess.run(
         ["bash", str(script)], env=dict(env, PARTS="modes plots"), capture_output=True, text=True, timeout=60
     )

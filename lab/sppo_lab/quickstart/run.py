@@ -1,0 +1,383 @@
+"""Quickstart: train a tiny policy with SPPO through the real verl pipeline on CPU.
+
+    python -m sppo_lab.quickstart.run [--out runs/quickstart] [--steps 150] [-- extra hydra overrides]
+    python -m sppo_lab.quickstart.run --task graded [--out runs/quickstart_graded] [--steps 150]
+
+Builds a tiny Qwen2 policy (~0.3 M parameters) and a smaller critic from config, gives the policy partial
+skill with a short supervised warm-up (reported separately), then runs ``python -m sppo.main platform=cpu``
+(verl's trainer, Ray, FSDP2 on gloo, the ``hf`` rollout) with validation on held-out prompts before and
+after training at the training temperature. Writes ``metrics.json`` (per-step metrics + summary) and
+``reward_curve.png`` under ``--out``. Resumes from the latest checkpoint if ``--out`` already has one.
+
+``--task graded``: the graded chain-of-thought task (``sppo_lab.graded``: running sums of 2-10 terms, responses up
+to 128 tokens) instead of a+b. Its policy (~0.6 M parameters) starts from the committed warm-start checkpoint
+(checked against its SHA-256 sums; ``lab/sppo_lab/graded/warm_start/README.md``), verl validates each level
+separately, and after training the latest checkpoint is measured per level as the warm-up was
+(``sppo_lab.graded.evaluate``). Slower than a+b: see docs/graded_task.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
+TASKS = ("addition", "graded")
+RAY_START_TIMEOUT = "The current node timed out during startup"
+GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 16 samples = 128 a level)
+
+
+def val_keys(task_name: str) -> dict[str, str]:
+    """verl's validation metric of each held-out group: one for a+b, one per level (data_source) for graded."""
+    if task_name == "addition":
+        return {"all": VAL_KEY}
+    from sppo_lab.graded.task import LEVELS, data_source
+
+    n = TASK_SETTINGS["graded"]["val_samples"]
+    return {f"k{k}": f"val-core/{data_source(k)}/acc/mean@{n}" for k in LEVELS}
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(prog="python -m sppo_lab.quickstart.run", description=__doc__.splitlines()[0])
+    p.add_argument(
+        "--task", choices=TASKS, default="addition", help="a+b (default) or the graded chain-of-thought task"
+    )
+    p.add_argument(
+        "--out", help="output directory (models, data, checkpoints, metrics); default runs/quickstart[_graded]"
+    )
+    p.add_argument("--steps", type=int, default=150, help="SPPO training steps")
+    p.add_argument("--estimator", default="sppo", help="algorithm.adv_estimator (sppo, or a verl baseline)")
+    p.add_argument("--n", type=int, default=1, help="responses per prompt (rollout.n); SPPO uses 1")
+    p.add_argument("--batch", type=int, default=16, help="prompts per step")
+    p.add_argument("--save-freq", type=int, default=50, help="checkpoint every N steps (resume on rerun)")
+    p.add_argument("--test-freq", type=int, help="validate every N steps (default: before and after training only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("overrides", nargs="*", help="extra hydra overrides for sppo.main (after --)")
+    args = p.parse_args(argv)
+    if args.test_freq is not None and args.test_freq < 1:
+        p.error("--test-freq must be positive")
+    if args.steps < 1 or args.batch < 1 or args.n < 1:
+        p.error("--steps, --batch and --n must be positive")
+    if args.out is None:
+        args.out = "runs/quickstart" if args.task == "addition" else "runs/quickstart_graded"
+    return args
+
+
+def prepare(out: Path, seed: int, task_name: str = "addition") -> dict:
+    """Models and data (idempotent: reuses what an earlier run built)."""
+    import torch
+
+    if task_name == "graded":
+        return prepare_graded(out, seed)
+
+    from sppo_lab.quickstart import task, warmup
+    from sppo_lab.tiny import build_char_tokenizer, build_critic, build_policy, save
+
+    info_path = out / "warmup.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    torch.set_num_threads(1)
+    tokenizer = build_char_tokenizer()
+    policy = build_policy(tokenizer, seed=seed)
+    train_pairs, val_pairs = task.split_pairs(seed=seed)
+    print("[quickstart] supervised warm-up of the tiny policy (partial skill, not the RL result) ...", flush=True)
+    t0 = time.time()
+    loss = warmup.warm_up(policy, tokenizer, task.all_pairs(), seed=seed)
+    info = {
+        "warmup_seconds": round(time.time() - t0, 1),
+        "warmup_loss": loss,
+        "warmup_val_success_hf": warmup.success_rate(policy, tokenizer, val_pairs, seed=seed),
+        "policy_path": save(policy, tokenizer, out / "models" / "policy"),
+        "critic_path": save(build_critic(tokenizer, seed=seed), tokenizer, out / "models" / "critic"),
+    }
+    info["train_file"], info["val_file"] = task.write_parquets(out / "data", seed=seed)
+    info_path.write_text(json.dumps(info, indent=2))
+    print(
+        f"[quickstart] warm-up done in {info['warmup_seconds']} s, held-out success {info['warmup_val_success_hf']:.2f}"
+    )
+    return info
+
+
+def prepare_graded(out: Path, seed: int) -> dict:
+    """The graded task: the committed warm-start policy (checksum-verified), a fresh critic, the parquets."""
+    import torch
+
+    from sppo_lab.graded import task as graded_task
+    from sppo_lab.graded import warm_start
+    from sppo_lab.tiny import build_critic, save
+
+    info_path = out / "warmup.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    torch.set_num_threads(1)
+    policy_path = warm_start.install(out / "models" / "policy")
+    report = json.loads((warm_start.verify() / "warmup_report.json").read_text())
+    levels = {f"k{k}": r["success"] for k, r in report["levels"].items()}
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy_path)
+    info = {
+        "task": "graded",
+        "warmup_seconds": report["warmup_seconds"],
+        "warmup_val_success_hf": sum(levels.values()) / len(levels),
+        "warmup_levels_hf": levels,
+        "warm_start": str(warm_start.WARM_START_DIR),
+        "policy_path": policy_path,
+        "critic_path": save(build_critic(tokenizer, seed=seed), tokenizer, out / "models" / "critic"),
+    }
+    info["train_file"], info["val_file"] = graded_task.write_parquets(
+        out / "data", val_per_level=GRADED_VAL_PER_LEVEL, seed=0
+    )
+    info_path.write_text(json.dumps(info, indent=2))
+    print(
+        "[quickstart] graded task: committed warm-start policy (warm-up "
+        f"{report['warmup_seconds']:.0f} s when it was made), held-out success by level "
+        + ", ".join(f"{k} {v:.2f}" for k, v in levels.items()),
+        flush=True,
+    )
+    return info
+
+
+# Per task: prompt / response limits (tokens), the actor's learning rate and the samples per held-out prompt in
+# verl's validation. The graded policy is larger and its responses 10-20x longer: at 3e-4 plain policy-gradient
+# runs collapsed (docs/graded_task.md); its 16 samples a prompt give the per-prompt success rates against which the
+# critic's held-out ranking (val-critic/*) is measured.
+TASK_SETTINGS = {
+    "addition": {"max_prompt_length": 32, "max_response_length": 6, "actor_lr": "3e-4", "val_samples": 4},
+    "graded": {"max_prompt_length": 64, "max_response_length": 128, "actor_lr": "2e-5", "val_samples": 16},
+}
+
+
+def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[str]:
+    b = args.batch
+    task_name = getattr(args, "task", "addition")
+    settings = TASK_SETTINGS[task_name]
+    reward_module = "sppo_lab.quickstart.reward" if task_name == "addition" else "sppo_lab.graded.reward"
+    return [
+        "platform=cpu",
+        f"algorithm.adv_estimator={args.estimator}",
+        f"data.train_files={info['train_file']}",
+        f"data.val_files={info['val_file']}",
+        f"data.train_batch_size={b}",
+        f"data.max_prompt_length={settings['max_prompt_length']}",
+        f"data.max_response_length={settings['max_response_length']}",
+        f"data.seed={args.seed}",
+        f"actor_rollout_ref.model.path={info['policy_path']}",
+        f"critic.model.path={info['critic_path']}",
+        f"reward.custom_reward_function.path=pkg://{reward_module}",
+        f"actor_rollout_ref.rollout.n={args.n}",
+        "actor_rollout_ref.rollout.temperature=1.0",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        f"actor_rollout_ref.rollout.val_kwargs.n={settings['val_samples']}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
+        # Micro-batches of b sequences whatever n is: on CPU a micro-batch is packed into one row (remove-padding)
+        # whose sdpa mask is quadratic in its total length, so one micro-batch of b * n sequences made an N = 8 step
+        # ~4x dearer per sample than an N = 1 step (flash-attn varlen on GPU has no such cost).
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b}",
+        f"actor_rollout_ref.actor.optim.lr={settings['actor_lr']}",
+        "actor_rollout_ref.actor.use_kl_loss=False",
+        "actor_rollout_ref.actor.entropy_coeff=0.0",
+        f"critic.ppo_mini_batch_size={b}",
+        f"critic.ppo_micro_batch_size_per_gpu={b}",
+        "critic.optim.lr=1e-3",
+        f"trainer.total_training_steps={args.steps}",
+        f"trainer.test_freq={getattr(args, 'test_freq', None) or args.steps}",
+        "trainer.val_before_train=True",
+        f"trainer.save_freq={args.save_freq}",
+        "trainer.resume_mode=auto",
+        f"trainer.default_local_dir={out / 'checkpoints'}",
+        "trainer.project_name=sppo_quickstart"
+        if task_name == "addition"
+        else "trainer.project_name=sppo_quickstart_graded",
+        f"trainer.experiment_name={args.estimator}",
+        "trainer.logger=[console,file]",
+        f"sppo.calibration_log={out / 'calibration.jsonl'}",
+        *args.overrides,
+    ]
+
+
+def read_metrics(path: Path) -> list[dict]:
+    """Rows of verl's file logger, including earlier (interrupted) attempts kept as ``<name>.partN``.
+
+    verl's file logger truncates its file when a run starts, so ``train`` moves an earlier file aside first;
+    for a step logged by several attempts (a resumed run repeats steps after the last checkpoint), the
+    latest attempt wins.
+    """
+    parts = sorted(path.parent.glob(path.name + ".part*"), key=lambda p: int(p.suffix[len(".part") :]))
+    by_step: dict[tuple[int, bool], dict] = {}
+    for part in [*parts, path]:
+        if not part.exists():
+            continue
+        for line in part.read_text().splitlines():
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError:
+                continue  # a line being written
+            by_step[(row["step"], "critic/score/mean" in row["data"])] = row
+    return [by_step[k] for k in sorted(by_step)]
+
+
+def _keep_earlier_metrics(path: Path) -> None:
+    if path.exists() and path.stat().st_size > 0:
+        n = len(list(path.parent.glob(path.name + ".part*")))
+        path.rename(path.with_name(f"{path.name}.part{n}"))
+
+
+def _progress(metrics_path: Path, total: int, stop: threading.Event, t0: float) -> None:
+    printed: set[int] = set()
+    while not stop.wait(2.0):
+        for row in read_metrics(metrics_path):
+            d = row["data"]
+            if "critic/score/mean" not in d or row["step"] in printed:
+                continue
+            printed.add(row["step"])
+            print(
+                f"[quickstart] step {row['step']:>4}/{total}  reward {d.get('critic/score/mean', float('nan')):.3f}  "
+                f"bce {d.get('critic/bce_loss', float('nan')):.3f}  sigmoid(V) {d.get('critic/sigmoid_v_mean', float('nan')):.3f}"
+                f"  elapsed {time.time() - t0:5.0f} s",
+                flush=True,
+            )
+
+
+def train(args: argparse.Namespace, info: dict, out: Path) -> int:
+    metrics_path = out / "metrics.jsonl"
+    log_path = out / "train.log"
+    _keep_earlier_metrics(metrics_path)
+    env = dict(
+        os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false"
+    )
+    cmd = [sys.executable, "-m", "sppo.main", *trainer_overrides(args, info, out)]
+    print(f"[quickstart] training through verl (log: {log_path}) ...", flush=True)
+    t0 = time.time()
+    stop = threading.Event()
+    watcher = threading.Thread(target=_progress, args=(metrics_path, args.steps, stop, t0), daemon=True)
+    watcher.start()
+    for attempt in range(3):
+        start = log_path.stat().st_size if log_path.exists() else 0
+        with open(log_path, "ab") as log:
+            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
+        with open(log_path, "rb") as log:
+            log.seek(start)
+            attempt_log = log.read().decode(errors="replace")
+        # Ray gives a starting node a fixed 30 s to register with its GCS; on busy cores it can miss that before
+        # anything of verl ran (no step logged). Only that failure is retried.
+        if proc.returncode == 0 or RAY_START_TIMEOUT not in attempt_log or "critic/score/mean" in attempt_log:
+            break
+        print(f"[quickstart] Ray's node did not start in time (attempt {attempt + 1}); retrying", flush=True)
+    stop.set()
+    watcher.join()
+    if proc.returncode != 0:
+        tail = log_path.read_text(errors="replace").splitlines()[-15:]
+        print("\n".join(tail), file=sys.stderr)
+        print(f"[quickstart] training failed (exit {proc.returncode}); full log: {log_path}", file=sys.stderr)
+    return proc.returncode
+
+
+def val_points(rows: list[dict], task_name: str) -> tuple[list[tuple[int, float]], dict[str, list[float]]]:
+    """(step, held-out success) of each validation (graded: the mean over levels) and each group's values."""
+    keys = val_keys(task_name)
+    points, groups = [], {name: [] for name in keys}
+    for r in rows:
+        if all(key in r["data"] for key in keys.values()):
+            values = {name: r["data"][key] for name, key in keys.items()}
+            points.append((r["step"], sum(values.values()) / len(values)))
+            for name, v in values.items():
+                groups[name].append(v)
+    return points, groups
+
+
+def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> dict:
+    task_name = getattr(args, "task", "addition")
+    rows = read_metrics(out / "metrics.jsonl")
+    steps = [r for r in rows if "critic/score/mean" in r["data"]]
+    vals, groups = val_points(rows, task_name)
+    summary = {
+        "estimator": args.estimator,
+        "steps": len(steps),
+        "wall_seconds": round(wall, 1),
+        "val_success_before": vals[0][1] if vals else None,
+        "val_success_after": vals[-1][1] if len(vals) > 1 else None,
+        "train_reward_first": steps[0]["data"]["critic/score/mean"] if steps else None,
+        "train_reward_last10": (sum(r["data"]["critic/score/mean"] for r in steps[-10:]) / len(steps[-10:]))
+        if steps
+        else None,
+        **{k: info[k] for k in ("warmup_seconds", "warmup_val_success_hf")},
+    }
+    if summary["val_success_before"] is not None and summary["val_success_after"] is not None:
+        summary["val_improvement"] = summary["val_success_after"] - summary["val_success_before"]
+    if task_name == "graded":
+        summary["task"] = "graded"
+        summary["val_levels_before"] = {k: v[0] for k, v in groups.items() if v}
+        summary["val_levels_after"] = {k: v[-1] for k, v in groups.items() if len(v) > 1}
+        summary["warmup_levels_hf"] = info.get("warmup_levels_hf")
+        summary["final_levels_hf"] = graded_final_levels(out)
+    critic_rows = [r for r in rows if "val-critic/prompts" in r["data"]]
+    if critic_rows:  # SPPO: the critic's held-out ranking quality at each validation (sppo/critic_quality.py)
+        summary["critic_heldout"] = [
+            {
+                "step": r["step"],
+                **{k.removeprefix("val-critic/"): v for k, v in r["data"].items() if k.startswith("val-critic/")},
+            }
+            for r in critic_rows
+        ]
+    (out / "metrics.json").write_text(json.dumps({"summary": summary, "steps": rows}, indent=1))
+    from sppo_lab.quickstart.plot import plot_reward_curve
+
+    task_title = "a+b" if task_name == "addition" else "the graded task"
+    plot_reward_curve(
+        steps,
+        vals,
+        out / "reward_curve.png",
+        title=f"{args.estimator} on {task_title} (tiny Qwen2, CPU)",
+        critic_rows=critic_rows,
+    )
+    return summary
+
+
+def graded_final_levels(out: Path) -> dict | None:
+    """Per-level held-out success of the latest checkpoint, measured as the warm-up was (HF generate)."""
+    from sppo_lab.graded.evaluate import evaluate_model
+
+    checkpoints = out / "checkpoints"
+    if not (checkpoints / "latest_checkpointed_iteration.txt").is_file():
+        return None
+    print("[quickstart] measuring the trained policy per level (HF generate, as the warm-up) ...", flush=True)
+    levels = evaluate_model(checkpoints)
+    (out / "final_levels.json").write_text(json.dumps(levels, indent=1))
+    return {f"k{k}": r["success"] for k, r in levels.items()}
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    out = Path(args.out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    if args.task == "graded":
+        from sppo_lab.graded.warm_start import WarmStartError
+
+        try:
+            info = prepare(out, args.seed, "graded")
+        except WarmStartError as exc:
+            print(f"python -m sppo_lab.quickstart.run: error: {exc}", file=sys.stderr)
+            return 2
+    else:
+        info = prepare(out, args.seed)
+    code = train(args, info, out)
+    if code != 0:
+        return code
+    summary = summarize(args, info, out, time.time() - t0)
+    print(json.dumps(summary, indent=1))
+    print(f"[quickstart] wrote {out / 'metrics.json'} and {out / 'reward_curve.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,1 +1,0 @@
-"""The quickstart: SPPO through the real verl pipeline on CPU, on a bundled verifiable task (``sppo.quickstart.run``)."""
