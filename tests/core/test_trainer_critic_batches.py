@@ -137,3 +137,24 @@ def test_validation_adds_the_critics_heldout_ranking_metrics():
     t.config = OmegaConf.create({"algorithm": {"adv_estimator": "grpo"}})
     t.on_validate_begin()
     assert set(t._validate()) == {"val-core/acc"}  # other estimators: verl's validation only
+
+
+def test_each_concern_mixin_overrides_its_own_verl_methods():
+    """A method overridden by two concerns would silently shadow one of them unless both chain through super()."""
+    from sppo.trainer import HeldoutCriticMixin, PromptOnlyCriticMixin, PromptSelectionMixin, RunControlMixin
+
+    own = {
+        cls.__name__: {name for name, attr in vars(cls).items() if callable(attr) and not name.startswith("__")}
+        for cls in (PromptOnlyCriticMixin, PromptSelectionMixin, HeldoutCriticMixin, RunControlMixin)
+    }
+    assert own["RunControlMixin"] == {"_build_replay_buffer", "on_train_begin", "on_step_begin", "on_step_end"}
+    assert own["PromptSelectionMixin"] == {"on_train_begin", "_next_train_batch", "prepare_step"}
+    assert own["HeldoutCriticMixin"] == {
+        "on_validate_begin",
+        "_validate",
+        "_val_metrics_update",
+        "_heldout_critic_metrics",
+    }
+    names = sorted(own)
+    shared = {a + "/" + b: own[a] & own[b] for i, a in enumerate(names) for b in names[i + 1 :]}
+    assert {pair: s for pair, s in shared.items() if s} == {"PromptSelectionMixin/RunControlMixin": {"on_train_begin"}}
