@@ -205,34 +205,49 @@ def check_output_file(path: str | Path, flag: str = "--out") -> Path:
     return path
 
 
-@contextlib.contextmanager
-def atomic_write(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[object]:
-    """Open a temporary file next to ``path``; on success rename it to ``path``, on any error (Ctrl-C too)
-    delete it, so ``path`` is either the old file or the complete new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+def _umask() -> int:
+    """This process's umask, read without changing it (Linux: /proc/self/status), else set and restored."""
     try:
-        with open(tmp, mode, **open_kwargs) as handle:
-            yield handle
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def file_mode() -> int:
+    """The permission bits of every output file: ``0o666 & ~umask`` (0644 under the usual umask 022), the mode
+    ``open(path, "w")`` gives a new file. ``mkstemp`` alone makes 0600 files, which a teammate on a shared
+    cluster cannot read (an output written as 0600 by an earlier version gets this mode when rewritten)."""
+    return 0o666 & ~_umask()
+
+
+def _temporary(path: Path, prefix: str, suffix: str) -> str:
+    """An empty temporary file next to ``path``, with :func:`file_mode`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=path.parent)
+    try:
+        os.fchmod(fd, file_mode())
+    finally:
+        os.close(fd)
+    return tmp
 
 
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
-    """A temporary path next to ``path`` for writers that take a file name (parquet, savefig); renamed to
-    ``path`` on success, deleted on any error. The temporary name keeps ``path``'s suffix."""
+    """THE atomic writer: a temporary path next to ``path`` for writers that take a file name (parquet,
+    savefig, ``torch.save``); renamed to ``path`` on success, deleted on any error (Ctrl-C too), so ``path`` is
+    either the old file or the complete new one. The temporary name keeps ``path``'s suffix; the file gets
+    :func:`file_mode` (the umask-derived mode, 0644 under umask 022)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}", dir=path.parent)
-    os.close(fd)
+    tmp = _temporary(path, f".{path.stem}.", f".tmp{path.suffix}")
     try:
         yield Path(tmp)
+        os.chmod(tmp, file_mode())  # also when the writer replaced the file at tmp instead of writing into it
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
@@ -240,7 +255,32 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         raise
 
 
+@contextlib.contextmanager
+def atomic_write(path: str | Path, mode: str = "w", **open_kwargs) -> Iterator[object]:
+    """:func:`atomic_path` with the temporary file opened (``mode``: ``"w"`` or ``"wb"``)."""
+    with atomic_path(path) as tmp, open(tmp, mode, **open_kwargs) as handle:
+        yield handle
+
+
 def write_text_atomic(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`)."""
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_path`)."""
     with atomic_write(path, "w", encoding="utf-8") as handle:
         handle.write(text)
+
+
+def write_json_atomic(path: str | Path, data: object, indent: int | None = 2, sort_keys: bool = False) -> None:
+    """Write ``data`` as JSON (one trailing newline) to ``path`` atomically (see :func:`atomic_path`)."""
+    import json
+
+    write_text_atomic(path, json.dumps(data, indent=indent, sort_keys=sort_keys) + "\n")
+
+
+def write_parquet_atomic(frame: object, path: str | Path) -> None:
+    """Write a pandas DataFrame (no index) or a pyarrow Table to ``path`` atomically (see :func:`atomic_path`)."""
+    with atomic_path(path) as tmp:
+        if hasattr(frame, "to_parquet"):
+            frame.to_parquet(tmp, index=False)
+        else:
+            import pyarrow.parquet as pq
+
+            pq.write_table(frame, tmp)

@@ -35,7 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sppo.cli_errors import atomic_path, write_text_atomic
+from sppo.cli_errors import write_json_atomic, write_parquet_atomic
 from sppo.eval.backends import Backend, Request, SamplingSettings, sample_seed
 from sppo.eval.benchmarks import Problem, file_digest, load_problems, resolve
 from sppo.eval.errors import EvalError
@@ -94,17 +94,6 @@ class GenerateConfig:
 
 
 # ------------------------------------------------------------------------------------ the store
-
-
-def _write_atomic(frame: Any, path: Path) -> None:
-    """Write a parquet file under a temporary name, then rename it (readers never see half a file; an
-    interrupted write leaves no temporary file)."""
-    with atomic_path(path) as tmp:
-        frame.to_parquet(tmp, index=False)
-
-
-def _write_json_atomic(data: dict[str, Any], path: Path) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _shard_files(out: Path, names: Sequence[str]) -> list[Path]:
@@ -310,7 +299,7 @@ def run(
     out.mkdir(parents=True, exist_ok=True)
     meta = _open_meta(out, _settings(config, backend_name, model_id), files, force=config.force)
     meta["step"] = source.step
-    _write_json_atomic(meta, out / META)
+    write_json_atomic(out / META, meta, sort_keys=True)
 
     done = read_shards(out, [name for name, _ in benchmarks])
     done_keys = set(zip(done["benchmark"], done["problem_id"], done["sample_idx"]))
@@ -339,17 +328,19 @@ def run(
                 rows = _rows(problem, samples, completions[offset : offset + len(samples)])
                 offset += len(samples)
                 shard = f"part-{problem.problem_id:06d}-{uuid.uuid4().hex[:8]}.parquet"
-                _write_atomic(pd.DataFrame(rows, columns=list(COLUMNS)), out / "shards" / problem.benchmark / shard)
+                write_parquet_atomic(
+                    pd.DataFrame(rows, columns=list(COLUMNS)), out / "shards" / problem.benchmark / shard
+                )
             bar.update(len(batch))
         bar.close()
 
     responses = read_shards(out, list(meta["benchmarks"]))
-    _write_atomic(responses[list(COLUMNS)], out / RESPONSES)
+    write_parquet_atomic(responses[list(COLUMNS)], out / RESPONSES)
     expected = sum(info["rows"] for info in meta["benchmarks"].values()) * config.k
     meta["generation_seconds"] = meta.get("generation_seconds", 0.0) + (time.monotonic() - started)
     meta["samples"] = len(responses)
     meta["complete"] = len(responses) == expected
-    _write_json_atomic(meta, out / META)
+    write_json_atomic(out / META, meta, sort_keys=True)
     print(f"sppo.eval generate: {len(responses)} of {expected} samples in {out / RESPONSES}"
           + ("" if meta["complete"] else " (incomplete: run the same command again to continue)"))  # fmt: skip
     return meta
