@@ -58,21 +58,34 @@ def test_bad_arguments_fail_with_one_line(capsys):
     assert "--steps, --batch and --n must be positive" in capsys.readouterr().err
 
 
-def test_task_option_defaults_to_addition():
+def test_task_option_defaults_to_the_graded_task_with_its_own_steps_and_validations():
     args = parse_args([])
-    assert args.task == "addition" and args.out == "runs/quickstart"
-    graded = parse_args(["--task", "graded"])
-    assert graded.out == "runs/quickstart_graded"
+    assert (args.task, args.out, args.steps, args.test_freq) == ("graded", "runs/quickstart_graded", 80, 20)
+    plain = parse_args(["--task", "addition"])
+    assert (plain.out, plain.steps, plain.test_freq) == ("runs/quickstart", 150, None)
+    assert parse_args(["--steps", "40", "--test-freq", "10"]).steps == 40
     with pytest.raises(SystemExit) as err:
         parse_args(["--task", "chess"])
     assert err.value.code == 2
+
+
+def test_a_run_folder_of_the_other_task_is_refused_with_one_line(tmp_path, capsys):
+    from sppo_lab.quickstart.run import main
+
+    (tmp_path / "warmup.json").write_text(json.dumps({"policy_path": "p"}))  # an a+b run (no "task" recorded)
+    assert main(["--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"python -m sppo_lab.quickstart.run: error: {tmp_path} holds a run of --task addition; use another --out for --task graded\n"
+    )
 
 
 def test_graded_task_overrides_and_per_level_validation():
     from sppo_lab.quickstart.run import trainer_overrides, val_points
 
     info = {"train_file": "t.parquet", "val_file": "v.parquet", "policy_path": "p", "critic_path": "c"}
-    plain = trainer_overrides(parse_args([]), info, Path("out"))
+    plain = trainer_overrides(parse_args(["--task", "addition"]), info, Path("out"))
     assert (
         "data.max_response_length=6" in plain
         and "reward.custom_reward_function.path=pkg://sppo_lab.quickstart.reward" in plain
@@ -80,7 +93,8 @@ def test_graded_task_overrides_and_per_level_validation():
     graded = trainer_overrides(parse_args(["--task", "graded"]), info, Path("out"))
     assert "data.max_response_length=128" in graded and "data.max_prompt_length=64" in graded
     assert "reward.custom_reward_function.path=pkg://sppo_lab.graded.reward" in graded
-    assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded and "trainer.test_freq=150" in graded
+    assert "actor_rollout_ref.actor.optim.lr=2e-5" in graded and "trainer.test_freq=20" in graded
+    assert "trainer.total_training_steps=80" in graded and "trainer.test_freq=150" in plain
     halfway = trainer_overrides(
         parse_args(["--task", "graded", "--steps", "120", "--test-freq", "60"]), info, Path("o")
     )
@@ -131,3 +145,41 @@ def test_reward_curve_gets_a_critic_quality_panel_when_validations_logged_it(tmp
 
     # the critic panel widens the figure (7 x 4 in -> 12 x 4 in at 110 dpi)
     assert Image.open(tmp_path / "plain.png").size[0] < Image.open(tmp_path / "with_critic.png").size[0]
+
+
+def critic_row(step: int, spearman: float, levels: dict[int, tuple[float, float]] | None = None) -> dict:
+    data = {"val-critic/prompts": 40.0, "val-critic/spearman": spearman}
+    for k, (p, s) in (levels or {}).items():
+        data[f"val-critic/sppo_graded_k{k:02d}/sigmoid_v_mean"] = p
+        data[f"val-critic/sppo_graded_k{k:02d}/success_mean"] = s
+    return {"step": step, "data": data}
+
+
+def test_the_panel_titles_say_what_the_numbers_show():
+    from sppo_lab.quickstart.plot import critic_headline, level_label, levels_headline, success_headline
+
+    assert success_headline([(0, 0.375), (20, 0.5), (80, 0.55)]) == "held-out success rises: 0.38 → 0.55"
+    assert success_headline([(0, 0.5), (80, 0.25)]) == "held-out success does not rise: 0.50 → 0.25"
+    assert success_headline([(0, 0.5)]) == "held-out success: 0.50"
+    levels = {2: (0.6, 0.8), 4: (0.3, 0.5)}
+    rows = [critic_row(0, -0.5, levels), critic_row(20, 0.82, levels), critic_row(40, 0.4, levels)]
+    assert critic_headline(rows[:2]) == (
+        "σ(V) ranks held-out prompts by difficulty\nSpearman -0.50 (step 0) → +0.82 (step 20)"
+    )
+    # more than three validations: the first, the second and the last
+    four = [*rows[:2], critic_row(30, 0.1), critic_row(40, 0.7, levels)]
+    assert critic_headline(four).endswith("Spearman -0.50 (step 0) → +0.82 (step 20) → +0.70 (step 40)")
+    assert critic_headline(rows).startswith("σ(V) does not rank held-out prompts by difficulty\n")
+    assert critic_headline([critic_row(0, 0.1)]).startswith("σ(V) vs held-out prompt success (a+b: ")
+    # σ(V) (0.2, 0.6, 0.3) against success (0.8, 0.5, 0.5): deviations (-1/6, 7/30, -1/15) and (0.2, -0.1, -0.1),
+    # Pearson = -0.05 / sqrt(0.08667 * 0.06) = -0.6934
+    three = critic_row(60, 0.9, {2: (0.2, 0.8), 4: (0.6, 0.5), 6: (0.3, 0.5)})
+    assert levels_headline(three) == (
+        "per level, σ(V) beside measured success\n(held-out prompts, step 60; Pearson over levels -0.69)"
+    )
+    assert levels_headline(critic_row(20, 0.9, levels)).startswith("per level, σ(V) follows measured success\n")
+    assert [level_label(g) for g in ("sppo_graded_k02", "sppo_graded_k10", "sppo_addition")] == [
+        "k=2",
+        "k=10",
+        "sppo_addition",
+    ]

@@ -1,19 +1,23 @@
 """Quickstart: train a tiny policy with SPPO through the real verl pipeline on CPU.
 
-    python -m sppo_lab.quickstart.run [--out runs/quickstart] [--steps 150] [-- extra hydra overrides]
-    python -m sppo_lab.quickstart.run --task graded [--out runs/quickstart_graded] [--steps 150]
+    python -m sppo_lab.quickstart.run [--out runs/quickstart_graded] [--steps 80] [-- extra hydra overrides]
+    python -m sppo_lab.quickstart.run --task addition [--out runs/quickstart] [--steps 150]
 
-Builds a tiny Qwen2 policy (~0.3 M parameters) and a smaller critic from config, gives the policy partial
-skill with a short supervised warm-up (reported separately), then runs ``python -m sppo.main platform=cpu``
-(verl's trainer, Ray, FSDP2 on gloo, the ``hf`` rollout) with validation on held-out prompts before and
-after training at the training temperature. Writes ``metrics.json`` (per-step metrics + summary) and
-``reward_curve.png`` under ``--out``. Resumes from the latest checkpoint if ``--out`` already has one.
+The default task is the graded chain-of-thought task (``sppo_lab.graded``: running sums of 2-10 terms, responses up
+to 128 tokens, five levels of difficulty visible in the prompt), which shows what SPPO is for: long responses with a
+final-answer reward, and prompts whose difficulty a prompt-only critic can learn. Its policy (~0.6 M parameters)
+starts from the committed warm-start checkpoint (checked against its SHA-256 sums;
+``lab/sppo_lab/graded/warm_start/README.md``), a fresh tiny critic (hidden 64, 1 layer) is built from config, and
+``python -m sppo.main platform=cpu`` (verl's trainer, Ray, FSDP2 on gloo, the ``hf`` rollout) trains with one
+response per prompt. verl validates each level every 20 steps at the training temperature (16 samples a held-out
+prompt), and SPPO logs there how well the critic's σ(V) ranks the held-out prompts (``val-critic/*``). After
+training the latest checkpoint is measured per level as the warm-up was (``sppo_lab.graded.evaluate``).
 
-``--task graded``: the graded chain-of-thought task (``sppo_lab.graded``: running sums of 2-10 terms, responses up
-to 128 tokens) instead of a+b. Its policy (~0.6 M parameters) starts from the committed warm-start checkpoint
-(checked against its SHA-256 sums; ``lab/sppo_lab/graded/warm_start/README.md``), verl validates each level
-separately, and after training the latest checkpoint is measured per level as the warm-up was
-(``sppo_lab.graded.evaluate``). Slower than a+b: see docs/graded_task.md.
+``--task addition``: "What is a+b?" with a tiny policy (~0.3 M parameters) given partial skill by a short supervised
+warm-up (reported separately); 6-token answers and equally hard prompts, so the critic has nothing to rank.
+
+Writes ``metrics.json`` (per-step metrics + summary) and ``reward_curve.png`` (what a reader should see is written
+on it) under ``--out``. Resumes from the latest checkpoint if ``--out`` already has one.
 """
 
 from __future__ import annotations
@@ -27,10 +31,13 @@ import threading
 import time
 from pathlib import Path
 
+from sppo.cli_errors import UserError, write_text_atomic
+
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
 TASKS = ("addition", "graded")
 RAY_START_TIMEOUT = "The current node timed out during startup"
 GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 16 samples = 128 a level)
+DEFAULT_TASK = "graded"
 
 
 def val_keys(task_name: str) -> dict[str, str]:
@@ -46,20 +53,30 @@ def val_keys(task_name: str) -> dict[str, str]:
 def parse_args(argv=None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m sppo_lab.quickstart.run", description=__doc__.splitlines()[0])
     p.add_argument(
-        "--task", choices=TASKS, default="addition", help="a+b (default) or the graded chain-of-thought task"
+        "--task",
+        choices=TASKS,
+        default=DEFAULT_TASK,
+        help="the graded chain-of-thought task (default) or a+b ('addition')",
     )
     p.add_argument(
         "--out", help="output directory (models, data, checkpoints, metrics); default runs/quickstart[_graded]"
     )
-    p.add_argument("--steps", type=int, default=150, help="SPPO training steps")
+    p.add_argument("--steps", type=int, help="SPPO training steps (default: graded 80, addition 150)")
     p.add_argument("--estimator", default="sppo", help="algorithm.adv_estimator (sppo, or a verl baseline)")
     p.add_argument("--n", type=int, default=1, help="responses per prompt (rollout.n); SPPO uses 1")
     p.add_argument("--batch", type=int, default=16, help="prompts per step")
     p.add_argument("--save-freq", type=int, default=50, help="checkpoint every N steps (resume on rerun)")
-    p.add_argument("--test-freq", type=int, help="validate every N steps (default: before and after training only)")
+    p.add_argument(
+        "--test-freq", type=int, help="validate every N steps (default: graded 20; addition before and after training)"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("overrides", nargs="*", help="extra hydra overrides for sppo.main (after --)")
     args = p.parse_args(argv)
+    defaults = TASK_SETTINGS[args.task]
+    if args.steps is None:
+        args.steps = defaults["steps"]
+    if args.test_freq is None:
+        args.test_freq = defaults["test_freq"]
     if args.test_freq is not None and args.test_freq < 1:
         p.error("--test-freq must be positive")
     if args.steps < 1 or args.batch < 1 or args.n < 1:
@@ -69,19 +86,23 @@ def parse_args(argv=None) -> argparse.Namespace:
     return args
 
 
-def prepare(out: Path, seed: int, task_name: str = "addition") -> dict:
-    """Models and data (idempotent: reuses what an earlier run built)."""
+def prepare(out: Path, seed: int, task_name: str) -> dict:
+    """Models and data (idempotent: reuses what an earlier run of the same task built in ``out``)."""
     import torch
 
+    info_path = out / "warmup.json"
+    if info_path.exists():
+        info = json.loads(info_path.read_text())
+        built = info.get("task", "addition")  # a+b runs did not record their task before 2026-12
+        if built != task_name:
+            raise UserError(f"{out} holds a run of --task {built}; use another --out for --task {task_name}")
+        return info
     if task_name == "graded":
         return prepare_graded(out, seed)
 
     from sppo_lab.quickstart import task, warmup
     from sppo_lab.tiny import build_char_tokenizer, build_critic, build_policy, save
 
-    info_path = out / "warmup.json"
-    if info_path.exists():
-        return json.loads(info_path.read_text())
     torch.set_num_threads(1)
     tokenizer = build_char_tokenizer()
     policy = build_policy(tokenizer, seed=seed)
@@ -90,6 +111,7 @@ def prepare(out: Path, seed: int, task_name: str = "addition") -> dict:
     t0 = time.time()
     loss = warmup.warm_up(policy, tokenizer, task.all_pairs(), seed=seed)
     info = {
+        "task": "addition",
         "warmup_seconds": round(time.time() - t0, 1),
         "warmup_loss": loss,
         "warmup_val_success_hf": warmup.success_rate(policy, tokenizer, val_pairs, seed=seed),
@@ -97,7 +119,7 @@ def prepare(out: Path, seed: int, task_name: str = "addition") -> dict:
         "critic_path": save(build_critic(tokenizer, seed=seed), tokenizer, out / "models" / "critic"),
     }
     info["train_file"], info["val_file"] = task.write_parquets(out / "data", seed=seed)
-    info_path.write_text(json.dumps(info, indent=2))
+    write_text_atomic(info_path, json.dumps(info, indent=2))
     print(
         f"[quickstart] warm-up done in {info['warmup_seconds']} s, held-out success {info['warmup_val_success_hf']:.2f}"
     )
@@ -112,9 +134,6 @@ def prepare_graded(out: Path, seed: int) -> dict:
     from sppo_lab.graded import warm_start
     from sppo_lab.tiny import build_critic, save
 
-    info_path = out / "warmup.json"
-    if info_path.exists():
-        return json.loads(info_path.read_text())
     torch.set_num_threads(1)
     policy_path = warm_start.install(out / "models" / "policy")
     report = json.loads((warm_start.verify() / "warmup_report.json").read_text())
@@ -134,7 +153,7 @@ def prepare_graded(out: Path, seed: int) -> dict:
     info["train_file"], info["val_file"] = graded_task.write_parquets(
         out / "data", val_per_level=GRADED_VAL_PER_LEVEL, seed=0
     )
-    info_path.write_text(json.dumps(info, indent=2))
+    write_text_atomic(out / "warmup.json", json.dumps(info, indent=2))
     print(
         "[quickstart] graded task: committed warm-start policy (warm-up "
         f"{report['warmup_seconds']:.0f} s when it was made), held-out success by level "
@@ -144,19 +163,35 @@ def prepare_graded(out: Path, seed: int) -> dict:
     return info
 
 
-# Per task: prompt / response limits (tokens), the actor's learning rate and the samples per held-out prompt in
-# verl's validation. The graded policy is larger and its responses 10-20x longer: at 3e-4 plain policy-gradient
-# runs collapsed (docs/graded_task.md); its 16 samples a prompt give the per-prompt success rates against which the
-# critic's held-out ranking (val-critic/*) is measured.
+# Per task: prompt / response limits (tokens), the actor's learning rate, the samples per held-out prompt in verl's
+# validation, and the default steps and validation interval (test_freq None: before and after training only). The
+# graded policy is larger and its responses 10-20x longer: at 3e-4 plain policy-gradient runs collapsed
+# (docs/graded_task.md); its 16 samples a prompt give the per-prompt success rates against which the critic's
+# held-out ranking (val-critic/*) is measured, every 20 steps (the critic ranks the prompts by step 20). 80 steps
+# keep a fresh clone's graded quickstart, set-up included, at about 12 minutes on 2 cores.
 TASK_SETTINGS = {
-    "addition": {"max_prompt_length": 32, "max_response_length": 6, "actor_lr": "3e-4", "val_samples": 4},
-    "graded": {"max_prompt_length": 64, "max_response_length": 128, "actor_lr": "2e-5", "val_samples": 16},
+    "addition": {
+        "max_prompt_length": 32,
+        "max_response_length": 6,
+        "actor_lr": "3e-4",
+        "val_samples": 4,
+        "steps": 150,
+        "test_freq": None,
+    },
+    "graded": {
+        "max_prompt_length": 64,
+        "max_response_length": 128,
+        "actor_lr": "2e-5",
+        "val_samples": 16,
+        "steps": 80,
+        "test_freq": 20,
+    },
 }
 
 
 def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[str]:
     b = args.batch
-    task_name = getattr(args, "task", "addition")
+    task_name = args.task
     settings = TASK_SETTINGS[task_name]
     reward_module = "sppo_lab.quickstart.reward" if task_name == "addition" else "sppo_lab.graded.reward"
     return [
@@ -295,7 +330,7 @@ def val_points(rows: list[dict], task_name: str) -> tuple[list[tuple[int, float]
 
 
 def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> dict:
-    task_name = getattr(args, "task", "addition")
+    task_name = args.task
     rows = read_metrics(out / "metrics.jsonl")
     steps = [r for r in rows if "critic/score/mean" in r["data"]]
     vals, groups = val_points(rows, task_name)
@@ -328,15 +363,18 @@ def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> d
             }
             for r in critic_rows
         ]
-    (out / "metrics.json").write_text(json.dumps({"summary": summary, "steps": rows}, indent=1))
-    from sppo_lab.quickstart.plot import plot_reward_curve
+    from sppo_lab.quickstart.plot import critic_headline, plot_reward_curve, success_headline
 
+    # what the figure's panels say, also printed at the end of the run
+    summary["headlines"] = [success_headline(vals)] + ([critic_headline(critic_rows)] if critic_rows else [])
+    write_text_atomic(out / "metrics.json", json.dumps({"summary": summary, "steps": rows}, indent=1))
     task_title = "a+b" if task_name == "addition" else "the graded task"
+    responses = f"{args.n} response{'s' if args.n > 1 else ''} per prompt"
     plot_reward_curve(
         steps,
         vals,
         out / "reward_curve.png",
-        title=f"{args.estimator} on {task_title} (tiny Qwen2, CPU)",
+        title=f"{args.estimator} on {task_title}, {responses} (tiny Qwen2 through verl on CPU)",
         critic_rows=critic_rows,
     )
     return summary
@@ -351,7 +389,7 @@ def graded_final_levels(out: Path) -> dict | None:
         return None
     print("[quickstart] measuring the trained policy per level (HF generate, as the warm-up) ...", flush=True)
     levels = evaluate_model(checkpoints)
-    (out / "final_levels.json").write_text(json.dumps(levels, indent=1))
+    write_text_atomic(out / "final_levels.json", json.dumps(levels, indent=1))
     return {f"k{k}": r["success"] for k, r in levels.items()}
 
 
@@ -360,21 +398,20 @@ def main(argv=None) -> int:
     out = Path(args.out).resolve()
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
-    if args.task == "graded":
-        from sppo_lab.graded.warm_start import WarmStartError
+    from sppo_lab.graded.warm_start import WarmStartError
 
-        try:
-            info = prepare(out, args.seed, "graded")
-        except WarmStartError as exc:
-            print(f"python -m sppo_lab.quickstart.run: error: {exc}", file=sys.stderr)
-            return 2
-    else:
-        info = prepare(out, args.seed)
+    try:
+        info = prepare(out, args.seed, args.task)
+    except (UserError, WarmStartError) as exc:
+        print(f"python -m sppo_lab.quickstart.run: error: {exc}", file=sys.stderr)
+        return 2
     code = train(args, info, out)
     if code != 0:
         return code
     summary = summarize(args, info, out, time.time() - t0)
     print(json.dumps(summary, indent=1))
+    for line in summary["headlines"]:
+        print("[quickstart] " + line.replace("\n", ": "), flush=True)
     print(f"[quickstart] wrote {out / 'metrics.json'} and {out / 'reward_curve.png'}")
     return 0
 
