@@ -1,4 +1,4 @@
-"""SPPO's sequence-level advantage, registered in verl's own estimator registry.
+"""SPPO's sequence-level advantage, and its no-baseline control, registered in verl's own estimator registry.
 
 verl calls every non-GAE estimator with ``token_level_rewards``, ``response_mask``, ``config``
 (the ``algorithm`` section), ``index`` (uids) and, when that key is in the batch,
@@ -128,6 +128,36 @@ def compute_sppo_advantage(
     return adv.unsqueeze(-1) * mask, rewards.unsqueeze(-1) * mask
 
 
+def compute_no_baseline_advantage(
+    token_level_rewards: torch.Tensor,
+    response_mask: torch.Tensor,
+    config: Any = None,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """No baseline at all: A = R on every response token (REINFORCE with the raw outcome, no critic).
+
+    The control arm of "does SPPO's critic pay?": whatever a baseline (σ(V), a batch mean, a group mean) buys is
+    measured against it. With 0/1 rewards only correct responses are reinforced; wrong ones get no gradient.
+
+    Args:
+        token_level_rewards: `(torch.Tensor)` shape `(bs, response_length)`; an outcome reward sits on one token.
+        response_mask: `(torch.Tensor)` shape `(bs, response_length)`.
+        config: the ``algorithm`` config; ``algorithm.sppo.reward_range`` maps the reward onto [0, 1] as for SPPO.
+
+    Returns:
+        advantages: `(torch.Tensor)` shape `(bs, response_length)`: R times the mask.
+        returns: `(torch.Tensor)` shape `(bs, response_length)`: the same (no critic trains on it).
+    """
+    options = AdvantageOptions.from_config(config)
+    if options.problems():
+        raise ValueError(options.problems()[0])
+    mask = response_mask.to(token_level_rewards.dtype)
+    rewards = sequence_reward(token_level_rewards, mask, options.reward_range)
+    adv = rewards.unsqueeze(-1) * mask
+    return adv, adv.clone()
+
+
 # Both names resolve to the same function: "sequence_level_adv" is the official scripts' name.
 register_adv_est("sppo")(compute_sppo_advantage)
 register_adv_est("sequence_level_adv")(compute_sppo_advantage)
+register_adv_est("no_baseline")(compute_no_baseline_advantage)

@@ -121,3 +121,27 @@ def test_a_reward_error_raised_in_a_ray_worker_becomes_one_line():
     message = _sppo_error_message(wrapped)
     assert message == str(err.value)
     assert message.startswith("SPPO needs outcome rewards in [0, 1]; got 2 (2 of 4 sequences)")
+
+
+def test_no_baseline_is_the_raw_outcome_on_every_response_token():
+    """A = R: the control arm. Hand values: rows 0 and 2 solved (1 on each of their tokens), row 1 not, row 3 padding."""
+    data = DataProto.from_dict(tensors={"token_level_rewards": REWARDS, "response_mask": MASK})
+    out = compute_advantage(data, adv_estimator="no_baseline", config=opts())
+    expected = torch.tensor([[1.0, 1, 1], [0, 0, 0], [1, 0, 0], [0, 0, 0]])
+    assert torch.equal(out.batch["advantages"], expected)
+    assert torch.equal(out.batch["returns"], expected)
+    # no critic, no batch statistic: the same row gets the same advantage whatever the rest of the batch holds
+    alone = compute_advantage(
+        DataProto.from_dict(tensors={"token_level_rewards": REWARDS[:1], "response_mask": MASK[:1]}),
+        adv_estimator="no_baseline",
+        config=opts(),
+    )
+    assert torch.equal(alone.batch["advantages"], expected[:1])
+
+
+def test_no_baseline_maps_and_checks_the_reward_range_as_sppo_does():
+    rewards = REWARDS * 2  # 0/2 rewards
+    adv, _ = get_adv_estimator_fn("no_baseline")(rewards, MASK, config=opts(reward_range=[0, 2]))
+    assert adv[:, 0].tolist() == [1.0, 0.0, 1.0, 0.0]
+    with pytest.raises(ValueError, match="outcome rewards in \\[0, 1\\]; got 2"):
+        get_adv_estimator_fn("no_baseline")(rewards, MASK, config=opts())

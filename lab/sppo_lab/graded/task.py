@@ -69,11 +69,13 @@ def sample_terms(k: int, rng: random.Random, held_out: bool = False) -> list[int
             return terms
 
 
-def held_out_prompts(per_level: int = 16, seed: int = 0) -> list[list[int]]:
-    """A fixed list of distinct held-out term tuples, ``per_level`` for each level in ``LEVELS`` order."""
+def held_out_prompts(per_level: int = 16, seed: int = 0, levels: tuple[int, ...] = LEVELS) -> list[list[int]]:
+    """A fixed list of distinct held-out term tuples, ``per_level`` for each level of ``levels``, in that order.
+
+    One stream over the levels in turn: levels appended after ``LEVELS`` leave its prompts as they were."""
     rng = random.Random(f"held-out-{seed}")
     out: list[list[int]] = []
-    for k in LEVELS:
+    for k in levels:
         seen: set[tuple[int, ...]] = set()
         for _ in range(100 * per_level):
             seen.add(tuple(sample_terms(k, rng, held_out=True)))

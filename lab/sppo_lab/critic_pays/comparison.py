@@ -1,0 +1,380 @@
+"""The fair comparison: SPPO against critic-free and group baselines, each arm at its own tuned learning rate.
+
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase sweep          # 7 arms x 2 lrs x 2 seeds
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase main           # 7 arms x 8 seeds, best lrs
+    python -m sppo_lab.critic_pays.comparison report --mix u_shaped                     # tables, JSON, figures
+
+Every run is ``python -m sppo.main platform=cpu`` (verl's trainer, Ray, FSDP2, the ``hf`` rollout) on a mix of
+the graded task (``sppo_lab.critic_pays.mixes``), from the mix's committed warm start, 16 prompts a step, held-out
+validation after the last step (16 samples of 8 prompts a level). The N = 1 arms run ``--steps`` training steps
+(equal updates); GRPO (N = 8, mini-batches of a quarter of the step so the clip acts) runs for as many seconds of
+training steps as SPPO took on the same seed (equal time). Arms of one seed share the prompt order (``data.seed``)
+and the critic's initial weights: common random numbers where the harness allows (generation sampling is not
+seeded across arms).
+
+Each finished run writes a small record (per-step reward, clip fraction, step seconds, critic metrics; held-out
+success per level) to ``benchmarks/results/critic_pays/<mix>/runs/``. Records are the resume point: a run whose
+record exists is skipped, so committing them lets another machine continue. Run folders (logs, checkpoints) go to
+``--work`` (default ``runs/critic_pays``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int, write_text_atomic
+from sppo_lab.critic_pays import mixes
+from sppo_lab.graded import task
+from sppo_lab.paths import RESULTS
+
+PROG = "python -m sppo_lab.critic_pays.comparison"
+REWARD_KEY = "critic/score/mean"
+RAY_START_TIMEOUT = "The current node timed out during startup"
+BATCH = 16
+VAL_PER_LEVEL = 8
+VAL_SAMPLES = 16
+PREFIT_STEPS = 10  # trainer.critic_warmup: steps 1..9 train the critic only, on rollouts of the initial policy
+SWEEP_SEEDS = (100, 101)  # tuning seeds, disjoint from the main seeds (no winner's curse in the comparison)
+MAIN_SEEDS = tuple(range(8))
+SWEEP_LRS = ("2e-5", "6e-5")
+
+
+@dataclass(frozen=True)
+class Arm:
+    name: str
+    estimator: str
+    n: int = 1
+    overrides: tuple[str, ...] = ()
+    equal_time: bool = False  # budget: SPPO's training seconds on the same seed, instead of --steps
+    extra_steps: int = 0  # steps that make no actor update (critic pre-fit)
+    what: str = ""
+
+
+ARMS: dict[str, Arm] = {
+    a.name: a
+    for a in (
+        Arm("sppo", "sppo", what="A = R − σ(V(s_p)), the prompt-only BCE critic"),
+        Arm("sppo_whiten", "sppo", overrides=("algorithm.sppo.whiten=true",), what="SPPO, advantages whitened"),
+        Arm(
+            "sppo_prefit",
+            "sppo",
+            overrides=(f"trainer.critic_warmup={PREFIT_STEPS}",),
+            extra_steps=PREFIT_STEPS - 1,
+            what=f"SPPO whose critic trains alone for {PREFIT_STEPS - 1} steps first (verl's trainer.critic_warmup)",
+        ),
+        Arm(
+            "reinforce_pp",
+            "reinforce_plus_plus_baseline",
+            what="verl's REINFORCE++ baseline at N = 1: the token-weighted batch-whitened reward, no critic",
+        ),
+        Arm("no_baseline", "no_baseline", what="A = R, no baseline at all"),
+        Arm(
+            "grpo",
+            "grpo",
+            n=8,
+            overrides=(f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH // 4}",),
+            equal_time=True,
+            what="GRPO, 8 samples a prompt, 4 optimizer updates a step, SPPO's training time",
+        ),
+        Arm("gae", "gae", what="token-level PPO with GAE (the same small critic, per token)"),
+    )
+}
+
+
+def run_name(arm: str, lr: str, seed: int) -> str:
+    return f"{arm}__lr{lr}__seed{seed}"
+
+
+DEFAULT_RESULTS = RESULTS / "critic_pays"
+
+
+def records_dir(mix: str, results: Path = DEFAULT_RESULTS) -> Path:
+    return Path(results) / mix / "runs"
+
+
+def load_records(mix: str, results: Path = DEFAULT_RESULTS) -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted(records_dir(mix, results).glob("*.json"))]
+
+
+def prepare_base(work: Path, mix: str, seed: int) -> dict:
+    """The mix's warm-start policy, a fresh critic of this seed and the mix's parquets (idempotent)."""
+    import torch
+
+    from sppo_lab.tiny import build_critic, save
+
+    base = work / mix / "base"
+    info_path = base / f"seed{seed}.json"
+    if info_path.exists():
+        return json.loads(info_path.read_text())
+    torch.set_num_threads(1)
+    policy = base / "policy"
+    if not (policy / "config.json").exists():
+        mixes.install_warm_start(mix, policy)
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(policy)
+    critic = base / f"critic_seed{seed}"
+    if not (critic / "config.json").exists():
+        save(build_critic(tokenizer, seed=seed), tokenizer, critic)
+    data = base / "data"
+    if not (data / "val.parquet").exists():
+        mixes.write_parquets(mix, data, val_per_level=VAL_PER_LEVEL)
+    info = {
+        "policy": str(policy),
+        "critic": str(critic),
+        "train": str(data / "train.parquet"),
+        "val": str(data / "val.parquet"),
+    }
+    info_path.write_text(json.dumps(info))
+    return info
+
+
+def overrides(
+    arm: Arm, lr: str, seed: int, info: dict, run_dir: Path, steps: int, budget_s: float | None, save_freq: int
+) -> list[str]:
+    b = BATCH
+    out = [
+        "platform=cpu",
+        f"algorithm.adv_estimator={arm.estimator}",
+        f"data.train_files={info['train']}",
+        f"data.val_files={info['val']}",
+        f"data.train_batch_size={b}",
+        "data.max_prompt_length=64",
+        f"data.max_response_length={mixes.MAX_RESPONSE_LENGTH}",
+        f"data.seed={seed}",
+        f"actor_rollout_ref.model.path={info['policy']}",
+        f"critic.model.path={info['critic']}",
+        "reward.custom_reward_function.path=pkg://sppo_lab.graded.reward",
+        f"actor_rollout_ref.rollout.n={arm.n}",
+        "actor_rollout_ref.rollout.temperature=1.0",
+        "actor_rollout_ref.rollout.val_kwargs.temperature=1.0",
+        "actor_rollout_ref.rollout.val_kwargs.do_sample=True",
+        f"actor_rollout_ref.rollout.val_kwargs.n={VAL_SAMPLES}",
+        f"actor_rollout_ref.actor.ppo_mini_batch_size={b}",
+        # micro-batches of b sequences for every arm: on CPU a packed micro-batch's sdpa mask is quadratic in its
+        # length (benchmarks/README.md), so N = 8 steps would otherwise be dearer per sample than N = 1 steps
+        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={b}",
+        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={b}",
+        f"actor_rollout_ref.actor.optim.lr={lr}",
+        "actor_rollout_ref.actor.use_kl_loss=False",
+        "actor_rollout_ref.actor.entropy_coeff=0.0",
+        f"critic.ppo_mini_batch_size={b}",
+        f"critic.ppo_micro_batch_size_per_gpu={b}",
+        "critic.optim.lr=1e-3",
+        f"trainer.total_training_steps={steps}",
+        f"trainer.test_freq={steps}",
+        "trainer.val_before_train=False",  # the warm start's held-out success is the same for every arm
+        f"trainer.save_freq={save_freq}",
+        "trainer.resume_mode=disable",
+        f"trainer.default_local_dir={run_dir / 'checkpoints'}",
+        "trainer.project_name=sppo_critic_pays",
+        f"trainer.experiment_name={arm.name}",
+        "trainer.logger=[console,file]",
+        *arm.overrides,  # later keys win in hydra: an arm's mini-batch replaces the default above
+    ]
+    if budget_s is not None:
+        out.append(f"sppo.max_train_seconds={budget_s:.1f}")
+    return out
+
+
+def read_rows(path: Path) -> list[dict]:
+    rows = []
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line being written
+    return rows
+
+
+def summarize_run(rows: list[dict], mix: str) -> dict:
+    """The small record of one run: per-step series and the final held-out success per level."""
+    steps = [r for r in rows if REWARD_KEY in r["data"]]
+
+    def series(key: str) -> list[float | None]:
+        return [r["data"].get(key) for r in steps]
+
+    val = {}
+    for r in rows:
+        for k in mixes.levels(mix):
+            key = f"val-core/{task.data_source(k)}/acc/mean@{VAL_SAMPLES}"
+            if key in r["data"]:
+                val[str(k)] = r["data"][key]
+    return {
+        "steps": len(steps),
+        "actor_updates_steps": sum("actor/pg_loss" in r["data"] for r in steps),
+        "train_seconds": round(sum(r["data"].get("timing_s/step", 0.0) for r in steps), 2),
+        "reward": series(REWARD_KEY),
+        "step_s": series("timing_s/step"),
+        "clipfrac": series("actor/pg_clipfrac"),
+        "response_length": series("response_length/mean"),
+        "critic_explained_var": series("critic/explained_var"),
+        "critic_sigmoid_v_mean": series("critic/sigmoid_v_mean"),
+        "val_after": val,
+        "val_after_mix": sum(mixes.MIXES[mix][int(k)] * v for k, v in val.items()) if val else None,
+    }
+
+
+def launch(
+    arm: Arm, lr: str, seed: int, mix: str, work: Path, steps: int, save_freq: int, results: Path = DEFAULT_RESULTS
+) -> dict:
+    """One real ``sppo.main`` run; returns its record."""
+    info = prepare_base(work, mix, seed)
+    budget = None
+    total = steps + arm.extra_steps
+    if arm.equal_time:
+        sppo = records_dir(mix, results) / f"{run_name('sppo', lr, seed)}.json"
+        others = sorted(records_dir(mix, results).glob(f"sppo__lr*__seed{seed}.json"))
+        source = sppo if sppo.exists() else (others[0] if others else None)
+        if source is None:
+            raise UserError(f"{arm.name} seed {seed}: needs SPPO's run of the same seed first (its training time)")
+        budget = json.loads(source.read_text())["train_seconds"]
+    run_dir = work / mix / "runs" / run_name(arm.name, lr, seed)
+    if run_dir.exists():
+        shutil.rmtree(run_dir)  # an unfinished earlier attempt: its times would not be comparable
+    run_dir.mkdir(parents=True)
+    metrics, log_path = run_dir / "metrics.jsonl", run_dir / "train.log"
+    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    cmd = [sys.executable, "-m", "sppo.main", *overrides(arm, lr, seed, info, run_dir, total, budget, save_freq)]
+    t0 = time.time()
+    for attempt in range(3):
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+            shown = 0
+            try:
+                while proc.poll() is None:
+                    time.sleep(5)
+                    steps_done = [r for r in read_rows(metrics) if REWARD_KEY in r["data"]]
+                    if len(steps_done) >= shown + 10:
+                        shown = len(steps_done)
+                        d = steps_done[-1]["data"]
+                        print(
+                            f"  [{mix} {arm.name} lr {lr} seed {seed}] step {shown}/{total} reward {d[REWARD_KEY]:.3f} "
+                            f"wall {time.time() - t0:.0f} s",
+                            flush=True,
+                        )
+            except KeyboardInterrupt:
+                os.killpg(proc.pid, 15)
+                raise
+        text = log_path.read_text(errors="replace")
+        if proc.returncode == 0 or RAY_START_TIMEOUT not in text or metrics.exists():
+            break
+        print(f"  Ray's node did not start in time (attempt {attempt + 1}); retrying", flush=True)
+    if proc.returncode != 0:
+        tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
+        raise RuntimeError(f"{arm.name} lr {lr} seed {seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+    record = {
+        "mix": mix,
+        "arm": arm.name,
+        "estimator": arm.estimator,
+        "n": arm.n,
+        "lr": lr,
+        "seed": seed,
+        "batch": BATCH,
+        "budget": {"steps": total, "train_seconds": budget},
+        "wall_s": round(time.time() - t0, 1),
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+        **summarize_run(read_rows(metrics), mix),
+    }
+    return record
+
+
+def best_lrs(records: list[dict]) -> dict[str, str]:
+    """Per arm, the sweep lr with the highest mean final held-out success (mix-weighted) over the sweep seeds;
+    ties go to the smaller lr. Arms whose sweep is incomplete are left out."""
+    out = {}
+    for arm in ARMS:
+        by_lr: dict[str, list[float]] = {}
+        for r in records:
+            if r["arm"] == arm and r["seed"] in SWEEP_SEEDS and r.get("val_after_mix") is not None:
+                by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
+        complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS)}
+        if set(complete) >= set(SWEEP_LRS):
+            out[arm] = max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
+    return out
+
+
+def plan(
+    phase: str,
+    mix: str,
+    arms: list[str],
+    seeds: list[int] | None,
+    results: Path = DEFAULT_RESULTS,
+    lrs: list[str] | None = None,
+) -> list[tuple[str, str, int]]:
+    """(arm, lr, seed) of every run of the phase, SPPO first in each seed (GRPO's budget is SPPO's time)."""
+    order = sorted(arms, key=lambda a: (a != "sppo", ARMS[a].equal_time))
+    if phase == "sweep":
+        return [(a, lr, s) for s in (seeds or SWEEP_SEEDS) for lr in (lrs or SWEEP_LRS) for a in order]
+    best = best_lrs(load_records(mix, results))
+    missing = [a for a in arms if a not in best]
+    if missing:
+        raise UserError(f"--phase main: the lr sweep is not finished for {', '.join(missing)} (run --phase sweep)")
+    if "grpo" in arms and "sppo" not in arms:
+        raise UserError("--phase main with grpo needs sppo too: GRPO's time budget is SPPO's time on the same seed")
+    return [(a, best[a], s) for s in (seeds or MAIN_SEEDS) for a in order]
+
+
+def main(argv=None) -> int:
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="verb", required=True)
+    run = sub.add_parser("run", help="run the missing runs of a phase (resumable)")
+    run.add_argument("--mix", choices=list(mixes.MIXES), required=True)
+    run.add_argument("--phase", choices=["sweep", "main"], required=True)
+    run.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    run.add_argument("--seeds", nargs="+", type=int)
+    run.add_argument("--steps", type=positive_int, default=60, help="training steps of the N = 1 arms")
+    run.add_argument("--work", default="runs/critic_pays", help="run folders: logs, checkpoints")
+    run.add_argument("--results", default=str(DEFAULT_RESULTS), help="where the run records go (the resume point)")
+    run.add_argument("--lrs", nargs="+", help="sweep learning rates (default: SWEEP_LRS)")
+    run.add_argument(
+        "--checkpoint-run",
+        action="store_true",
+        help="save checkpoints every 20 steps in SPPO's first sweep run (for sppo_lab.critic_pays.gradient_variance)",
+    )
+    argv = sys.argv[1:] if argv is None else argv
+
+    def body() -> int:
+        args = parser.parse_args(argv)
+        work, results = Path(args.work).resolve(), Path(args.results).resolve()
+        records_dir(args.mix, results).mkdir(parents=True, exist_ok=True)
+        todo = plan(args.phase, args.mix, args.arms, args.seeds, results, args.lrs)
+        failed = []
+        for i, (name, lr, seed) in enumerate(todo):
+            out = records_dir(args.mix, results) / f"{run_name(name, lr, seed)}.json"
+            if out.exists():
+                continue
+            save = 20 if args.checkpoint_run and name == "sppo" and i == 0 else -1
+            print(
+                f"[critic-pays] {args.mix} {args.phase}: {name} lr {lr} seed {seed} ({i + 1}/{len(todo)})", flush=True
+            )
+            try:
+                record = launch(ARMS[name], lr, seed, args.mix, work, args.steps, save, results)
+            except (RuntimeError, UserError) as err:
+                failed.append(run_name(name, lr, seed))
+                print(f"[critic-pays] {err}", file=sys.stderr, flush=True)
+                continue
+            write_text_atomic(out, json.dumps(record) + "\n")
+            print(
+                f"[critic-pays] done: held-out {record['val_after_mix']:.3f}, {record['steps']} steps, "
+                f"{record['train_seconds']:.0f} s of training, wall {record['wall_s']:.0f} s",
+                flush=True,
+            )
+        if failed:
+            print(f"[critic-pays] failed (rerun to retry): {', '.join(failed)}", file=sys.stderr)
+            return 1
+        return 0
+
+    return guarded(PROG, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
