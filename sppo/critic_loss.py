@@ -16,6 +16,8 @@ from tensordict import TensorDict
 from verl.utils import tensordict_utils as tu
 from verl.utils.metric import AggregationType, Metric
 
+from sppo.critic_quality import explained_variance
+
 # Fields the trainer adds to the prompt-only critic batch.
 TARGET_KEY = "sppo_target"  # R in [0, 1], shape (bs,)
 WEIGHT_KEY = "sppo_weight"  # 1 for real rows, 0 for verl's synthetic padding rows, shape (bs,)
@@ -88,7 +90,7 @@ def calibration_metrics(probs: torch.Tensor, outcomes: torch.Tensor, n_bins: int
 
     Returns:
         ``sigmoid_v_mean``, ``brier`` (mean (p − R)²), ``ece`` (Σ_b n_b/n · |mean p_b − mean R_b|),
-        ``explained_var`` (1 − Var(R − p) / Var(R); 0 when Var(R) = 0), ``reward_mean``.
+        ``explained_var`` (``explained_variance`` of R by p: NaN when Var(R) = 0), ``reward_mean``.
     """
     probs = probs.double().reshape(-1)
     outcomes = outcomes.double().reshape(-1)
@@ -101,12 +103,10 @@ def calibration_metrics(probs: torch.Tensor, outcomes: torch.Tensor, n_bins: int
         in_bin = bins == b
         if in_bin.any():
             ece += in_bin.sum().double() / n * (probs[in_bin].mean() - outcomes[in_bin].mean()).abs()
-    var_r = outcomes.var(unbiased=False)
-    explained = 1.0 - (outcomes - probs).var(unbiased=False) / var_r if var_r > 0 else torch.zeros(())
     return {
         "sigmoid_v_mean": probs.mean().item(),
         "brier": ((probs - outcomes) ** 2).mean().item(),
         "ece": ece.item(),
-        "explained_var": float(explained),
+        "explained_var": explained_variance(probs, outcomes),
         "reward_mean": outcomes.mean().item(),
     }

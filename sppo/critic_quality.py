@@ -67,6 +67,36 @@ def auc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def explained_variance(predictions, targets) -> float:
+    """The share of the targets' variance the predictions explain: 1 − Var(target − pred) / Var(target).
+
+    The project's one definition (the trainer's ``critic/explained_var``, the control suite's diagnostics and the
+    tail-effect study all call it): population variances in float64; **NaN when Var(target) = 0** (a constant
+    target, one row or none): there is no variance to explain, so the ratio is undefined, neither 0 nor 1.
+    Files in JSON store that NaN as null.
+
+    Args:
+        predictions: shape `(n,)` (a torch tensor, numpy array or sequence), e.g. σ(V) or V(s_t).
+        targets: shape `(n,)`, e.g. the outcomes R or the returns.
+
+    Returns:
+        `float` ≤ 1: 1 for exact predictions, 0 for any constant one, negative when worse than a constant.
+    """
+    pred, target = _float64(predictions), _float64(targets)
+    if len(pred) != len(target):
+        raise ValueError(f"explained_variance: {len(pred)} predictions against {len(target)} targets")
+    var = target.var() if len(target) else 0.0
+    if var == 0:
+        return float("nan")
+    return float(1.0 - (target - pred).var() / var)
+
+
+def _float64(x) -> np.ndarray:
+    if hasattr(x, "detach"):  # a torch tensor, possibly on a device or requiring grad
+        x = x.detach().cpu()
+    return np.asarray(x, dtype=np.float64).reshape(-1)
+
+
 def heldout_critic_metrics(
     probs: Mapping[str, float], outcomes: Mapping[str, Sequence[float]], groups: Mapping[str, str]
 ) -> dict[str, float]:

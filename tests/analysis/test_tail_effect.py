@@ -111,7 +111,11 @@ def test_explained_variance_per_position():
     # from the end: k=0 holds 1.0, 0.5, 0.0 → residuals 0, −0.5, 0 → 1 − (1/18)/(2/9) = 0.75;
     # k=1 holds 1.0, 0.0, 0.5 → 0.75 again; k=2 holds 0.5, 0.5 (R = 1, 0) → 0
     assert te.position_explained_variance(values, outcomes, mask, "end") == pytest.approx([0.75, 0.75, 0.0])
-    assert te.explained_variance(torch.tensor([0.3, 0.4]), torch.tensor([1.0, 1.0])) is None
+    # t=2 reached only by the two incorrect responses: Var(R) = 0 there, undefined (sppo.critic_quality's NaN),
+    # stored as None like an empty position, so the JSON file gets null
+    only_incorrect = torch.tensor([[1, 1, 0], [1, 1, 1], [1, 1, 1]])
+    start = te.position_explained_variance(values, outcomes, only_incorrect, "start")
+    assert start[:2] == pytest.approx([0.0, 1.0]) and start[2] is None
 
 
 class _HeadByPosition:

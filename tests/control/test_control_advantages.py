@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from sppo_lab.control.common import clipped_surrogate, explained_variance
+from sppo_lab.control.common import clipped_surrogate
 from sppo_lab.control.grpo import grpo_advantage
 from sppo_lab.control.ppo import gae, sparse_rewards
 from sppo_lab.control.sppo import sppo_advantage
@@ -86,10 +86,3 @@ def test_clipped_surrogate_by_hand():
     assert clipfrac == pytest.approx(0.75)
     r = torch.tensor([1.5, 1.5, 0.5, 1.1])
     assert kl == pytest.approx(((r - 1) - r.log()).mean().item())
-
-
-def test_explained_variance():
-    t = torch.tensor([0.0, 1.0, 0.0, 1.0])
-    assert explained_variance(t, t) == 1.0
-    assert explained_variance(torch.full((4,), 0.5), t) == pytest.approx(0.0)
-    assert math.isnan(explained_variance(t, torch.ones(4)))

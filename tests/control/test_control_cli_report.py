@@ -7,8 +7,8 @@ import sys
 
 import pytest
 
+from sppo.cli_errors import write_json_atomic
 from sppo_lab.control.cli import main, result_path
-from sppo_lab.control.common import write_json_atomic
 from sppo_lab.control.report import load_warm_measurements, markdown, steps_to_threshold, write_report
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

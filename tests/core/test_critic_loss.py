@@ -89,11 +89,10 @@ def test_calibration_metrics_hand_computed():
     assert m["brier"] == pytest.approx((0.01 + 0.81 + 0.01 + 0.01) / 4)
     # bin 1: mean p 0.1 vs mean R 0.5 (weight 1/2); bin 9: 0.9 vs 1.0 (weight 1/2)
     assert m["ece"] == pytest.approx(0.5 * 0.4 + 0.5 * 0.1)
-    var_r = r.var(unbiased=False).item()
-    var_res = (r - p).var(unbiased=False).item()
-    assert m["explained_var"] == pytest.approx(1 - var_res / var_r)
+    # Var(R) = 0.1875; R − p = (−0.1, 0.9, 0.1, 0.1), mean 0.25, Var = (0.1225 + 0.4225 + 2 · 0.0225) / 4 = 0.1475
+    assert m["explained_var"] == pytest.approx(1 - 0.1475 / 0.1875)  # 16/75
 
 
-def test_calibration_constant_outcome_has_zero_explained_variance():
+def test_calibration_of_a_constant_outcome_leaves_explained_variance_undefined():
     m = calibration_metrics(torch.tensor([0.2, 0.4]), torch.tensor([0.0, 0.0]))
-    assert m["explained_var"] == 0.0
+    assert math.isnan(m["explained_var"]) and m["brier"] == pytest.approx((0.04 + 0.16) / 2)

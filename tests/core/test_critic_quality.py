@@ -5,8 +5,9 @@ from __future__ import annotations
 import math
 
 import pytest
+import torch
 
-from sppo.critic_quality import auc, average_ranks, heldout_critic_metrics, pearson, spearman
+from sppo.critic_quality import auc, average_ranks, explained_variance, heldout_critic_metrics, pearson, spearman
 
 
 def test_average_ranks_share_tied_positions():
@@ -60,3 +61,22 @@ def test_undefined_correlations_are_left_out_not_zero():
     m = heldout_critic_metrics({"a": 0.5, "b": 0.5}, {"a": [1], "b": [0]}, {"a": "g", "b": "g"})
     assert "val-critic/spearman" not in m and "val-critic/pearson" not in m
     assert m["val-critic/auc"] == 0.5
+
+
+def test_explained_variance_hand_values():
+    target = torch.tensor([0.0, 0.0, 1.0, 1.0])  # Var = 0.25
+    assert explained_variance(target, target) == 1.0
+    assert explained_variance(torch.full((4,), 0.5), target) == 0.0  # a constant prediction explains nothing
+    # residuals (0, −0.5, 0.5, 0): Var 0.125
+    assert explained_variance(torch.tensor([0.0, 0.5, 0.5, 1.0]), target) == 0.5
+    # residuals (−1, −1, 1, 1): Var 1, four times Var(target): worse than any constant
+    assert explained_variance([1.0, 1.0, 0.0, 0.0], [0, 0, 1, 1]) == -3.0
+    # a tensor that requires grad (a critic's output) is read without its graph
+    assert explained_variance(torch.tensor([0.0, 0.5, 0.5, 1.0], requires_grad=True), target) == 0.5
+    with pytest.raises(ValueError, match="3 predictions against 4 targets"):
+        explained_variance([0.0, 0.5, 1.0], target)
+
+
+def test_explained_variance_is_nan_without_target_variance():
+    for pred, target in (([0.2, 0.4], [0.0, 0.0]), ([0.3], [1.0]), ([], [])):
+        assert math.isnan(explained_variance(torch.tensor(pred), torch.tensor(target))), (pred, target)

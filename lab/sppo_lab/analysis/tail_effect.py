@@ -48,6 +48,7 @@ plotted number next to it.
 from __future__ import annotations
 
 import json
+import math
 import os
 import random
 import shutil
@@ -59,6 +60,7 @@ import torch
 import torch.nn.functional as F
 
 from sppo.cli_errors import atomic_path, write_text_atomic
+from sppo.critic_quality import explained_variance
 from sppo_lab.analysis.errors import AnalysisError
 from sppo_lab.analysis.tail_effect_args import Args, response_limit
 
@@ -164,22 +166,25 @@ def position_stats(x: torch.Tensor, response_mask: torch.Tensor, select: torch.T
     return out
 
 
-def explained_variance(predictions: torch.Tensor, outcomes: torch.Tensor) -> float | None:
-    """1 − Var(R − V) / Var(R) (population variances); ``None`` when Var(R) = 0 or there are < 2 rows."""
-    predictions, outcomes = predictions.double(), outcomes.double()
-    if outcomes.numel() < 2 or outcomes.var(unbiased=False) == 0:
-        return None
-    return (1.0 - (outcomes - predictions).var(unbiased=False) / outcomes.var(unbiased=False)).item()
-
-
 def position_explained_variance(
     values: torch.Tensor, outcomes: torch.Tensor, response_mask: torch.Tensor, align: str = "start"
 ) -> list:
-    """``explained_variance`` of V at each position over all rows reaching it: how much V(s_t) knows of R."""
+    """``explained_variance`` of V at each position over all rows reaching it: how much V(s_t) knows of R.
+
+    Undefined (Var(R) = 0 among the rows reaching a position, or fewer than 2 of them) is ``None``, as
+    ``position_stats`` leaves an empty position: the JSON file gets null.
+    """
     mask = response_mask.bool()
     if align == "end":
         values, mask = align_to_end(values.double(), mask)
-    return [explained_variance(values[mask[:, t], t], outcomes[mask[:, t]]) for t in range(values.shape[1])]
+    return [
+        _json_number(explained_variance(values[mask[:, t], t], outcomes[mask[:, t]])) for t in range(values.shape[1])
+    ]
+
+
+def _json_number(x: float) -> float | None:
+    """NaN ("undefined", sppo.critic_quality.explained_variance) as None: JSON has no NaN."""
+    return None if math.isnan(x) else x
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -482,7 +487,7 @@ def run(args: Args) -> dict:
             "sppo": {
                 "p": flat(p),
                 "advantage": flat(sppo_adv),
-                "explained_variance": explained_variance(p, R),
+                "explained_variance": _json_number(explained_variance(p, R)),
                 "by_level": _by_level(p, R, level_of),
             },
         },

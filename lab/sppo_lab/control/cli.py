@@ -39,6 +39,7 @@ from sppo.cli_errors import (
     guarded,
     nonempty,
     nonneg_int,
+    write_json_atomic,
 )
 
 ALGOS = ("sppo", "ppo", "grpo")
@@ -154,8 +155,6 @@ def cmd_run(ns) -> int:
     for _mod, args in jobs:
         path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
         status[path] = "missing" if ns.force else existing_result_status(path, args)
-    from sppo_lab.control.common import write_json_atomic
-
     for k, (mod, args) in enumerate(jobs, 1):
         path = result_path(ns.out, args.env, ns.algo, args.horizon, args.seed)
         tag = f"{args.env} {ns.algo} H={args.horizon} seed={args.seed}"
@@ -171,7 +170,7 @@ def cmd_run(ns) -> int:
 
             ws = warm_start_success(args.warm_start, args.env, args.seed, args.horizon, WARM_EVAL_EPISODES)
             result["warm_start_success"], result["warm_start_episodes"] = ws["success"], ws["episodes"]
-        write_json_atomic(path, result)
+        write_json_atomic(path, result, indent=1)
         print(
             f"[run {k}/{len(jobs)}] {tag}: final_success={result['final_success']} "
             f"steps={result['env_steps']} wall={time.perf_counter() - t0:.1f}s -> {path}",

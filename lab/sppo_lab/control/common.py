@@ -8,11 +8,8 @@ sppo.py / ppo.py / grpo.py, one readable file each.
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import random
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field, fields
 
@@ -338,14 +335,6 @@ def outcome_policy_update(actor, actor_opt, obs, actions, old_logp, adv, args, g
     return stats
 
 
-def explained_variance(pred: torch.Tensor, target: torch.Tensor) -> float:
-    """1 - Var[target - pred] / Var[target]; NaN when the target is constant."""
-    var = target.var(unbiased=False)
-    if var.item() == 0:
-        return float("nan")
-    return float(1 - (target - pred).var(unbiased=False) / var)
-
-
 # --------------------------------------------------------------------------------------------
 # Learning curve, evaluation, results files
 # --------------------------------------------------------------------------------------------
@@ -436,19 +425,3 @@ def evaluate(actor: Actor, args: CommonArgs, n_episodes: int) -> float | None:
         played += k
     envs.close()
     return wins / n_episodes
-
-
-def write_json_atomic(path: str, obj) -> None:
-    """Write to a temporary file in the same directory, then rename: a crash never leaves a
-    half-written results file behind."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".json", dir=directory)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise

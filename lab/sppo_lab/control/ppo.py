@@ -18,13 +18,13 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from sppo.critic_quality import explained_variance
 from sppo_lab.control.common import (
     CommonArgs,
     Recorder,
     clipped_surrogate,
     collect_episodes,
     evaluate,
-    explained_variance,
     gae,
     make_vector_env,
     minibatches,

@@ -20,12 +20,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sppo.critic_quality import explained_variance
 from sppo_lab.control.common import (
     CommonArgs,
     Recorder,
     collect_episodes,
     evaluate,
-    explained_variance,
     make_vector_env,
     outcome_policy_update,
     seed_everything,

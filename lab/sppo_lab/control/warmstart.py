@@ -36,13 +36,13 @@ import hashlib
 import json
 import math
 import os
-import tempfile
 from dataclasses import dataclass
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sppo.cli_errors import atomic_path, write_json_atomic
 from sppo_lab.control.common import (
     Actor,
     CommonArgs,
@@ -54,7 +54,6 @@ from sppo_lab.control.common import (
     minibatches,
     start_seeds,
     value_net,
-    write_json_atomic,
 )
 from sppo_lab.control.envs import ENV_NAMES, SparseHopper, make_env
 
@@ -320,16 +319,9 @@ def load_or_build(directory: str, env: str, seed: int, hidden: int = 64) -> dict
 
 def _build_and_save(directory: str, env: str, seed: int, hidden: int, path: str) -> None:
     state, info = build_warm_start(env, seed, hidden)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".pt", dir=directory)
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    write_json_atomic(path[: -len(".pt")] + ".build.json", dict(info, digest=state_dict_digest(state)))
+    write_json_atomic(path[: -len(".pt")] + ".build.json", dict(info, digest=state_dict_digest(state)), indent=1)
 
 
 def load_into(actor: Actor, directory: str, env: str, seed: int, hidden: int) -> str:
@@ -371,7 +363,7 @@ def _measure(directory: str, env: str, seed: int, horizon: int, episodes: int, s
     probe.close()
     out = {"env": env, "seed": seed, "horizon": horizon, "episodes": episodes, "success": success}
     out["digest"] = state_dict_digest(state)
-    write_json_atomic(path, out)
+    write_json_atomic(path, out, indent=1)
     return out
 
 

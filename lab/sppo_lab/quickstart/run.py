@@ -31,7 +31,7 @@ import threading
 import time
 from pathlib import Path
 
-from sppo.cli_errors import UserError, write_text_atomic
+from sppo.cli_errors import UserError, write_json_atomic
 
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
 TASKS = ("addition", "graded")
@@ -119,7 +119,7 @@ def prepare(out: Path, seed: int, task_name: str) -> dict:
         "critic_path": save(build_critic(tokenizer, seed=seed), tokenizer, out / "models" / "critic"),
     }
     info["train_file"], info["val_file"] = task.write_parquets(out / "data", seed=seed)
-    write_text_atomic(info_path, json.dumps(info, indent=2))
+    write_json_atomic(info_path, info)
     print(
         f"[quickstart] warm-up done in {info['warmup_seconds']} s, held-out success {info['warmup_val_success_hf']:.2f}"
     )
@@ -153,7 +153,7 @@ def prepare_graded(out: Path, seed: int) -> dict:
     info["train_file"], info["val_file"] = graded_task.write_parquets(
         out / "data", val_per_level=GRADED_VAL_PER_LEVEL, seed=0
     )
-    write_text_atomic(out / "warmup.json", json.dumps(info, indent=2))
+    write_json_atomic(out / "warmup.json", info)
     print(
         "[quickstart] graded task: committed warm-start policy (warm-up "
         f"{report['warmup_seconds']:.0f} s when it was made), held-out success by level "
@@ -367,7 +367,7 @@ def summarize(args: argparse.Namespace, info: dict, out: Path, wall: float) -> d
 
     # what the figure's panels say, also printed at the end of the run
     summary["headlines"] = [success_headline(vals)] + ([critic_headline(critic_rows)] if critic_rows else [])
-    write_text_atomic(out / "metrics.json", json.dumps({"summary": summary, "steps": rows}, indent=1))
+    write_json_atomic(out / "metrics.json", {"summary": summary, "steps": rows}, indent=1)
     task_title = "a+b" if task_name == "addition" else "the graded task"
     responses = f"{args.n} response{'s' if args.n > 1 else ''} per prompt"
     plot_reward_curve(
@@ -389,7 +389,7 @@ def graded_final_levels(out: Path) -> dict | None:
         return None
     print("[quickstart] measuring the trained policy per level (HF generate, as the warm-up) ...", flush=True)
     levels = evaluate_model(checkpoints)
-    write_text_atomic(out / "final_levels.json", json.dumps(levels, indent=1))
+    write_json_atomic(out / "final_levels.json", levels, indent=1)
     return {f"k{k}": r["success"] for k, r in levels.items()}
 
 
