@@ -19,13 +19,13 @@ def test_sppo_residual_advantage():
     assert adv.tolist() == pytest.approx([0.5, -0.75, 0.75, -0.25])
 
 
-def test_sppo_standardized_advantage():
+def test_sppo_bernoulli_advantage():
     outcomes = torch.tensor([1.0, 0.0])
     logits = torch.tensor([0.0, math.log(3)])
-    adv = sppo_advantage(outcomes, logits, mode="standardized")
+    adv = sppo_advantage(outcomes, logits, mode="bernoulli")
     # (1 - .5) / sqrt(.25) = 1 ; (0 - .75) / sqrt(.75 * .25) = -sqrt(3)
     assert adv.tolist() == pytest.approx([1.0, -math.sqrt(3)])
-    with pytest.raises(ValueError, match="allowed: residual, standardized"):
+    with pytest.raises(ValueError, match="allowed: residual, bernoulli"):
         sppo_advantage(outcomes, logits, mode="bogus")
 
 

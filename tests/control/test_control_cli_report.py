@@ -50,7 +50,7 @@ def run_cli(capsys, *argv):
         ),
         (
             ["run", "--env", "cartpole", "--algo", "sppo", "--steps", "10", "--set", "adv_mode=x"],
-            "unknown adv_mode 'x' (allowed: residual, standardized)",
+            "unknown adv_mode 'x' (allowed: residual, bernoulli)",
         ),
         (
             ["run", "--env", "cartpole", "--algo", "grpo", "--steps", "10", "--set", "group_size=3"],
@@ -238,3 +238,19 @@ def test_run_script_budget_per_env_and_horizon(tmp_path):
     assert missing.returncode == 2
     assert "[grid] no step budget for env 'cartpole' at H=20 (set STEPS_cartpole_H20)" in missing.stderr
     assert not (tmp_path / "g" / "logs").exists() or not os.listdir(tmp_path / "g" / "logs")
+
+
+def test_results_files_with_the_old_name_of_the_bernoulli_advantage_still_match(tmp_path):
+    import dataclasses
+
+    from sppo_lab.control.cli import CliError, existing_result_status
+    from sppo_lab.control.sppo import Args
+
+    args = Args(env="cartpole", horizon=20, total_steps=300, adv_mode="bernoulli")
+    path = tmp_path / "old.json"
+    for stored, status in (("standardized", "same"), ("bernoulli", "same")):  # "standardized" before 2026-12
+        write_json_atomic(path, {"config": dict(dataclasses.asdict(args), adv_mode=stored)})
+        assert existing_result_status(str(path), args) == status
+    write_json_atomic(path, {"config": dict(dataclasses.asdict(args), adv_mode="residual")})
+    with pytest.raises(CliError, match="adv_mode: 'residual' -> 'bernoulli'"):
+        existing_result_status(str(path), args)

@@ -119,8 +119,16 @@ def build_args(algo: str, env: str, horizon: int, seed: int, steps: int, overrid
     return mod, args
 
 
+#: Setting values renamed since results files were first written: an old file reads as its new name.
+RENAMED_VALUES = {("adv_mode", "standardized"): "bernoulli"}  # 2026-12: the core's name for (R - p) / sqrt(p (1 - p))
+
+
 def _settings(config: dict) -> dict:
-    return {k: v for k, v in config.items() if k not in NOT_SETTINGS}
+    return {
+        k: RENAMED_VALUES.get((k, v), v) if isinstance(v, str) else v
+        for k, v in config.items()
+        if k not in NOT_SETTINGS
+    }
 
 
 def existing_result_status(path: str, args) -> str:

@@ -34,7 +34,7 @@ from sppo_lab.control.common import (
 )
 from sppo_lab.control.warmstart import make_actor
 
-ADV_MODES = ("residual", "standardized")
+ADV_MODES = ("residual", "bernoulli")  # the names of the core's algorithm.sppo.advantage
 
 
 @dataclass
@@ -42,7 +42,8 @@ class Args(CommonArgs):
     """SPPO settings (on top of CommonArgs)."""
 
     adv_mode: str = "residual"
-    """'residual': A = R - sigma(V) (official code); 'standardized': (R - p) / sqrt(p (1 - p))"""
+    """'residual': A = R - sigma(V) (official code); 'bernoulli': (R - p) / sqrt(p (1 - p)), the standardised
+    residual of a Bernoulli trial (paper text)"""
     critic_epochs: int = 4
     """full-batch BCE steps of the critic per iteration (on the iteration's start states)"""
 
@@ -59,7 +60,7 @@ def sppo_advantage(outcomes: torch.Tensor, value_logits: torch.Tensor, mode: str
         outcomes: (B,) float, the episode outcomes R in {0, 1}.
         value_logits: (B,) float, the critic's logit V(s_0) for each episode's start state.
         mode: "residual" -> A = R - sigmoid(V) (default, as the official code);
-              "standardized" -> A = (R - p) / sqrt(p (1 - p)), p = sigmoid(V) clamped to
+              "bernoulli" -> A = (R - p) / sqrt(p (1 - p)), p = sigmoid(V) clamped to
               [1e-3, 1 - 1e-3] (the paper's text).
     Returns:
         (B,) advantages, one per episode (the caller puts it on every step of the episode).
@@ -67,7 +68,7 @@ def sppo_advantage(outcomes: torch.Tensor, value_logits: torch.Tensor, mode: str
     p = torch.sigmoid(value_logits)
     if mode == "residual":
         return outcomes - p
-    if mode == "standardized":
+    if mode == "bernoulli":
         p = p.clamp(1e-3, 1 - 1e-3)
         return (outcomes - p) / torch.sqrt(p * (1 - p))
     raise ValueError(f"unknown adv_mode '{mode}' (allowed: {', '.join(ADV_MODES)})")
