@@ -11,7 +11,7 @@
 # fixed start-up deadlines (30 s for a node to register, its agents' port files) are missed.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, sppo_lab, verl, pytest_timeout, xdist, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
+if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, sppo_lab, scipy, verl, pytest_timeout, xdist, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
   bash uv_verl.sh --cpu
 fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false

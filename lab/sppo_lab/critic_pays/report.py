@@ -1,0 +1,214 @@
+"""The report of the critic-pays study: the lr sweep, the comparison with paired, multiplicity-corrected intervals,
+and the gradient-variance table.
+
+    python -m sppo_lab.critic_pays.report [--mix u_shaped graded] [--results benchmarks/results/critic_pays]
+
+Per mix it reads the run records (``comparison.py``) and writes ``<mix>/comparison.json``, ``<mix>/comparison.md``
+and ``<mix>/curves.png``; with ``gradient_variance.json`` present, ``gradient_variance.md``.
+
+Statistics. The outcome is the held-out success after training, weighted by the mix's level shares (``val_after_mix``).
+Each arm is compared with SPPO on the same seeds (paired differences: same prompt order, same initial critic).
+The family is the arms' comparisons with SPPO; p-values of the paired t-test are Holm-adjusted over it, and the
+intervals are simultaneous (Bonferroni: 1 − 0.05 / m per interval, valid for any dependence), so an interval that
+excludes 0 is significant after correction. The smallest difference detectable with 80 % power at the corrected
+level is (t_{1−α/2m} + t_{0.8}) · sd(d) / √n. Equal updates: the N = 1 arms ran the same number of actor updates;
+equal time: GRPO ran for SPPO's training seconds on the same seed; both budgets are in the table.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
+from sppo_lab.critic_pays import comparison as cmp
+from sppo_lab.critic_pays import mixes
+
+PROG = "python -m sppo_lab.critic_pays.report"
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (monotone, capped at 1), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired(diffs: list[float], family: int, alpha: float = 0.05) -> dict:
+    """Mean of paired differences, its simultaneous (Bonferroni over ``family``) interval, the raw two-sided
+    p-value of the paired t-test and the smallest difference detectable with 80 % power at the corrected level."""
+    from scipy import stats
+
+    n = len(diffs)
+    mean = sum(diffs) / n
+    if n < 2:
+        return {"n": n, "mean": mean, "low": None, "high": None, "p": None, "detectable": None}
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    level = alpha / max(1, family)
+    t_crit = float(stats.t.ppf(1 - level / 2, n - 1))
+    if se == 0:
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "low": mean - t_crit * se,
+        "high": mean + t_crit * se,
+        "p": p,
+        "detectable": (t_crit + float(stats.t.ppf(0.8, n - 1))) * se,
+    }
+
+
+def sweep_table(records: list[dict]) -> dict[str, dict[str, dict]]:
+    """arm -> lr -> {"values": [...], "mean": ...} over the sweep seeds."""
+    out: dict[str, dict[str, dict]] = {}
+    for r in records:
+        if r["seed"] in cmp.SWEEP_SEEDS and r.get("val_after_mix") is not None:
+            cell = out.setdefault(r["arm"], {}).setdefault(r["lr"], {"values": []})
+            cell["values"].append(r["val_after_mix"])
+    for lrs in out.values():
+        for cell in lrs.values():
+            cell["mean"] = sum(cell["values"]) / len(cell["values"])
+    return out
+
+
+def final_reward(record: dict, last: int = 10) -> float | None:
+    """Training reward over the last ``last`` steps with an actor update (equal updates for the N = 1 arms)."""
+    rewards = [r for r in record["reward"] if r is not None]
+    return sum(rewards[-last:]) / len(rewards[-last:]) if rewards else None
+
+
+def comparison(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...] = cmp.MAIN_SEEDS) -> dict:
+    """Per arm at its tuned lr over the main seeds: values per seed, means, paired differences against SPPO."""
+    main = {(r["arm"], r["seed"]): r for r in records if r["seed"] in seeds and lrs.get(r["arm"]) == r["lr"]}
+    arms = [a for a in cmp.ARMS if any((a, s) in main for s in seeds)]
+    family = max(0, len([a for a in arms if a != "sppo"]))
+    out: dict = {"family": family, "arms": {}}
+    for arm in arms:
+        runs = [main[(arm, s)] for s in seeds if (arm, s) in main]
+        vals = [r["val_after_mix"] for r in runs]
+        out["arms"][arm] = {
+            "lr": lrs[arm],
+            "seeds": [r["seed"] for r in runs],
+            "held_out": vals,
+            "held_out_mean": sum(vals) / len(vals),
+            "final_train_reward": [final_reward(r) for r in runs],
+            "steps": [r["steps"] for r in runs],
+            "actor_update_steps": [r["actor_updates_steps"] for r in runs],
+            "train_seconds": [r["train_seconds"] for r in runs],
+            "val_after_by_level": [r["val_after"] for r in runs],
+        }
+    if "sppo" in out["arms"]:
+        base = {r["seed"]: r["val_after_mix"] for r in (main[("sppo", s)] for s in seeds if ("sppo", s) in main)}
+        tests = {}
+        for arm in arms:
+            if arm == "sppo":
+                continue
+            pairs = [(main[(arm, s)]["val_after_mix"], base[s]) for s in seeds if (arm, s) in main and s in base]
+            if pairs:
+                tests[arm] = paired([a - b for a, b in pairs], family)
+        names = [a for a in tests if tests[a]["p"] is not None]
+        for arm, adj in zip(names, holm([tests[a]["p"] for a in names]), strict=True):
+            tests[arm]["p_holm"] = adj
+        for arm, t in tests.items():
+            out["arms"][arm]["minus_sppo"] = t
+    return out
+
+
+def _fmt(x: float | None, digits: int = 3) -> str:
+    return "–" if x is None else f"{x:.{digits}f}"
+
+
+def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict) -> str:
+    lines = [
+        f"# Critic pays: {mix} mix",
+        "",
+        "## lr sweep (held-out success, mix-weighted, mean over the sweep seeds)",
+        "",
+    ]
+    all_lrs = sorted({lr for arm in sweep.values() for lr in arm}, key=float)
+    lines.append("| arm | " + " | ".join(all_lrs) + " | chosen |")
+    lines.append("|---|" + "---|" * (len(all_lrs) + 1))
+    for arm in cmp.ARMS:
+        if arm not in sweep:
+            continue
+        cells = [
+            f"{sweep[arm][lr]['mean']:.3f} (n={len(sweep[arm][lr]['values'])})" if lr in sweep[arm] else "–"
+            for lr in all_lrs
+        ]
+        lines.append(f"| {arm} | " + " | ".join(cells) + f" | {lrs.get(arm, '–')} |")
+    lines += ["", "## Comparison at each arm's lr (main seeds)", ""]
+    lines.append(
+        "| arm | lr | seeds | held-out after | minus SPPO (paired) | simultaneous 95 % CI | p (Holm) | detectable | "
+        "train reward, last 10 steps | actor-update steps | training s |"
+    )
+    lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for arm, a in comp["arms"].items():
+        t = a.get("minus_sppo") or {}
+        rewards = [r for r in a["final_train_reward"] if r is not None]
+        ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t.get("low") is not None else "–"
+        cells = [
+            arm,
+            a["lr"],
+            str(len(a["seeds"])),
+            f"{a['held_out_mean']:.3f}",
+            f"{t['mean']:+.3f}" if t else "0",
+            ci,
+            _fmt(t.get("p_holm")),
+            _fmt(t.get("detectable")),
+            _fmt(sum(rewards) / len(rewards) if rewards else None),
+            f"{sum(a['actor_update_steps']) / len(a['seeds']):.0f}",
+            f"{sum(a['train_seconds']) / len(a['seeds']):.0f}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def write_mix_report(mix: str, results: Path) -> Path | None:
+    records = cmp.load_records(mix, results)
+    if not records:
+        return None
+    sweep = sweep_table(records)
+    lrs = cmp.best_lrs(records)
+    comp = comparison(records, lrs)
+    folder = results / mix
+    write_text_atomic(
+        folder / "comparison.json",
+        json.dumps({"mix": mix, "shares": mixes.MIXES[mix], "sweep": sweep, "lrs": lrs, **comp}, indent=1) + "\n",
+    )
+    write_text_atomic(folder / "comparison.md", comparison_markdown(mix, sweep, lrs, comp))
+    return folder / "comparison.md"
+
+
+def main(argv=None) -> int:
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("--mix", nargs="+", choices=list(mixes.MIXES), default=list(mixes.MIXES))
+    parser.add_argument("--results", default=str(cmp.DEFAULT_RESULTS))
+    argv = sys.argv[1:] if argv is None else argv
+
+    def body() -> int:
+        args = parser.parse_args(argv)
+        results = Path(args.results)
+        written = [p for mix in args.mix if (p := write_mix_report(mix, results)) is not None]
+        if not written:
+            raise UserError(f"{PROG}: no run records under {results}/<mix>/runs/")
+        for p in written:
+            print(p.read_text())
+        return 0
+
+    return guarded(PROG, body)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""The comparison harness: its plan (SPPO first, tuned lrs), lr selection, per-run records, and one real run."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from sppo.cli_errors import UserError
+from sppo_lab.critic_pays import comparison as cmp
+
+
+def _record(arm, lr, seed, val):
+    return {"arm": arm, "lr": lr, "seed": seed, "val_after_mix": val}
+
+
+def test_sweep_plan_runs_sppo_first_and_grpo_last_in_each_seed():
+    todo = cmp.plan("sweep", "u_shaped", ["grpo", "no_baseline", "sppo"], [100], lrs=["1e-5", "3e-5"])
+    assert todo == [
+        ("sppo", "1e-5", 100),
+        ("no_baseline", "1e-5", 100),
+        ("grpo", "1e-5", 100),
+        ("sppo", "3e-5", 100),
+        ("no_baseline", "3e-5", 100),
+        ("grpo", "3e-5", 100),
+    ]
+
+
+def test_best_lr_is_the_highest_mean_held_out_success_over_both_sweep_seeds():
+    a, b = cmp.SWEEP_LRS
+    s0, s1 = cmp.SWEEP_SEEDS
+    records = [
+        _record("sppo", a, s0, 0.60),
+        _record("sppo", a, s1, 0.62),
+        _record("sppo", b, s0, 0.70),
+        _record("sppo", b, s1, 0.50),  # mean 0.60 < 0.61
+        _record("no_baseline", a, s0, 0.6),
+        _record("no_baseline", b, s0, 0.7),
+        _record("no_baseline", b, s1, 0.7),  # lr a misses a seed: the sweep is incomplete
+        _record("gae", a, s0, 0.5),
+        _record("gae", a, s1, 0.5),
+        _record("gae", b, s0, 0.5),
+        _record("gae", b, s1, 0.5),  # a tie goes to the smaller lr
+    ]
+    assert cmp.best_lrs(records) == {"sppo": a, "gae": min(a, b, key=float)}
+
+
+def test_main_plan_refuses_an_unfinished_sweep(tmp_path):
+    with pytest.raises(UserError, match="sweep is not finished for sppo"):
+        cmp.plan("main", "u_shaped", ["sppo"], [0], results=tmp_path)
+
+
+def test_summarize_run_reads_verl_rows():
+    rows = [
+        {"step": 1, "data": {cmp.REWARD_KEY: 0.5, "timing_s/step": 2.0, "actor/pg_clipfrac": 0.0}},
+        {"step": 2, "data": {cmp.REWARD_KEY: 0.75, "timing_s/step": 1.5, "actor/pg_loss": 0.1}},
+        {"step": 2, "data": {"val-core/sppo_graded_k02/acc/mean@16": 1.0, "val-core/sppo_graded_k12/acc/mean@16": 0.5}},
+    ]
+    s = cmp.summarize_run(rows, "u_shaped")
+    assert s["steps"] == 2 and s["actor_updates_steps"] == 1 and s["train_seconds"] == 3.5
+    assert s["reward"] == [0.5, 0.75] and s["clipfrac"] == [0.0, None]
+    assert s["val_after"] == {"2": 1.0, "12": 0.5}
+    assert s["val_after_mix"] == pytest.approx(0.5 * 1.0 + 0.1 * 0.5)
+
+
+def test_arm_overrides_come_last_and_grpo_gets_a_time_budget(tmp_path):
+    info = {"policy": "p", "critic": "c", "train": "t", "val": "v"}
+    ov = cmp.overrides(cmp.ARMS["grpo"], "6e-5", 3, info, tmp_path, 60, 120.0, -1)
+    minis = [o for o in ov if o.startswith("actor_rollout_ref.actor.ppo_mini_batch_size=")]
+    assert minis == ["actor_rollout_ref.actor.ppo_mini_batch_size=16", "actor_rollout_ref.actor.ppo_mini_batch_size=4"]
+    assert "actor_rollout_ref.rollout.n=8" in ov and "sppo.max_train_seconds=120.0" in ov
+    assert "actor_rollout_ref.actor.optim.lr=6e-5" in ov and "data.seed=3" in ov
+    prefit = cmp.overrides(cmp.ARMS["sppo_prefit"], "2e-5", 3, info, tmp_path, 60 + 9, None, -1)
+    assert "trainer.critic_warmup=10" in prefit and "trainer.total_training_steps=69" in prefit
+
+
+@pytest.mark.ray
+def test_a_no_baseline_run_through_verl_writes_its_record_and_is_skipped_on_rerun(tmp_path):
+    """The real pipeline: the U-shaped mix from its committed warm start, verl's trainer with A = R, 2 steps."""
+    argv = ["run", "--mix", "u_shaped", "--phase", "sweep", "--arms", "no_baseline", "--seeds", "100", "--lrs", "2e-5"]
+    argv += ["--steps", "2", "--work", str(tmp_path / "work"), "--results", str(tmp_path / "results")]
+    assert cmp.main(argv) == 0
+    (path,) = (tmp_path / "results" / "u_shaped" / "runs").glob("*.json")
+    record = json.loads(path.read_text())
+    assert path.name == "no_baseline__lr2e-5__seed100.json"
+    assert record["estimator"] == "no_baseline" and record["steps"] == 2 and record["actor_updates_steps"] == 2
+    assert sorted(record["val_after"], key=int) == ["2", "4", "6", "8", "10", "12"]
+    assert 0.0 <= record["val_after_mix"] <= 1.0
+    mtime = path.stat().st_mtime
+    assert cmp.main(argv) == 0  # the record is the resume point: nothing reruns
+    assert path.stat().st_mtime == mtime

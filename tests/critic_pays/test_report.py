@@ -1,0 +1,72 @@
+"""The critic-pays report's statistics on hand values: Holm's adjustment, paired simultaneous intervals, the lr
+sweep and the comparison table from run records."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from sppo_lab.critic_pays import comparison as cmp
+from sppo_lab.critic_pays import report
+
+
+def test_holm_step_down_hand_values():
+    # sorted 0.01 (x3 = 0.03), 0.03 (x2 = 0.06), 0.04 (x1 = 0.04, raised to 0.06 by monotonicity)
+    assert report.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert report.holm([0.5, 0.9]) == pytest.approx([1.0, 1.0])  # capped at 1
+
+
+def test_paired_interval_p_value_and_detectable_difference():
+    t = report.paired([0.1, 0.2, 0.3], family=1)
+    se = 0.1 / math.sqrt(3)
+    assert t["mean"] == pytest.approx(0.2) and t["sd"] == pytest.approx(0.1)
+    assert (t["low"], t["high"]) == pytest.approx((0.2 - 4.302653 * se, 0.2 + 4.302653 * se), abs=1e-5)
+    assert t["p"] == pytest.approx(0.0742, abs=5e-4)  # t = 3.464, df 2
+    assert t["detectable"] == pytest.approx((4.302653 + 1.060660) * se, abs=1e-5)
+    # a family of 6: each interval at 1 - 0.05/6 (t_{0.99583, 2} = 10.886)
+    wide = report.paired([0.1, 0.2, 0.3], family=6)
+    assert wide["high"] - wide["mean"] == pytest.approx(10.886 * se, rel=1e-3)
+
+
+def _rec(arm, lr, seed, val, rewards=(0.5,) * 12):
+    return {
+        "arm": arm,
+        "lr": lr,
+        "seed": seed,
+        "val_after_mix": val,
+        "val_after": {"2": val},
+        "reward": list(rewards),
+        "steps": len(rewards),
+        "actor_updates_steps": len(rewards),
+        "train_seconds": 100.0,
+    }
+
+
+def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
+    lo, hi = cmp.SWEEP_LRS
+    records = []
+    for seed in cmp.SWEEP_SEEDS:
+        records += [_rec("sppo", lo, seed, 0.60), _rec("sppo", hi, seed, 0.50)]
+        records += [_rec("no_baseline", lo, seed, 0.55), _rec("no_baseline", hi, seed, 0.65)]
+    for seed, (s, n) in enumerate([(0.60, 0.70), (0.62, 0.70), (0.58, 0.71)]):
+        records += [_rec("sppo", lo, seed, s), _rec("no_baseline", hi, seed, n), _rec("no_baseline", lo, seed, 0.0)]
+    lrs = cmp.best_lrs(records)
+    assert lrs == {"sppo": lo, "no_baseline": hi}
+    comp = report.comparison(records, lrs)
+    assert comp["family"] == 1
+    nb = comp["arms"]["no_baseline"]
+    assert nb["held_out"] == [0.70, 0.70, 0.71] and nb["seeds"] == [0, 1, 2]
+    assert nb["minus_sppo"]["mean"] == pytest.approx((0.10 + 0.08 + 0.13) / 3)
+    assert nb["minus_sppo"]["p_holm"] == nb["minus_sppo"]["p"]  # a family of one
+    assert comp["arms"]["sppo"]["final_train_reward"] == [0.5, 0.5, 0.5]
+
+    out = tmp_path / "u_shaped" / "runs"
+    out.mkdir(parents=True)
+    for r in records:
+        (out / f"{cmp.run_name(r['arm'], r['lr'], r['seed'])}.json").write_text(json.dumps(r))
+    md = report.write_mix_report("u_shaped", tmp_path)
+    text = md.read_text()
+    assert "| no_baseline | 6e-5 | 3 | 0.703 | +0.103 |" in text
+    assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
