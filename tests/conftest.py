@@ -133,6 +133,7 @@ INTEGRATION_MODULES = {
     "tests.benchmarks.test_critic_cost",
     "tests.benchmarks.test_time_to_target_runs",
     "tests.control.test_bad_input_control",
+    "tests.critic_pays.test_comparison",
     "tests.control.test_control_cli_report",
     "tests.control.test_control_learning",
     "tests.core.test_value_engine_packed",

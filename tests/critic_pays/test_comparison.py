@@ -89,3 +89,29 @@ def test_a_no_baseline_run_through_verl_writes_its_record_and_is_skipped_on_reru
     mtime = path.stat().st_mtime
     assert cmp.main(argv) == 0  # the record is the resume point: nothing reruns
     assert path.stat().st_mtime == mtime
+
+
+def test_run_script_runs_each_part_with_its_settings(tmp_path):
+    """PYTHON=echo prints each part's command instead of running it."""
+    import os
+    import subprocess
+
+    from tests.conftest import REPO
+
+    script = REPO / "run_scripts" / "run_critic_pays.sh"
+    env = dict(os.environ, PYTHON="echo", WORK=str(tmp_path / "w"), PARTS="checkpoints variance main_u report")
+    done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stdout.splitlines() if not line.startswith("[critic-pays]")]
+    ckpt_u, ckpt_g, var_u, var_g, main_u, rep = lines
+    assert ckpt_u.endswith("--mix u_shaped --phase sweep --arms sppo --seeds 100 --lrs 2e-5 --checkpoint-run")
+    assert "--mix graded" in ckpt_g
+    step20 = f"{tmp_path}/w/u_shaped/runs/sppo__lr2e-5__seed100/checkpoints/global_step_20"
+    assert var_u.startswith("-m sppo_lab.critic_pays.gradient_variance --mix u_shaped") and f"warm {step20} " in var_u
+    assert var_g.endswith("graded/runs/sppo__lr2e-5__seed100/checkpoints/global_step_60")
+    assert main_u.endswith("--mix u_shaped --phase main") and rep == "-m sppo_lab.critic_pays.report"
+    bad = subprocess.run(["bash", str(script)], env=dict(env, PARTS="sweep_u plots"), capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stdout == ""
+    assert bad.stderr.strip().splitlines() == [
+        "run_critic_pays.sh: unknown part 'plots' (allowed: checkpoints variance sweep_u main_u sweep_graded main_graded report)"
+    ]
