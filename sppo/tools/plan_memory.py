@@ -44,6 +44,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sppo.cli_errors import write_text_atomic
 from sppo.critic_batching import SPPO_ESTIMATORS, critic_batching, critic_sp_size, describe
 
 GIB = 1024**3
@@ -172,6 +173,10 @@ class RoleSpec:
     gradient_checkpointing: bool = True
     logits: bool = False  # actor: materialises vocabulary logits; critic: a 1-wide value head
     batching: str = ""  # the micro-batching that applies, in words (for the report)
+    # tokens of one no-grad forward micro-batch on one GPU that runs while vLLM is awake (0: none). SPPO's
+    # prompt-only critic scores the held-out prompts at every validation (sppo/trainer/heldout.py) and the pool of
+    # prompt selection at a step's start, both after verl's update_weights has woken vLLM at its full size.
+    awake_forward_tokens: int = 0
 
 
 @dataclass
@@ -191,6 +196,9 @@ class PlanInput:
     max_model_len: int = 0  # longest sequence vLLM holds (0: unknown, no KV need computed)
     max_num_batched_tokens: int = VLLM_MAX_NUM_BATCHED_TOKENS  # vLLM's profile run (and step) size
     vllm_sleeps: bool = True  # verl's rollout.free_cache_engine: vLLM frees its memory during the updates
+    # False: vLLM runs on GPUs of its own (trainer_mode separate_async); the rollout column is those GPUs, the update
+    # columns the trainer's, and nothing of the trainer shares a device with vLLM
+    colocated: bool = True
 
 
 @dataclass
@@ -221,6 +229,7 @@ class Plan:
 PHASES = ("rollout", "actor update", "critic update")
 VLLM_ROWS = ("vLLM weights (bf16 / TP)", "vLLM activations + non-torch", "vLLM KV cache")
 OVERHEAD_ROW = "overhead (CUDA ctx, NCCL, frag.)"
+AWAKE_ROW = "critic forward, vLLM awake (SPPO)"
 ROWS = (
     "actor params (fp32 shard)",
     "actor grads (fp32 shard)",
@@ -233,6 +242,7 @@ ROWS = (
     "critic Adam states (fp32 shard)",
     "critic FSDP all-gather (bf16)",
     "critic activations (micro-batch)",
+    AWAKE_ROW,
     *VLLM_ROWS,
     OVERHEAD_ROW,
 )
@@ -273,6 +283,17 @@ def _activations(role: RoleSpec) -> tuple[float, float]:
         acts = a.layers * per_layer
     logits = t * a.vocab * LOGIT_BYTES if role.logits else 0
     return acts / GIB, logits / GIB
+
+
+def _awake_forward(role: RoleSpec | None) -> float:
+    """GiB of a critic's no-grad forward while vLLM is awake: its FSDP all-gather (root + current and prefetched
+    layer) plus one layer's tensors and the hidden state for ``awake_forward_tokens`` tokens (nothing is kept for
+    a backward). 0 when the role runs no such forward."""
+    if role is None or role.awake_forward_tokens <= 0:
+        return 0.0
+    a = role.arch
+    acts = role.awake_forward_tokens * (a.layer_activation_elems() + a.hidden) * COMPUTE_BYTES
+    return _gather(role) + acts / GIB
 
 
 def vllm_profile_gib(arch: Arch, tp: int, max_num_batched_tokens: int, max_num_seqs: int) -> float:
@@ -326,7 +347,7 @@ def plan(p: PlanInput) -> Plan:
     vllm_weights = p.actor.params * COMPUTE_BYTES / p.tp / GIB
     vllm_act = vllm_profile_gib(p.actor.arch, p.tp, p.max_num_batched_tokens, p.max_num_seqs) + VLLM_NON_TORCH_GIB
     # when vLLM starts, the FSDP roles hold their (non-offloaded) fp32 weights; AdamW moments come later
-    startup_resident = actor_res[0] + critic_res[0]
+    startup_resident = actor_res[0] + critic_res[0] if p.colocated else 0.0
     startup_free = p.device_gib - startup_resident - TRAINER_OVERHEAD_SHARE * overhead
     if p.vllm_budget == "per-instance":
         vllm_total = requested  # request_memory(): total x utilisation, whatever other processes hold
@@ -355,16 +376,22 @@ def plan(p: PlanInput) -> Plan:
             "fewer sequences run at once (slower rollout, not an OOM)"
         )
     vllm_rows = {VLLM_ROWS[0]: vllm_weights, VLLM_ROWS[1]: vllm_act, VLLM_ROWS[2]: kv}
-    asleep: dict[str, float] = {} if p.vllm_sleeps else vllm_rows
+    asleep: dict[str, float] = {} if p.vllm_sleeps or not p.colocated else vllm_rows
 
-    rollout = {
-        "actor params (fp32 shard)": actor_res[0],
-        "actor Adam states (fp32 shard)": actor_res[1],
-        "critic params (fp32 shard)": critic_res[0],
-        "critic Adam states (fp32 shard)": critic_res[1],
-        **vllm_rows,
-        OVERHEAD_ROW: overhead,
-    }
+    if p.colocated:
+        rollout = {
+            "actor params (fp32 shard)": actor_res[0],
+            "actor Adam states (fp32 shard)": actor_res[1],
+            "critic params (fp32 shard)": critic_res[0],
+            "critic Adam states (fp32 shard)": critic_res[1],
+            **vllm_rows,
+            OVERHEAD_ROW: overhead,
+        }
+        awake = _awake_forward(p.critic)
+        if awake > 0:
+            rollout[AWAKE_ROW] = awake
+    else:
+        rollout = {**vllm_rows, OVERHEAD_ROW: overhead}
     s = _state(p.actor, g)
     acts, logits = _activations(p.actor)
     actor_update = {
@@ -402,6 +429,7 @@ def plan(p: PlanInput) -> Plan:
     # the utilisation window (per-instance): enough KV for the need, and a rollout that fits the device
     low = high = None
     if p.vllm_budget == "per-instance":
+        # what the trainer holds while vLLM is awake (the resident states, and SPPO's critic forward)
         resident = sum(rollout[r] for r in rollout if r not in VLLM_ROWS and r != OVERHEAD_ROW)
         high = (p.device_gib - resident - overhead) / p.device_gib
         if kv_need is not None:
@@ -546,6 +574,9 @@ def from_config(
         c_sp = critic_sp_size(view)
         c_per_rank = max(1, int(_get(cfg, "critic.ppo_mini_batch_size", 1) or 1) * n // max(1, gpus // c_sp))
         unit = "prompt" if prompt_only else "sequence"
+        # SPPO scores prompts with the critic while vLLM is awake (validation, prompt selection): the forward's
+        # batching, over a pool larger than any budget (a dynamic budget is not capped by a mini-batch there)
+        awake = _micro_tokens(critic_batching(view, training=False), prompt, 10**9, c_sp) if prompt_only else 0
         critic = RoleSpec(
             arch=c_arch,
             params=c_arch.value_params(),
@@ -556,6 +587,7 @@ def from_config(
             ),
             gradient_checkpointing=bool(_get(cfg, "critic.model.enable_gradient_checkpointing", True)),
             batching=describe(batching, unit) + (f", Ulysses SP {c_sp}" if c_sp > 1 else ""),
+            awake_forward_tokens=awake,
         )
         notes.append(f"critic reads {'the prompt only (SPPO)' if prompt_only else 'prompt + response (token-level)'}")
     if _get(cfg, "actor_rollout_ref.actor.use_kl_loss", False) or _get(cfg, "algorithm.use_kl_in_reward", False):
@@ -564,8 +596,16 @@ def from_config(
     if not _get(cfg, f"{r}.enforce_eager", True):
         notes.append("vLLM captures CUDA graphs (enforce_eager=False): vLLM 0.24 takes them out of the KV cache")
     tp = int(_get(cfg, f"{r}.tensor_model_parallel_size", 1))
-    if tp >= 1 and gpus % tp == 0:
-        replicas = gpus // tp
+    colocated = str(_get(cfg, "trainer.v1.trainer_mode", "sync")) != "separate_async"
+    rollout_gpus = gpus
+    if not colocated:  # verl's standalone rollout: its own rollout.nnodes x rollout.n_gpus_per_node GPUs
+        rollout_gpus = int(_get(cfg, f"{r}.nnodes", 0) or 0) * int(_get(cfg, f"{r}.n_gpus_per_node", 0) or 0)
+        notes.append(
+            f"separate_async: vLLM runs on {rollout_gpus} GPU(s) of its own (the rollout column), the trainer on "
+            f"{gpus} (the update columns); no trainer state shares a device with vLLM"
+        )
+    if tp >= 1 and rollout_gpus >= tp and rollout_gpus % tp == 0:
+        replicas = rollout_gpus // tp
         per_replica = math.ceil(int(_get(cfg, "data.train_batch_size", 0) or 0) * n / replicas)
         notes.append(
             f"{replicas} vLLM replica(s) of TP {tp}: ~{per_replica} sequences each per training step, at most "
@@ -588,6 +628,7 @@ def from_config(
         max_model_len=int(_get(cfg, f"{r}.max_model_len", prompt + response)),
         max_num_batched_tokens=int(_get(cfg, f"{r}.max_num_batched_tokens", VLLM_MAX_NUM_BATCHED_TOKENS)),
         vllm_sleeps=vllm_sleeps,
+        colocated=colocated,
     )
     _check_input(p)
     return p
@@ -795,15 +836,8 @@ def _check_output(path: str) -> Path:
 
 
 def _write_json(out: Path, data: dict) -> None:
-    """Write atomically (a temporary file in the same folder, then a rename): never a partial file."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", dir=str(out.parent if str(out.parent) else "."))
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(json.dumps(data, indent=2))
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write atomically with the project's one writer (never a partial file; the umask's file mode)."""
+    write_text_atomic(out, json.dumps(data, indent=2))
 
 
 def _explicit_input(args: argparse.Namespace) -> PlanInput:
@@ -846,6 +880,8 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
             True,
             False,
             batching=f"{args.critic_micro_batch} {unit}s/GPU (--critic-micro-batch)",
+            # a prompt-only (SPPO) critic also scores prompts while vLLM is awake, one micro-batch at a time
+            awake_forward_tokens=args.critic_micro_batch * ctoks if args.critic_tokens == "prompt" else 0,
         )
     return PlanInput(
         actor,

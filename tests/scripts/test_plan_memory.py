@@ -170,6 +170,62 @@ def test_seven_b_same_size_critic_needs_a_lower_utilization():
     assert fixed.peak_gib < 80 and fixed.kv_cache_tokens > 256 * 10240
 
 
+def test_sppo_critic_forward_while_vllm_is_awake_counts_in_the_rollout():
+    """SPPO's critic scores the held-out prompts at every validation (and selection's pool at a step's start) after
+    verl's update_weights woke vLLM: its all-gather and one no-grad forward micro-batch add to the rollout phase."""
+    a7 = pm.ARCHITECTURES["DeepSeek-R1-Distill-Qwen-7B"]
+    p = seven_b_small_critic(max_model_len=10240, max_num_batched_tokens=32768)
+    p.gpu_memory_utilization = 0.6
+    p.critic = pm.RoleSpec(a7, a7.value_params(), False, False, tokens_per_micro_batch=2048)
+    without = pm.plan(p)
+    p.critic.awake_forward_tokens = 2048
+    r = pm.plan(p)
+    # 7B critic: root (embed 152064 x 3584, no lm_head) + 2 layers of 233,057,792, bf16; one layer's tensors and the
+    # hidden state for 2048 tokens: (5 x 3584 + 2 x 4 x 128 + 4 x 18944 + 3584) x 2048 x 2 bytes
+    gather = 2 * (152064 * 3584 + 2 * 233_057_792) / GIB  # 1.8832 GiB
+    acts = 2048 * (5 * 3584 + 2 * 4 * 128 + 4 * 18944 + 3584) * 2 / GIB  # 0.3750 GiB
+    assert r.phases["rollout"][pm.AWAKE_ROW] == pytest.approx(gather + acts)
+    assert r.totals["rollout"] - without.totals["rollout"] == pytest.approx(gather + acts)
+    assert pm.AWAKE_ROW not in without.phases["rollout"]
+    assert r.totals["actor update"] == pytest.approx(without.totals["actor update"])  # vLLM asleep there
+    # at 0.6 the same-size 7B run goes from 87.2 % to just over 90 % of 80 GiB; the window's top moves down
+    assert 100 * without.peak_fraction == pytest.approx(87.2, abs=0.05) and 0.90 < r.peak_fraction < 0.901
+    assert r.utilization_range[1] == pytest.approx(without.utilization_range[1] - (gather + acts) / 80)
+    p.gpu_memory_utilization = 0.58  # the 7B scripts' value (run_scripts/common.sh)
+    assert pm.plan(p).peak_fraction < 0.90
+
+
+def test_from_config_sets_the_awake_forward_for_sppo_only():
+    sppo = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 1, "forward_micro_batch_size_per_gpu": 2})
+    assert pm.from_config(sppo).critic.awake_forward_tokens == 2 * 1024  # the forward's micro-batch, prompt tokens
+    sppo["critic"].update(use_dynamic_bsz=True, ppo_infer_max_token_len_per_gpu=8192)
+    assert pm.from_config(sppo).critic.awake_forward_tokens == 8192  # the inference budget, not capped
+    gae = _cfg("gae", {"ppo_micro_batch_size_per_gpu": 1})
+    assert pm.from_config(gae).critic.awake_forward_tokens == 0  # GAE's values are computed while vLLM sleeps
+
+
+def test_separate_async_puts_vllm_on_gpus_of_its_own():
+    """trainer_mode separate_async: the rollout column is vLLM alone on the rollout GPUs (its request, its overhead),
+    the update columns the trainer's GPUs without vLLM; SPPO's critic forward no longer meets vLLM."""
+    cfg = _cfg("sppo", {"ppo_micro_batch_size_per_gpu": 1})
+    cfg["trainer"].update(n_gpus_per_node=2, v1={"trainer_mode": "separate_async"})
+    cfg["actor_rollout_ref"]["rollout"].update(nnodes=1, n_gpus_per_node=2, gpu_memory_utilization=0.7)
+    cfg["data"]["train_batch_size"] = 256
+    p = pm.from_config(cfg)
+    assert p.colocated is False and p.gpus == 2
+    r = pm.plan(p)
+    assert set(r.phases["rollout"]) == {*pm.VLLM_ROWS, pm.OVERHEAD_ROW}
+    assert r.totals["rollout"] == pytest.approx(0.7 * 80 + 2)
+    assert r.vllm["startup_resident"] == 0.0 and r.vllm_starts
+    # the updates: 2-way shards, no vLLM rows even with free_cache_engine off
+    a15 = pm.ARCHITECTURES["DeepSeek-R1-Distill-Qwen-1.5B"]
+    assert r.phases["critic update"]["critic params (fp32 shard)"] == pytest.approx(a15.value_params() * 4 / 2 / GIB)
+    assert any("separate_async: vLLM runs on 2 GPU(s) of its own" in n for n in p.notes)
+    assert any("2 vLLM replica(s) of TP 1: ~128 sequences each" in n for n in p.notes)  # 256 prompts over 2
+    cfg["actor_rollout_ref"]["rollout"]["free_cache_engine"] = False
+    assert not set(pm.VLLM_ROWS) & set(pm.plan(pm.from_config(cfg)).phases["actor update"])
+
+
 def test_device_total_budget_sizes_the_kv_cache_at_start_up():
     """Older vLLM V1 workers counted every process's memory against the fraction, at start-up, when the critic
     had weights but no Adam states yet: the rollout then holds 0.8 x device + the critic's Adam states."""
@@ -335,8 +391,11 @@ def test_cli_explicit_sizes(capsys, tmp_path):
     assert "peak:" in text and "vLLM KV cache" in text and "gpu_memory_utilization window" in text
     assert "nearest in size" in text  # bare counts borrow the nearest architecture's shapes
     data = json.loads(out.read_text())["explicit sizes"]
-    # 1.5e9 critic, resident: 12 B/param / 4 GPUs; rollout = 64 + that + 2
-    assert data["totals"]["rollout"] == pytest.approx(64 + 1.5e9 * 12 / 4 / GIB + 2)
+    # 1.5e9 critic, resident: 12 B/param / 4 GPUs; rollout = 64 + that + 2, plus the prompt-only (SPPO) critic's
+    # forward while vLLM is awake: the 1.5B shapes' all-gather and one 2048-token micro-batch
+    awake = 2 * (151936 * 1536 + 2 * 46_797_824) / GIB + 2048 * (5 * 1536 + 2 * 2 * 128 + 4 * 8960 + 1536) * 2 / GIB
+    assert data["phases"]["rollout"][pm.AWAKE_ROW] == pytest.approx(awake)
+    assert data["totals"]["rollout"] == pytest.approx(64 + 1.5e9 * 12 / 4 / GIB + 2 + awake)
 
 
 def test_cli_reads_dry_run_json(tmp_path, capsys):
