@@ -18,6 +18,10 @@
 #   PYTHON             the interpreter [<repo>/.venv/bin/python if present, else python; as the eval scripts]
 #   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/tools/dry_run.py);
 #                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
+#   SPPO_SMOKE=1       a real-size smoke run before a long job: 3 steps at the script's models, lengths and batches, a
+#                      checkpoint and a validation (64 held-out prompts) at step 3, into SMOKE_DIR
+#                      [<repo>/runs/smoke/<experiment>]: nvidia_smi.csv (memory every second, the GPUs in use),
+#                      metrics.jsonl (verl's file logger), ckpt/, and a per-GPU peak summary at the end (smoke_run below)
 #
 # Paper: "SPPO: Sequence-Level PPO for Long-Horizon Reasoning Tasks" (Wang et al., ACL 2026), official
 # hyper-parameter table (arXiv 2604.08865, "Implementation details"). "paper:" marks a value from that table;
@@ -77,7 +81,7 @@ COMMON=(
   critic.fsdp.optimizer_offload=False
   # rollout: vLLM, temperature 0.6 for training and validation, sampling in both (paper)
   actor_rollout_ref.rollout.name=vllm
-  actor_rollout_ref.rollout.gpu_memory_utilization=0.8
+  actor_rollout_ref.rollout.gpu_memory_utilization=0.8   # paper; both columns below lower it for vLLM 0.24
   actor_rollout_ref.rollout.do_sample=True
   actor_rollout_ref.rollout.temperature=0.6
   actor_rollout_ref.rollout.val_kwargs.do_sample=True
@@ -127,6 +131,13 @@ ds15b() {
     # vLLM limits (official script): prompt + response, and the scheduler's token budget per step
     actor_rollout_ref.rollout.max_model_len=9216
     actor_rollout_ref.rollout.max_num_batched_tokens=24576
+    # ours: vLLM at 0.7 of the device, not the paper's 0.8. vLLM 0.24 (pinned) requests gpu_memory_utilization x
+    # total memory whatever the trainer holds, and the never-offloaded actor and critic keep 9.3 GiB/GPU of fp32
+    # weights and Adam states, plus SPPO's critic forward while vLLM is awake at every validation: 0.8 gives a
+    # planner peak of 76.0 GiB = 95% of 80 GiB, 0.7 gives 68.0 GiB = 85%. Each TP-1 replica gets 64 sequences per
+    # training step (185 at a validation); 0.7's 50 GiB KV cache holds ~205 full-length ones at once.
+    # Every 1.5B script shares it (same rollout budget for all methods; GRPO/RLOO's 512 per replica queue a bit more).
+    actor_rollout_ref.rollout.gpu_memory_utilization=0.7
     # paper: 2000 steps. "500 in the lr schedule": the official script set optim.total_training_steps=500,
     # but verl 0.9.1 overwrites that key from trainer.total_training_steps, and with a constant lr and no
     # warm-up the schedule's length has no effect, so it is not set here.
@@ -167,14 +178,16 @@ r1_7b() {
     # 10240 is the longest sequence and the larger value changes nothing (ours: state the real bound).
     actor_rollout_ref.rollout.max_model_len=10240
     actor_rollout_ref.rollout.max_num_batched_tokens=32768  # official script
-    # ours: vLLM at 0.6 of the device, not the paper's 0.8. vLLM 0.24 (pinned) requests gpu_memory_utilization
-    # x total memory for itself whatever the trainer holds (vllm/v1/worker/utils.py request_memory) and wakes
-    # up at that size for every rollout, while the non-offloaded 7B critic keeps 19.8 GiB/GPU of fp32 weights
-    # and Adam states: 0.8 needs ~86 GiB on an 80 GB GPU (OOM at the first rollout after a critic update).
-    # 0.6 leaves ~42 GiB of KV cache/GPU, more than max_num_seqs 256 x max_model_len 10240 need (35 GiB), so
-    # the rollout runs as many sequences at once; planner peak 69.8 GiB = 87% (python -m sppo.tools.plan_memory,
-    # docs/running.md "Memory planner"). Every 7B script shares it: same rollout budget for all methods.
-    actor_rollout_ref.rollout.gpu_memory_utilization=0.6
+    # ours: vLLM at 0.58 of the device, not the paper's 0.8. vLLM 0.24 (pinned) requests gpu_memory_utilization
+    # x total memory for itself whatever the trainer holds (vllm/v1/worker/utils.py request_memory) and wakes up at
+    # that size for every rollout, while the non-offloaded 7B critic keeps 19.8 GiB/GPU of fp32 weights and Adam
+    # states, and SPPO's critic forward at every validation (2.3 GiB: all-gather + one micro-batch) runs while vLLM
+    # is awake: 0.8 needs ~88 GiB on an 80 GB GPU (OOM at the first rollout after a critic update), 0.6 gives a
+    # planner peak of 72.1 GiB = 90.1%. 0.58 leaves ~40 GiB of KV cache/GPU, more than max_num_seqs 256 x
+    # max_model_len 10240 need (35 GiB), so the rollout runs as many sequences at once; planner peak 70.4 GiB = 88%
+    # (python -m sppo.tools.plan_memory, docs/running.md "Memory planner"). Every 7B script shares it: same rollout
+    # budget for all methods.
+    actor_rollout_ref.rollout.gpu_memory_utilization=0.58
     trainer.total_training_steps=200                     # paper: 200 steps
     trainer.total_epochs=100                             # ours: an upper bound; the step count stops first
     trainer.test_freq="${TEST_FREQ:-2}"                  # official script
@@ -214,6 +227,58 @@ ALGO_REMAX=(  # one sample + one greedy baseline response per prompt, no critic
   trainer.use_v1=False
 )
 
+# --- SPPO_SMOKE=1: three real-size steps before a long job (docs/running.md "Smoke run") ---------------------------
+# Everything the first hours of the real run do, once: model loading, vLLM start-up, rollout at full length, the
+# actor and critic updates (Adam states created), a weight sync, a checkpoint of real size (disk space, save time), a
+# validation with SPPO's critic forward while vLLM is awake. Fresh each time (no resume), in its own directory.
+smoke_overrides() {
+  SMOKE_DIR=$(_abs "${SMOKE_DIR:-$SPPO_ROOT/runs/smoke/$EXPERIMENT_NAME}")
+  SMOKE=(
+    trainer.total_training_steps=3
+    trainer.save_freq=3                      # one checkpoint, at the last step
+    trainer.test_freq=3                      # one validation, at the last step
+    trainer.val_before_train=False
+    data.val_max_samples=64                  # of each held-out file: the validation path, not its full cost
+    trainer.resume_mode=disable              # never resumes (nor is resumed by) the real run
+    "trainer.default_local_dir=$SMOKE_DIR/ckpt"
+    trainer.max_actor_ckpt_to_keep=1
+    trainer.max_critic_ckpt_to_keep=1
+    "trainer.experiment_name=${EXPERIMENT_NAME}_smoke"
+    "trainer.logger=[console,file]"           # verl's file logger: $SMOKE_DIR/metrics.jsonl
+  )
+}
+
+# smoke_run CMD...: run CMD with nvidia-smi sampling the GPUs in use (CUDA_VISIBLE_DEVICES, else all) every second
+# into $SMOKE_DIR/nvidia_smi.csv, then print each GPU's peak; exits with CMD's status.
+smoke_run() {
+  mkdir -p "$SMOKE_DIR"
+  local log="$SMOKE_DIR/nvidia_smi.csv" smi_pid="" rc=0
+  local -a ids=()
+  [ -n "${CUDA_VISIBLE_DEVICES:-}" ] && ids=(-i "$CUDA_VISIBLE_DEVICES")
+  export VERL_FILE_LOGGER_PATH="$SMOKE_DIR/metrics.jsonl"
+  if command -v nvidia-smi >/dev/null 2>&1; then
+    nvidia-smi --query-gpu=timestamp,index,memory.used,memory.total --format=csv,noheader,nounits -lms 1000 \
+      "${ids[@]}" >"$log" 2>/dev/null &
+    smi_pid=$!
+    trap "kill $smi_pid 2>/dev/null || true" EXIT  # also when the run is interrupted
+  else
+    echo "[smoke] nvidia-smi not found: no memory log" >&2
+  fi
+  echo "[smoke] $EXPERIMENT_NAME: 3 steps at real size; logs in $SMOKE_DIR" >&2
+  "$@" || rc=$?
+  if [ -n "$smi_pid" ]; then
+    kill "$smi_pid" 2>/dev/null || true
+    wait "$smi_pid" 2>/dev/null || true
+    # per GPU index: the peak of memory.used against memory.total (MiB), from the samples taken
+    awk -F', *' 'NF >= 4 && $3 ~ /^[0-9]+$/ { if ($3 > peak[$2]) peak[$2] = $3; total[$2] = $4; n++ }
+      END { if (!n) { print "[smoke] no nvidia-smi samples"; exit }
+            for (g in peak) printf "[smoke] GPU %s: peak %d of %d MiB (%.1f%%)\n", g, peak[g], total[g], 100 * peak[g] / total[g] }' \
+      "$log" | sort | tee "$SMOKE_DIR/peak_memory.txt" >&2
+  fi
+  echo "[smoke] exit status $rc" >&2
+  return "$rc"
+}
+
 # sppo_launch SIZE ALGO [overrides...]: SIZE is ds1.5B or R1-7B; ALGO is sppo, gae, grpo, rloo or remax.
 sppo_launch() {
   local size=$1 algo=$2
@@ -240,10 +305,18 @@ sppo_launch() {
   if [ -z "${PYTHON:-}" ]; then
     if [ -x "$SPPO_ROOT/.venv/bin/python" ]; then PYTHON=$SPPO_ROOT/.venv/bin/python; else PYTHON=python; fi
   fi
+  local -a SMOKE=()
+  [ "${SPPO_SMOKE:-0}" = 1 ] && smoke_overrides
+  local -a cmd=("$PYTHON" -m sppo.main
+    "${COMMON[@]}" "${SIZE[@]}" "${algo_args[@]}"
+    actor_rollout_ref.model.path="$MODEL_PATH"
+    critic.model.path="$CRITIC_MODEL_PATH"
+    "${SMOKE[@]}" "$@")
+  if [ "${SPPO_SMOKE:-0}" = 1 ] && [ "${SPPO_DRY_RUN:-0}" != 1 ]; then
+    echo "+ ${cmd[*]}" >&2
+    smoke_run "${cmd[@]}"
+    exit
+  fi
   set -x
-  exec "$PYTHON" -m sppo.main \
-    "${COMMON[@]}" "${SIZE[@]}" "${algo_args[@]}" \
-    actor_rollout_ref.model.path="$MODEL_PATH" \
-    critic.model.path="$CRITIC_MODEL_PATH" \
-    "$@"
+  exec "${cmd[@]}"
 }

@@ -37,6 +37,7 @@ SPPO_SCRIPTS = (
     "run_R1-7B_DAPO_SEQUENCE.sh",
     "run_R1-7B_DAPO_SEQUENCE_small_critic.sh",
     "run_ds1.5B_PPO_SEQUENCE_async.sh",  # the 1.5B run in verl's colocate_async trainer mode
+    "run_ds1.5B_PPO_SEQUENCE_separate_async.sh",  # ... and in its separate_async mode (rollout on GPUs of its own)
 )
 BASELINES = {
     "ds1.5B": ("run_ds1.5B_GAE.sh", "run_ds1.5B_GRPO.sh", "run_ds1.5B_RLOO.sh", "run_ds1.5B_REMAX.sh"),
@@ -57,6 +58,13 @@ BAD_CASES = {
         {},
     ),
     "missing_data": ("run_R1-7B_DAPO_GRPO.sh", [], {"DATA_DIR": "EMPTY"}),
+}
+
+# SPPO_SMOKE=1 (three real-size steps, run_scripts/common.sh smoke_overrides), dry-run: (name, script, env changes).
+# The overrides are the same for every script (a shell test checks that), so one script per model size composes them.
+SMOKE_CASES = {
+    "smoke_ds1.5B_PPO_SEQUENCE_shuffle": ("run_ds1.5B_PPO_SEQUENCE_shuffle.sh", [], {"SPPO_SMOKE": "1"}),
+    "smoke_R1-7B_DAPO_SEQUENCE_small_critic": ("run_R1-7B_DAPO_SEQUENCE_small_critic.sh", [], {"SPPO_SMOKE": "1"}),
 }
 
 # Run end to end with the real interpreter too (name -> the batched job it must agree with).
@@ -156,7 +164,18 @@ def script_env() -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in ("WANDB_API_KEY", "MODEL_PATH", "CRITIC_MODEL_PATH", "SAVE_FREQ", "TEST_FREQ", "EXPERIMENT_NAME")
+        if k
+        not in (
+            "WANDB_API_KEY",
+            "MODEL_PATH",
+            "CRITIC_MODEL_PATH",
+            "SAVE_FREQ",
+            "TEST_FREQ",
+            "EXPERIMENT_NAME",
+            "SPPO_SMOKE",
+            "SMOKE_DIR",
+            "ROLLOUT_GPUS",
+        )
     }
     env.update(
         PYTHON=python_for_scripts(),
@@ -177,6 +196,8 @@ def script_env() -> dict:
 
 def _job_env(script_env: dict, change: dict) -> dict:
     env = dict(script_env, **change)
+    if env.get("SPPO_SMOKE") == "1":
+        env["SMOKE_DIR"] = str(Path(script_env["_BASE"]) / "smoke")
     if env.get("DATA_DIR") == "EMPTY":
         env["DATA_DIR"] = str(Path(script_env["_BASE"]) / "empty")
     return env
@@ -282,6 +303,7 @@ def dry_runs(script_env) -> dict[str, DryRun]:
     """Every script and every bad case, dry-run once: batched, plus the REAL_RUNS end to end (concurrently)."""
     specs = [(s, [], {}, s) for s in ALL_SCRIPTS]
     specs += [(script, overrides, change, case) for case, (script, overrides, change) in BAD_CASES.items()]
+    specs += [(script, overrides, change, case) for case, (script, overrides, change) in SMOKE_CASES.items()]
     by_name = {name: (script, overrides, change) for script, overrides, change, name in specs}
     jobs = [
         record_job(script, _job_env(script_env, change), overrides, name) for script, overrides, change, name in specs
