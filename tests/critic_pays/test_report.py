@@ -70,3 +70,22 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
     text = md.read_text()
     assert "| no_baseline | 6e-5 | 3 | 0.703 | +0.103 |" in text
     assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
+
+
+def test_gradient_variance_table_and_figure(tmp_path):
+    from sppo_lab.critic_pays.gradient_variance import BASELINES
+
+    entry = {
+        "success": 0.5,
+        "eta2": 0.71,
+        "eta2_token_weighted": 0.56,
+        "sq_norm_correct": 31.0,
+        "sq_norm_wrong": 11580.0,
+        "baselines": {b: {"variance_vs_none": float(i + 1), "cosine_to_full": 0.5} for i, b in enumerate(BASELINES)},
+    }
+    data = {"u_shaped": {"warm": entry, "global_step_20": entry}}
+    text = report.gradient_variance_markdown(data)
+    assert "| warm | 0.50 | 0.71 | 0.56 | 31.0 | 11580.0 |" in text
+    assert "| batch_mean | 2.00 (0.50) | 2.00 (0.50) |" in text
+    report.plot_gradient_variance(data, tmp_path / "gv.png")
+    assert (tmp_path / "gv.png").stat().st_size > 10_000

@@ -175,6 +175,64 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict) 
     return "\n".join(lines)
 
 
+def gradient_variance_markdown(data: dict) -> str:
+    """One table per mix: per checkpoint η², ‖s‖² of correct vs wrong responses, and per baseline the variance of the
+    16-sample estimate relative to no baseline and its cosine with the full-sample gradient."""
+    from sppo_lab.critic_pays.gradient_variance import BASELINES
+
+    lines = ["# Gradient variance under each baseline (16-sample estimates, token-mean aggregation)", ""]
+    for mix, checkpoints in data.items():
+        lines += [f"## {mix} mix", ""]
+        lines.append("| checkpoint | success | η² | η² token-weighted | ‖s‖² correct | ‖s‖² wrong |")
+        lines.append("|---|---|---|---|---|---|")
+        for name, e in checkpoints.items():
+            lines.append(
+                f"| {name} | {e['success']:.2f} | {e['eta2']:.2f} | {e['eta2_token_weighted']:.2f} | "
+                f"{_fmt(e['sq_norm_correct'], 1)} | {_fmt(e['sq_norm_wrong'], 1)} |"
+            )
+        lines += ["", "Variance relative to no baseline (cosine with the full-sample gradient, oracle reference):", ""]
+        lines.append("| baseline | " + " | ".join(checkpoints) + " |")
+        lines.append("|---|" + "---|" * len(checkpoints))
+        for b in BASELINES:
+            cells = [
+                f"{e['baselines'][b]['variance_vs_none']:.2f} ({e['baselines'][b]['cosine_to_full']:.2f})"
+                for e in checkpoints.values()
+            ]
+            lines.append(f"| {b} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def plot_gradient_variance(data: dict, path: Path) -> None:
+    """Per mix: variance relative to no baseline (log scale) and cosine with the full-sample gradient, per
+    baseline, one group of bars per checkpoint."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from sppo_lab.critic_pays.gradient_variance import BASELINES
+
+    fig, axes = plt.subplots(2, len(data), figsize=(6.5 * len(data), 7), squeeze=False)
+    for col, (mix, checkpoints) in enumerate(data.items()):
+        width = 0.8 / len(checkpoints)
+        for j, (name, e) in enumerate(checkpoints.items()):
+            xs = [i + j * width for i in range(len(BASELINES))]
+            axes[0][col].bar(xs, [e["baselines"][b]["variance_vs_none"] for b in BASELINES], width, label=name)
+            axes[1][col].bar(xs, [e["baselines"][b]["cosine_to_full"] for b in BASELINES], width, label=name)
+        for row, label in ((0, "variance / variance with no baseline"), (1, "cosine with full-sample gradient")):
+            ax = axes[row][col]
+            ax.set_xticks([i + 0.4 - width / 2 for i in range(len(BASELINES))], BASELINES, rotation=30, ha="right")
+            ax.set_ylabel(label)
+        axes[0][col].set_yscale("log")
+        axes[0][col].axhline(1.0, color="black", linewidth=0.8)
+        axes[0][col].set_title(f"{mix} mix: variance of the 16-sample policy gradient by baseline")
+        axes[0][col].legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def write_mix_report(mix: str, results: Path) -> Path | None:
     records = cmp.load_records(mix, results)
     if not records:
@@ -201,6 +259,12 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         results = Path(args.results)
         written = [p for mix in args.mix if (p := write_mix_report(mix, results)) is not None]
+        variance = results / "gradient_variance.json"
+        if variance.exists():
+            data = json.loads(variance.read_text())
+            write_text_atomic(results / "gradient_variance.md", gradient_variance_markdown(data))
+            plot_gradient_variance(data, results / "gradient_variance.png")
+            written.append(results / "gradient_variance.md")
         if not written:
             raise UserError(f"{PROG}: no run records under {results}/<mix>/runs/")
         for p in written:
