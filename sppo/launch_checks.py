@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -255,52 +256,307 @@ def check_files(config: DictConfig, allow_missing: bool = False) -> list[str]:
     raise SPPOConfigError(message)
 
 
-# (key, kind, lower bound, inclusive): verl values that verl lets through and that make no sense
-_VERL_NUMBERS = (
-    ("data.train_batch_size", int, 1, True),
-    ("data.max_prompt_length", int, 1, True),
-    ("data.max_response_length", int, 1, True),
-    ("actor_rollout_ref.rollout.n", int, 1, True),
-    ("actor_rollout_ref.actor.ppo_mini_batch_size", int, 1, True),
-    ("actor_rollout_ref.actor.optim.lr", float, 0.0, False),
-    ("actor_rollout_ref.rollout.temperature", float, 0.0, True),
-    ("trainer.total_epochs", int, 1, True),
-    ("trainer.total_training_steps", int, 1, True),  # null: epochs x steps per epoch
-    ("trainer.n_gpus_per_node", int, 1, True),
-    ("trainer.nnodes", int, 1, True),
+@dataclass(frozen=True)
+class Rule:
+    """One verl setting's type and range. ``kind``: ``int``, ``float`` (finite), ``bool`` or ``choice``; ``lo``/``hi``:
+    bounds (``*_open``: excluded); ``nullable``: null is allowed (verl's "unset"); ``when``: the rule applies only
+    when that part of the run is on (``critic``, ``gae``, ``kl_loss``, ``gpu``)."""
+
+    key: str
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    when: str = ""
+    why: str = ""
+
+
+# verl settings that verl lets through and that make no sense or invert their meaning (a negative learning rate
+# or entropy coefficient, top_p above 1, a lower clip ratio above 1, zero epochs): verl accepts them and fails
+# mid-run (some with an assert inside a Ray worker) or silently trains on something else.
+VERL_RULES: tuple[Rule, ...] = (
+    Rule("data.train_batch_size", "int", 1),
+    Rule("data.max_prompt_length", "int", 1),
+    Rule("data.max_response_length", "int", 1),
+    Rule("data.val_batch_size", "int", 1, nullable=True),
+    Rule("data.truncation", "choice", choices=("error", "left", "right", "middle")),
+    Rule("data.filter_overlong_prompts", "bool"),
+    Rule("data.shuffle", "bool"),
+    Rule("data.return_raw_chat", "bool"),
+    Rule("actor_rollout_ref.rollout.n", "int", 1),
+    Rule("actor_rollout_ref.rollout.temperature", "float", 0.0),
+    Rule("actor_rollout_ref.rollout.top_p", "float", 0.0, 1.0, lo_open=True),
+    Rule("actor_rollout_ref.rollout.top_k", "int", -1, why=" (-1: no top-k)"),
+    Rule("actor_rollout_ref.rollout.do_sample", "bool"),
+    Rule("actor_rollout_ref.rollout.val_kwargs.n", "int", 1),
+    Rule("actor_rollout_ref.rollout.val_kwargs.temperature", "float", 0.0),
+    Rule("actor_rollout_ref.rollout.val_kwargs.top_p", "float", 0.0, 1.0, lo_open=True),
+    Rule("actor_rollout_ref.rollout.val_kwargs.top_k", "int", -1, why=" (-1: no top-k)"),
+    Rule("actor_rollout_ref.rollout.val_kwargs.do_sample", "bool"),
+    Rule("actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu", "int", 1, nullable=True),
+    Rule("actor_rollout_ref.rollout.gpu_memory_utilization", "float", 0.0, 1.0, lo_open=True, when="gpu"),
+    Rule("actor_rollout_ref.actor.ppo_mini_batch_size", "int", 1),
+    Rule("actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu", "int", 1, nullable=True),
+    Rule("actor_rollout_ref.actor.ppo_epochs", "int", 1, why=" (0 epochs: the policy is never updated)"),
+    Rule("actor_rollout_ref.actor.use_dynamic_bsz", "bool"),
+    Rule("actor_rollout_ref.actor.optim.lr", "float", 0.0, lo_open=True),
+    Rule("actor_rollout_ref.actor.optim.weight_decay", "float", 0.0),
+    Rule("actor_rollout_ref.actor.optim.lr_warmup_steps_ratio", "float", 0.0, 1.0),
+    Rule("actor_rollout_ref.actor.optim.clip_grad", "float", 0.0, lo_open=True),
+    Rule("actor_rollout_ref.actor.clip_ratio", "float", 0.0, lo_open=True),
+    Rule("actor_rollout_ref.actor.clip_ratio_low", "float", 0.0, 1.0, lo_open=True, nullable=True),
+    Rule("actor_rollout_ref.actor.clip_ratio_high", "float", 0.0, lo_open=True, nullable=True),
+    Rule("actor_rollout_ref.actor.clip_ratio_c", "float", 1.0, lo_open=True, why=" (the dual-clip bound)"),
+    Rule("actor_rollout_ref.actor.entropy_coeff", "float", 0.0, why=" (a negative coefficient rewards low entropy)"),
+    Rule("actor_rollout_ref.actor.use_kl_loss", "bool"),
+    Rule("actor_rollout_ref.actor.kl_loss_coef", "float", 0.0, when="kl_loss"),
+    Rule("critic.optim.lr", "float", 0.0, lo_open=True, when="critic"),
+    Rule("critic.optim.weight_decay", "float", 0.0, when="critic"),
+    Rule("critic.optim.lr_warmup_steps_ratio", "float", 0.0, 1.0, when="critic"),
+    Rule("critic.optim.clip_grad", "float", 0.0, lo_open=True, when="critic"),
+    Rule("critic.ppo_mini_batch_size", "int", 1, when="critic"),
+    Rule("critic.ppo_micro_batch_size_per_gpu", "int", 1, nullable=True, when="critic"),
+    Rule("critic.ppo_epochs", "int", 0, when="critic"),
+    Rule("critic.cliprange_value", "float", 0.0, lo_open=True, when="gae"),
+    Rule("algorithm.gamma", "float", 0.0, 1.0, when="gae"),
+    Rule("algorithm.lam", "float", 0.0, 1.0, when="gae"),
+    Rule("algorithm.kl_ctrl.kl_coef", "float", 0.0),
+    Rule("trainer.total_epochs", "int", 1),
+    Rule("trainer.total_training_steps", "int", 1, nullable=True, why=" (null: epochs x steps per epoch)"),
+    Rule("trainer.n_gpus_per_node", "int", 1),
+    Rule("trainer.nnodes", "int", 1),
+    Rule("trainer.save_freq", "int", why=" (-1: no checkpoints)"),
+    Rule("trainer.test_freq", "int", why=" (-1: no validation during training)"),
+    Rule("trainer.critic_warmup", "int", 0),
+    Rule("trainer.val_before_train", "bool"),
+    Rule("trainer.resume_mode", "choice", choices=("auto", "disable", "resume_path")),
 )
-_CRITIC_NUMBERS = (
-    ("critic.optim.lr", float, 0.0, False),
-    ("critic.ppo_mini_batch_size", int, 1, True),
-    ("critic.ppo_epochs", int, 0, True),
-)
+
+
+def _rule_applies(config: DictConfig, rule: Rule) -> bool:
+    if rule.when == "critic":
+        return _critic_on(config)
+    if rule.when == "gae":
+        return str(config.algorithm.adv_estimator) == "gae"
+    if rule.when == "kl_loss":
+        return OmegaConf.select(config, "actor_rollout_ref.actor.use_kl_loss") is True
+    if rule.when == "gpu":
+        return str(config.trainer.get("device", "cuda")) != "cpu"
+    return True
+
+
+def _range_text(rule: Rule) -> str:
+    if rule.lo is not None and rule.hi is not None:
+        return f"a value in {'(' if rule.lo_open else '['}{rule.lo:g}, {rule.hi:g}{')' if rule.hi_open else ']'}"
+    if rule.lo is not None:
+        return f"a value {'>' if rule.lo_open else '>='} {rule.lo:g}"
+    return f"a value {'<' if rule.hi_open else '<='} {rule.hi:g}"
+
+
+def rule_problem(rule: Rule, value: Any) -> str | None:
+    """What is wrong with ``value`` for ``rule`` (one line naming the key), or None."""
+    import math
+
+    if value is None and rule.nullable:
+        return None
+    if rule.kind == "bool":
+        return None if isinstance(value, bool) else f"{rule.key}={value!r}; expected true or false"
+    if rule.kind == "choice":
+        if value in rule.choices:
+            return None
+        return f"{rule.key}={value!r}; choose one of {', '.join(rule.choices)}"
+    null = " or null" if rule.nullable else ""
+    if rule.kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+        return f"{rule.key}={value!r}; expected an integer{null}{rule.why}"
+    if rule.kind == "float" and (
+        isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+    ):
+        return f"{rule.key}={value!r}; expected a finite number{null}{rule.why}"
+    low = rule.lo is not None and (value <= rule.lo if rule.lo_open else value < rule.lo)
+    high = rule.hi is not None and (value >= rule.hi if rule.hi_open else value > rule.hi)
+    if low or high:
+        return f"{rule.key}={value}; expected {_range_text(rule)}{rule.why}"
+    return None
 
 
 def check_verl_values(config: DictConfig) -> None:
-    """Types and ranges of the verl settings a typo makes nonsensical (a negative learning rate, a response
-    length <= 0, zero steps): verl accepts several of them and fails mid-run or trains on nothing."""
-    import math
-
-    keys = _VERL_NUMBERS + (_CRITIC_NUMBERS if _critic_on(config) else ())
-    if str(config.trainer.get("device", "cuda")) != "cpu":
-        utilization = OmegaConf.select(config, "actor_rollout_ref.rollout.gpu_memory_utilization")
-        if not isinstance(utilization, (int, float)) or isinstance(utilization, bool) or not 0 < utilization <= 1:
-            raise SPPOConfigError(
-                f"actor_rollout_ref.rollout.gpu_memory_utilization={utilization!r}; expected a fraction in (0, 1]"
-            )
-    for key, kind, low, inclusive in keys:
-        value = OmegaConf.select(config, key)
-        if value is None and key == "trainer.total_training_steps":
+    """Types and ranges of the verl settings in :data:`VERL_RULES`, the rollout engine's name, the loggers, the
+    policy loss, dynamic batching's token budget and the resume path: verl accepts several of them and fails
+    mid-run (after Ray started) or trains on nothing."""
+    for rule in VERL_RULES:
+        if not _rule_applies(config, rule):
             continue
-        ok_type = not isinstance(value, bool) and (
-            isinstance(value, int) if kind is int else isinstance(value, (int, float)) and math.isfinite(value)
+        problem = rule_problem(rule, OmegaConf.select(config, rule.key))
+        if problem:
+            raise SPPOConfigError(problem)
+    for role in ("actor_rollout_ref.actor", "critic"):
+        betas = OmegaConf.select(config, f"{role}.optim.betas")
+        if (role == "actor_rollout_ref.actor" or _critic_on(config)) and betas is not None:
+            items = list(betas) if isinstance(betas, (list, tuple, ListConfig)) else None
+            if (
+                items is None
+                or len(items) != 2
+                or any(rule_problem(Rule("b", "float", 0.0, 1.0, hi_open=True), b) for b in items)
+            ):
+                raise SPPOConfigError(f"{role}.optim.betas={betas!r}; expected [beta1, beta2], each in [0, 1)")
+    check_rollout_name(config)
+    check_loggers(config)
+    check_policy_loss(config)
+    check_dynamic_batching(config)
+    check_resume(config)
+
+
+def rollout_names(config: DictConfig) -> list[str]:
+    """The rollout engines verl can build (verl's replica registry; with ``platform=cpu`` also ``hf``, which
+    sppo.cpu registers in every process of such a run)."""
+    from verl.workers.rollout.replica import RolloutReplicaRegistry
+
+    cpu = {"hf"} if str(config.trainer.get("device", "cuda")) == "cpu" else set()
+    return sorted(set(RolloutReplicaRegistry._registry) | cpu)
+
+
+def check_rollout_name(config: DictConfig) -> None:
+    """``actor_rollout_ref.rollout.name`` is mandatory in verl's config (``???``) and must name a registered engine."""
+    key = "actor_rollout_ref.rollout.name"
+    if OmegaConf.is_missing(config.actor_rollout_ref.rollout, "name"):
+        raise SPPOConfigError(
+            f"{key} is not set (verl has no default): add {key}=vllm on a GPU node (or sglang; platform=cpu sets hf)"
         )
-        if not ok_type:
-            expected = "an integer" if kind is int else "a finite number"
-            raise SPPOConfigError(f"{key}={value!r}; expected {expected}")
-        if value < low or (value == low and not inclusive):
-            bound = f">= {low}" if inclusive else f"> {low:g}"
-            raise SPPOConfigError(f"{key}={value}; expected a value {bound}")
+    name = config.actor_rollout_ref.rollout.name
+    known = rollout_names(config)
+    if name not in known:
+        raise SPPOConfigError(
+            f"{key}={name!r} is not a rollout engine verl knows here; choose one of {', '.join(known)}"
+        )
+
+
+def check_loggers(config: DictConfig) -> None:
+    """Every ``trainer.logger`` backend must be one verl's ``Tracking`` supports (it asserts inside the Ray task
+    runner otherwise)."""
+    from verl.utils.tracking import Tracking
+
+    loggers = config.trainer.get("logger", None)
+    names = _files(loggers)
+    for name in names:
+        if name not in Tracking.supported_backend:
+            raise SPPOConfigError(
+                f"trainer.logger has {name!r}, which verl cannot log to; choose from "
+                f"{', '.join(Tracking.supported_backend)}"
+            )
+
+
+def _wandb_key_known() -> bool:
+    """W&B finds its API key: ``WANDB_API_KEY``, or a ``wandb login`` entry in the netrc file, or no key is needed
+    (``WANDB_MODE=offline`` / ``disabled``)."""
+    if os.environ.get("WANDB_API_KEY") or os.environ.get("WANDB_MODE", "") in ("offline", "disabled", "dryrun"):
+        return True
+    netrc = Path(os.environ.get("NETRC", "~/.netrc")).expanduser()
+    try:
+        return "api.wandb.ai" in netrc.read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def check_wandb(config: DictConfig, dry_run: bool = True) -> list[str]:
+    """``trainer.logger`` with ``wandb`` (verl's default: [console, wandb]) needs the wandb package and an API key;
+    without them verl's tracker fails inside the Ray task runner (wandb cannot ask for a key there). A dry run
+    warns; a launch refuses."""
+    import importlib.util
+
+    if "wandb" not in _files(config.trainer.get("logger", None)):
+        return []
+    if importlib.util.find_spec("wandb") is None:
+        message = "trainer.logger includes wandb but the wandb package is not installed: pip install wandb"
+    elif not _wandb_key_known():
+        message = "trainer.logger includes wandb but WANDB_API_KEY is not set (and no `wandb login`)"
+    else:
+        return []
+    message += "; or log elsewhere: trainer.logger=[console,file] (or WANDB_MODE=offline)"
+    if dry_run:
+        return [message]
+    raise SPPOConfigError(message)
+
+
+def check_policy_loss(config: DictConfig) -> None:
+    """``actor.policy_loss.loss_mode`` must be registered in verl (looked up only inside the actor, mid-run)."""
+    from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY
+
+    mode = OmegaConf.select(config, "actor_rollout_ref.actor.policy_loss.loss_mode")
+    if mode is not None and mode not in POLICY_LOSS_REGISTRY:
+        raise SPPOConfigError(
+            f"actor_rollout_ref.actor.policy_loss.loss_mode={mode!r} is unknown; choose one of "
+            f"{', '.join(sorted(POLICY_LOSS_REGISTRY))}"
+        )
+
+
+def check_dynamic_batching(config: DictConfig) -> None:
+    """With dynamic batch sizes, one micro-batch holds at most ``ppo_max_token_len_per_gpu`` tokens: a budget below
+    one full sequence (prompt + response) cannot hold the longest sample."""
+    need = int(config.data.max_prompt_length) + int(config.data.max_response_length)
+    roles = [("actor_rollout_ref.actor", config.actor_rollout_ref.actor)]
+    if _critic_on(config):
+        roles.append(("critic", config.critic))
+    for name, sec in roles:
+        if not sec.get("use_dynamic_bsz", False):
+            continue
+        budget = sec.get("ppo_max_token_len_per_gpu", None)
+        problem = rule_problem(Rule(f"{name}.ppo_max_token_len_per_gpu", "int", 1), budget)
+        if problem:
+            raise SPPOConfigError(problem)
+        if budget < need:
+            raise SPPOConfigError(
+                f"{name}.ppo_max_token_len_per_gpu={budget} is below one full sequence "
+                f"(data.max_prompt_length + data.max_response_length = {need}) with {name}.use_dynamic_bsz=True"
+            )
+
+
+def check_resume(config: DictConfig) -> None:
+    """``trainer.resume_mode=resume_path`` needs ``trainer.resume_from_path``, a ``global_step_N`` folder."""
+    if config.trainer.get("resume_mode", "auto") != "resume_path":
+        return
+    path = config.trainer.get("resume_from_path", None)
+    if not path:
+        raise SPPOConfigError(
+            "trainer.resume_mode=resume_path needs trainer.resume_from_path=<.../global_step_N>; "
+            "or use trainer.resume_mode=auto (the latest checkpoint in trainer.default_local_dir)"
+        )
+    if not _is_remote(str(path)) and not os.path.isdir(os.path.expanduser(str(path))):
+        raise SPPOConfigError(f"trainer.resume_from_path={path}: no such folder (expected .../global_step_N)")
+
+
+def check_mandatory(config: DictConfig) -> None:
+    """No setting the run reads is left at ``???`` (a mandatory value verl's config does not fill in):
+    otherwise an ``omegaconf`` traceback when verl reads it, possibly inside Ray. The reward model's own rollout
+    section is read only when ``reward.reward_model.enable`` is true."""
+    if OmegaConf.is_missing(config.actor_rollout_ref.rollout, "name"):
+        check_rollout_name(config)
+    skip = () if OmegaConf.select(config, "reward.reward_model.enable") else ("reward.reward_model",)
+    for key in missing_keys(config):
+        if not any(key == s or key.startswith(s + ".") for s in skip):
+            raise SPPOConfigError(f"{key} is not set (verl's config has no default): add {key}=<value>")
+
+
+def missing_keys(node: Any, prefix: str = "") -> list[str]:
+    """The dotted keys of every ``???`` value under ``node``."""
+    out: list[str] = []
+    if isinstance(node, DictConfig):
+        keys = list(node.keys())
+    elif isinstance(node, ListConfig):
+        keys = list(range(len(node)))
+    else:
+        return out
+    for key in keys:
+        path = f"{prefix}{key}"
+        if OmegaConf.is_missing(node, key):
+            out.append(path)
+            continue
+        child = node._get_node(key)
+        if isinstance(child, (DictConfig, ListConfig)):
+            out += missing_keys(child, path + ".")
+    return out
 
 
 def _nearest_existing(path: Path) -> Path:
@@ -325,6 +581,16 @@ def check_writable_outputs(config: DictConfig) -> None:
         if path.exists() and path.is_dir() != is_dir:
             kind = "a file" if is_dir else "a directory"
             raise SPPOConfigError(f"{key}={value} is {kind}; expected {'a directory' if is_dir else 'a file path'}")
+        if not is_dir and path.exists():
+            # the log of an earlier launch of the run: a resume appends to it (opening to append changes nothing)
+            try:
+                with open(path, "ab"):
+                    pass
+            except OSError as exc:
+                raise SPPOConfigError(
+                    f"{key}={value} exists and cannot be appended to ({exc.strerror or exc})"
+                ) from None
+            continue
         base = _nearest_existing(path)
         if not base.is_dir() or not os.access(base, os.W_OK | os.X_OK):
             raise SPPOConfigError(f"{key}={value} cannot be written ({base} is not a writable directory)")
@@ -335,12 +601,19 @@ def check_data_files(config: DictConfig) -> None:
     with a reward function other than SPPO's math scorer, its scorer-specific rules are left out."""
     from sppo.data import check_training_file
 
+    columns = [(k, OmegaConf.select(config, k)) for k in ("data.prompt_key", "data.reward_fn_key")]
     reward_path = str(OmegaConf.select(config, "reward.custom_reward_function.path") or "")
     math_scorer = reward_path.startswith("pkg://sppo.reward") and not reward_path.startswith("pkg://sppo.reward.")
     for key in ("data.train_files", "data.val_files"):
         for path in _files(OmegaConf.select(config, key)):
             if _is_remote(path) or not os.path.isfile(os.path.expanduser(path)):
                 continue  # remote files are checked by verl; missing ones by check_files
+            names = _parquet_columns(os.path.expanduser(path))
+            for column_key, column in columns:
+                if names is not None and column is not None and column not in names:
+                    raise SPPOConfigError(
+                        f"{column_key}={column!r}: {key} {path} has no such column (it has {', '.join(names)})"
+                    )
             problems = check_training_file(os.path.expanduser(path), math_scorer=math_scorer)
             if problems:
                 more = (
@@ -349,6 +622,16 @@ def check_data_files(config: DictConfig) -> None:
                     else ""
                 )
                 raise SPPOConfigError(f"{key}: {problems[0]}{more}")
+
+
+def _parquet_columns(path: str) -> list[str] | None:
+    """The column names of a parquet file, or None when it cannot be read (the data check reports that)."""
+    try:
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    except Exception:  # noqa: BLE001 - pyarrow raises several types for a bad file
+        return None
 
 
 TRAINER_MODES = ("sync", "colocate_async", "separate_async")  # verl 0.9.1's registered v1 trainers (SPPO_TRAINERS)
@@ -402,6 +685,7 @@ def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
 
     ``dry_run=False`` (a real launch) turns what must hold on this node into errors: flash-attn on a GPU node.
     GPUs not visible here stay a warning in both modes (the launch may come from a GPU-less Ray head)."""
+    check_mandatory(config)
     check_verl_values(config)
     check_estimator(config)
     check_trainer_mode(config)
@@ -413,6 +697,7 @@ def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
     check_writable_outputs(config)
     warnings += check_gpus(config, dry_run=True)
     warnings += check_flash_attn(config, dry_run=dry_run)
+    warnings += check_wandb(config, dry_run=dry_run)
     return warnings
 
 

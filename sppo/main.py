@@ -114,7 +114,7 @@ def run(config: DictConfig) -> None:
 
 
 @hydra.main(config_path=CONFIG_DIR, config_name="sppo_trainer", version_base=None)
-def main(config: DictConfig) -> None:
+def _hydra_main(config: DictConfig) -> None:
     try:
         run(config)
     except KeyboardInterrupt:
@@ -122,12 +122,112 @@ def main(config: DictConfig) -> None:
         # from the last complete one (trainer.resume_mode=auto)
         print("sppo: interrupted; rerun the same command to resume from the latest checkpoint", file=sys.stderr)
         sys.exit(130)
-    except Exception as exc:  # noqa: BLE001 - turn SPPO errors into one line, re-raise the rest
-        message = _sppo_error_message(exc)
+    except Exception as exc:  # noqa: BLE001 - turn SPPO and config errors into one line, re-raise the rest
+        message = _sppo_error_message(exc) or _config_error_message(exc)
         if message is None:
             raise
         print(f"sppo: error: {message}", file=sys.stderr)
         sys.exit(2)
+
+
+class _CommandLineError(Exception):
+    """A command line hydra cannot parse (an unknown flag, an override without ``=``, an unclosed bracket)."""
+
+
+def _check_command_line(argv: list[str]) -> None:
+    """hydra's own flags and override grammar, checked first so that a typo is one line (hydra prints its usage or
+    a multi-line report and exits with 1 or 2)."""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+    from hydra.errors import OverrideParseException
+
+    parser = get_args_parser()
+
+    def error(message: str) -> None:
+        raise _CommandLineError(f"{message} (hydra flags: --help, --cfg job, --resolve, ...; settings: key=value)")
+
+    parser.error = error  # argparse reports bad flags through this method
+    args = parser.parse_args(argv)
+    try:
+        OverridesParser.create().parse_overrides(args.overrides)
+    except OverrideParseException as exc:
+        raise _CommandLineError(_hydra_message(exc)) from None
+
+
+def _hydra_message(exc: BaseException) -> str:
+    """hydra's multi-line report as one line: its lines joined, without the links and the config search path."""
+    lines: list[str] = []
+    options: list[str] = []
+    for raw in str(exc).splitlines():
+        line = raw.strip()
+        if line.startswith("Config search path") or line.startswith("provider="):
+            break
+        if not line or line.startswith("See https://hydra.cc"):
+            continue
+        line = line.rstrip(".")
+        if raw.startswith("\t") and lines and lines[-1].startswith("Available options"):
+            options.append(line)
+            continue
+        if options:
+            lines[-1] += " " + ", ".join(options)
+            options = []
+        lines.append(line)
+    if options:
+        lines[-1] += " " + ", ".join(options)
+    cause = exc.__cause__
+    if cause is not None and str(cause).strip():
+        first = str(cause).strip().splitlines()[0]
+        if "is not in struct" in first:
+            first += " (a typo? a key that verl's config does not have needs a + prefix)"
+        lines.append(first)
+    return "; ".join(lines) if lines else type(exc).__name__
+
+
+def _config_error_message(exc: BaseException) -> str | None:
+    """One line for a hydra or omegaconf error (a setting that is missing, of the wrong type, or cannot be
+    resolved), or None for any other exception."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    if not isinstance(exc, (HydraException, OmegaConfBaseException)):
+        return None
+    if isinstance(exc, OmegaConfBaseException):
+        key = getattr(exc, "full_key", None)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if type(exc).__name__ == "MissingMandatoryValue" and key:
+            return f"{key} is not set (verl's config has no default): add {key}=<value>"
+        return f"{key}: {first}" if key and key not in first else first
+    return _hydra_message(exc)
+
+
+def main() -> None:
+    """``python -m sppo.main [hydra overrides]``: hydra's errors (a misspelt key, a missing ``=``, an unknown key
+    without ``+``, a config group option that does not exist) are one ``sppo: error:`` line with exit code 2, as are
+    SPPO's and the launch checks' (docs/errors.md); Ctrl-C is one line with exit code 130."""
+    import warnings
+
+    # verl announces at import that optional engines (megatron, torchtitan, ...) are not installed: noise on the
+    # stderr whose error contract is one line
+    warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
+    try:
+        _check_command_line(sys.argv[1:])
+    except _CommandLineError as exc:
+        print(f"sppo: error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    user_setting = os.environ.get("HYDRA_FULL_ERROR")
+    if user_setting is None:
+        os.environ["HYDRA_FULL_ERROR"] = "1"  # hydra raises its errors instead of printing a multi-line report
+    try:
+        _hydra_main()
+    except Exception as exc:  # noqa: BLE001 - hydra's own errors (composition) become one line
+        message = _config_error_message(exc) if user_setting is None else None
+        if message is None:
+            raise
+        print(f"sppo: error: {message}", file=sys.stderr)
+        sys.exit(2)
+    finally:
+        if user_setting is None:
+            os.environ.pop("HYDRA_FULL_ERROR", None)
 
 
 if __name__ == "__main__":

@@ -18,12 +18,11 @@ from __future__ import annotations
 import json
 import os
 import sys
-from pathlib import Path
 from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sppo.config_checks import SPPO_ESTIMATORS
+from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
 from sppo.critic_batching import critic_batching, critic_sp_size, describe
 from sppo.launch_checks import (
     _critic_on,
@@ -161,8 +160,6 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
                 f"trainer.total_epochs={summary['total_epochs']} x {per_epoch} steps/epoch stops before "
                 f"trainer.total_training_steps={steps}"
             )
-    if "wandb" in summary["logger"] and not os.environ.get("WANDB_API_KEY"):
-        warnings.append("trainer.logger includes wandb but WANDB_API_KEY is not set")
     if summary["checkpoints"]["save_freq"] <= 0:
         warnings.append("trainer.save_freq <= 0: no checkpoints, so the run cannot resume")
 
@@ -258,6 +255,14 @@ def _to_container(config: DictConfig) -> Any:
 
 def dry_run(config: DictConfig) -> None:
     """Check ``config``, print it resolved and the summary, optionally write JSON; never starts Ray."""
+    out = os.environ.get("SPPO_DRY_RUN_JSON", "")
+    if out:
+        from sppo.cli_errors import UserError, check_output_file
+
+        try:
+            check_output_file(out, flag="SPPO_DRY_RUN_JSON")
+        except UserError as exc:
+            raise SPPOConfigError(str(exc)) from None
     warnings = launch_checks(config, dry_run=True)
     validate_with_verl(config)
     summary, more = summarize(config)
@@ -266,10 +271,10 @@ def dry_run(config: DictConfig) -> None:
     if not _flag("SPPO_DRY_RUN_QUIET"):
         print(OmegaConf.to_yaml(OmegaConf.create(resolved)))
     print(format_summary(summary, warnings))
-    out = os.environ.get("SPPO_DRY_RUN_JSON", "")
     if out:
-        Path(out).parent.mkdir(parents=True, exist_ok=True)
-        Path(out).write_text(
-            json.dumps({"config": resolved, "summary": summary, "warnings": warnings}, indent=1, default=str)
+        from sppo.cli_errors import write_text_atomic
+
+        write_text_atomic(
+            out, json.dumps({"config": resolved, "summary": summary, "warnings": warnings}, indent=1, default=str)
         )
         print(f"dry run: resolved config written to {out}", file=sys.stderr)

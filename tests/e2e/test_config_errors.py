@@ -174,6 +174,84 @@ def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp
             "trainer.default_local_dir=TMP/a_file",
             "trainer.default_local_dir=TMP/a_file is a file; expected a directory",
         ),
+        # issue 25: verl's own actor, rollout, data and trainer keys that verl accepts and then fails on inside Ray
+        # (or trains on something else)
+        (
+            "actor_rollout_ref.actor.ppo_epochs=0",
+            "actor_rollout_ref.actor.ppo_epochs=0; expected a value >= 1 (0 epochs: the policy is never updated)",
+        ),
+        ("actor_rollout_ref.actor.clip_ratio=-0.2", "actor_rollout_ref.actor.clip_ratio=-0.2; expected a value > 0"),
+        (
+            "actor_rollout_ref.actor.clip_ratio_low=1.5",
+            "actor_rollout_ref.actor.clip_ratio_low=1.5; expected a value in (0, 1]",
+        ),
+        (
+            "actor_rollout_ref.actor.clip_ratio_c=0.5",
+            "actor_rollout_ref.actor.clip_ratio_c=0.5; expected a value > 1 (the dual-clip bound)",
+        ),
+        (
+            "actor_rollout_ref.actor.entropy_coeff=-0.01",
+            "actor_rollout_ref.actor.entropy_coeff=-0.01; expected a value >= 0 (a negative coefficient",
+        ),
+        (
+            "actor_rollout_ref.actor.optim.weight_decay=-0.1",
+            "actor_rollout_ref.actor.optim.weight_decay=-0.1; expected a value >= 0",
+        ),
+        (
+            "actor_rollout_ref.actor.optim.lr_warmup_steps_ratio=2",
+            "actor_rollout_ref.actor.optim.lr_warmup_steps_ratio=2; expected a value in [0, 1]",
+        ),
+        (
+            "actor_rollout_ref.actor.optim.betas=[0.9,1.5]",
+            "actor_rollout_ref.actor.optim.betas=[0.9, 1.5]; expected [beta1, beta2], each in [0, 1)",
+        ),
+        (
+            "actor_rollout_ref.actor.policy_loss.loss_mode=vanila",
+            "actor_rollout_ref.actor.policy_loss.loss_mode='vanila' is unknown; choose one of",
+        ),
+        (
+            "actor_rollout_ref.actor.use_dynamic_bsz=true actor_rollout_ref.actor.ppo_max_token_len_per_gpu=8",
+            "actor_rollout_ref.actor.ppo_max_token_len_per_gpu=8 is below one full sequence "
+            "(data.max_prompt_length + data.max_response_length = 36)",
+        ),
+        ("actor_rollout_ref.rollout.top_p=1.5", "actor_rollout_ref.rollout.top_p=1.5; expected a value in (0, 1]"),
+        ("actor_rollout_ref.rollout.top_k=-5", "actor_rollout_ref.rollout.top_k=-5; expected a value >= -1"),
+        (
+            "actor_rollout_ref.rollout.val_kwargs.n=0",
+            "actor_rollout_ref.rollout.val_kwargs.n=0; expected a value >= 1",
+        ),
+        (
+            "actor_rollout_ref.rollout.val_kwargs.temperature=-1",
+            "actor_rollout_ref.rollout.val_kwargs.temperature=-1; expected a value >= 0",
+        ),
+        (
+            "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=0",
+            "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=0; expected a value >= 1",
+        ),
+        (
+            "actor_rollout_ref.rollout.name=vlm",
+            "actor_rollout_ref.rollout.name='vlm' is not a rollout engine verl knows here; choose one of hf,",
+        ),
+        ("data.truncation=sideways", "data.truncation='sideways'; choose one of error, left, right, middle"),
+        ("data.filter_overlong_prompts=maybe", "data.filter_overlong_prompts='maybe'; expected true or false"),
+        ("data.prompt_key=question", "data.prompt_key='question': data.train_files /"),
+        ("critic.optim.weight_decay=-1", "critic.optim.weight_decay=-1; expected a value >= 0"),
+        ("trainer.logger=[console,tensorbord]", "trainer.logger has 'tensorbord', which verl cannot log to"),
+        ("trainer.save_freq=abc", "trainer.save_freq='abc'; expected an integer (-1: no checkpoints)"),
+        ("trainer.resume_mode=resume", "trainer.resume_mode='resume'; choose one of auto, disable, resume_path"),
+        ("trainer.resume_mode=resume_path", "trainer.resume_mode=resume_path needs trainer.resume_from_path="),
+        (
+            "trainer.resume_mode=resume_path trainer.resume_from_path=TMP/global_step_9",
+            "trainer.resume_from_path=TMP/global_step_9: no such folder",
+        ),
+        (
+            "platform=gpu actor_rollout_ref.rollout.name=???",
+            "actor_rollout_ref.rollout.name is not set (verl has no default): add actor_rollout_ref.rollout.name=vllm",
+        ),
+        (
+            "sppo.calibration_log=/proc/version",
+            "sppo.calibration_log=/proc/version exists and cannot be appended to",
+        ),
     ],
 )
 def test_launch_checks_refuse_nonsense_verl_values(tiny_task, tmp_path, override, message):
@@ -181,7 +259,7 @@ def test_launch_checks_refuse_nonsense_verl_values(tiny_task, tmp_path, override
 
     (tmp_path / "a_file").write_text("")  # a path under a file cannot be created, even by root
     override, message = override.replace("TMP", str(tmp_path)), message.replace("TMP", str(tmp_path))
-    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [override])
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + override.split())
     check_config(cfg)
     with pytest.raises(SPPOConfigError) as err:
         launch_checks(cfg, dry_run=False)
@@ -201,3 +279,167 @@ def test_launch_checks_run_the_data_file_checks(tiny_task, tmp_path):
     assert launch_checks(_compose(tiny_overrides(tiny_task, tmp_path, steps=1)), dry_run=False) == []
     with pytest.raises(SPPOConfigError, match=r"^data.train_files: .*bad.parquet"):
         launch_checks(cfg, dry_run=False)
+
+
+def test_an_existing_calibration_log_is_appended_to_on_resume(tiny_task, tmp_path):
+    """Issue 25: a resumed run (the quickstart's rerun) finds its calibration log from the first launch; appending
+    to a file in a writable folder is fine, and the check leaves the file as it was."""
+    from sppo.launch_checks import launch_checks
+
+    log = tmp_path / "calibration.jsonl"
+    log.write_text('{"step": 1, "p": [0.5], "r": [1.0]}\n')
+    before = (log.read_bytes(), log.stat().st_mtime_ns)
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + [f"sppo.calibration_log={log}"])
+    check_config(cfg)
+    assert launch_checks(cfg, dry_run=False) == []
+    assert (log.read_bytes(), log.stat().st_mtime_ns) == before
+
+
+def test_wandb_without_a_key_is_refused_at_launch_and_a_warning_in_a_dry_run(tiny_task, tmp_path, monkeypatch):
+    """verl's default logger is [console, wandb]; without an API key wandb fails inside the Ray task runner."""
+    from sppo.launch_checks import launch_checks
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "no_netrc"))
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + ["trainer.logger=[console,wandb]"])
+    check_config(cfg)
+    message = (
+        "trainer.logger includes wandb but WANDB_API_KEY is not set (and no `wandb login`); or log elsewhere: "
+        "trainer.logger=[console,file] (or WANDB_MODE=offline)"
+    )
+    with pytest.raises(SPPOConfigError) as err:
+        launch_checks(cfg, dry_run=False)
+    assert str(err.value) == message
+    assert launch_checks(cfg, dry_run=True) == [message]
+    monkeypatch.setenv("WANDB_MODE", "offline")
+    assert launch_checks(cfg, dry_run=False) == []
+
+
+def _sppo_main(argv: list[str], cwd, env_extra: dict | None = None, timeout: int = 280) -> subprocess.CompletedProcess:
+    env = dict(os.environ, HF_HUB_OFFLINE="1", **(env_extra or {}))
+    env.pop("VERL_PLATFORM", None)
+    env.pop("HYDRA_FULL_ERROR", None)
+    return subprocess.run(
+        [sys.executable, "-m", "sppo.main", *argv], cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout
+    )
+
+
+# hydra's own errors (issue 25): each is one `sppo: error:` line with exit code 2, not hydra's multi-line report
+# with exit code 1 (or argparse's usage with 2). Nothing is written (not even hydra's run folder).
+HYDRA_CASES = [
+    ("unknown flag", ["--foo"], "unrecognized arguments: --foo (hydra flags: --help, --cfg job"),
+    ("missing =", ["trainer.total_epochs"], "Error parsing override 'trainer.total_epochs'; missing EQUAL at '<EOF>'"),
+    ("unclosed list", ["data.train_files=[a.parquet"], "no viable alternative at input '[a.parquet'"),
+    (
+        "misspelt key",
+        ["trainer.totl_epochs=3"],
+        "Could not override 'trainer.totl_epochs'; To append to your config use +trainer.totl_epochs=3; "
+        "Key 'totl_epochs' is not in struct (a typo? a key that verl's config does not have needs a + prefix)",
+    ),
+    (
+        "+ on an existing key",
+        ["+trainer.total_epochs=3"],
+        "Could not append to config. An item is already at 'trainer.total_epochs'",
+    ),
+    (
+        "unknown platform",
+        ["platform=gpux"],
+        "In 'sppo_trainer': Could not find 'platform/gpux'; Available options in 'platform': cpu, gpu",
+    ),
+    ("delete a missing key", ["~trainer.nokey"], "Could not delete from config. 'trainer.nokey' does not exist"),
+    ("bad --cfg", ["--cfg", "jobs"], "argument --cfg/-c: invalid choice: 'jobs'"),
+]
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("name, argv, needle", HYDRA_CASES, ids=[c[0] for c in HYDRA_CASES])
+def test_hydra_errors_are_one_line(tmp_path, name, argv, needle):
+    from tests.bad_input import check_case
+
+    line = check_case("sppo.main", "sppo", argv, tmp_path)
+    assert line == f"sppo: error: {needle}" or line.startswith(f"sppo: error: {needle}"), line
+
+
+#: The README's GPU-node command, corrected (issue 25): verl's config has no rollout engine and no micro-batch
+#: sizes, saves no checkpoints (so a rerun cannot resume), and its default logger (wandb) needs an API key.
+#: MODEL, DATA: local stand-ins in the test.
+README_GPU_COMMAND = [
+    "data.train_files=DATA/deepscaler-math.parquet",
+    "data.val_files=DATA/offline_eval/math__math_500.parquet",
+    "actor_rollout_ref.model.path=MODEL",
+    "critic.model.path=MODEL",
+    "reward.custom_reward_function.path=pkg://sppo.reward",
+    "trainer.n_gpus_per_node=4",
+    "actor_rollout_ref.rollout.name=vllm",
+    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
+    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4",
+    "critic.ppo_micro_batch_size_per_gpu=4",
+    "data.filter_overlong_prompts=True",
+    "trainer.save_freq=20",
+    "trainer.test_freq=10",
+    "trainer.logger=[console,file]",
+]
+
+
+@pytest.fixture(scope="module")
+def readme_data(tmp_path_factory):
+    """DATA/deepscaler-math.parquet and DATA/offline_eval/math__math_500.parquet as sppo.data.prepare writes them
+    (both from the MATH-500 fixture: the command only needs files of the right format)."""
+    import io
+    import shutil
+
+    from sppo.data.prepare import prepare
+    from sppo.data.sources import SPECS
+
+    root = tmp_path_factory.mktemp("readme_data")
+    prepare(SPECS["math500"], root, source=REPO / "tests" / "fixtures" / "math500_sample.jsonl", log=io.StringIO())
+    shutil.copy(root / "offline_eval" / "math__math_500.parquet", root / "deepscaler-math.parquet")
+    return root
+
+
+def _readme_command(data, model, drop: tuple[str, ...] = ()) -> list[str]:
+    return [
+        a.replace("DATA", str(data)).replace("MODEL", str(model)) for a in README_GPU_COMMAND if not a.startswith(drop)
+    ]
+
+
+@pytest.mark.timeout(600)
+def test_the_readme_gpu_command_passes_the_dry_run(tiny_task, readme_data, tmp_path):
+    """The corrected command (with a local model for the hub id) passes every launch check and verl's own."""
+    proc = _sppo_main(
+        [*_readme_command(readme_data, tiny_task.policy), "sppo.dry_run=true", f"trainer.default_local_dir={tmp_path}"],
+        tmp_path,
+        {"SPPO_DRY_RUN_QUIET": "1"},
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    warnings = [line for line in proc.stdout.splitlines() if line.startswith("warning:")]
+    # this machine has no GPU, and the stand-in training file holds 40 rows
+    expected = ("no CUDA device", "the critic needs flash-attn", "the training files hold 40 rows")
+    assert [w for w in warnings if not w.startswith(tuple(f"warning: {e}" for e in expected))] == []
+
+
+@pytest.mark.timeout(600)
+def test_the_readme_gpu_command_without_a_rollout_engine_is_one_line(tiny_task, readme_data, tmp_path):
+    """As the README wrote it (no rollout engine): one line naming the setting, not a MissingMandatoryValue
+    traceback from the dry run's summary or from inside Ray."""
+    argv = _readme_command(readme_data, tiny_task.policy, drop=("actor_rollout_ref.rollout.name",))
+    proc = _sppo_main([*argv, "sppo.dry_run=true", f"trainer.default_local_dir={tmp_path}"], tmp_path)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "Traceback" not in proc.stderr
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        "sppo: error: actor_rollout_ref.rollout.name is not set (verl has no default): add "
+        "actor_rollout_ref.rollout.name=vllm on a GPU node (or sglang; platform=cpu sets hf)"
+    ]
+
+
+@pytest.mark.timeout(600)
+def test_dry_run_json_into_a_folder_is_one_line(tiny_task, tmp_path):
+    (tmp_path / "folder").mkdir()
+    argv = [*tiny_overrides(tiny_task, tmp_path, steps=1), "sppo.dry_run=true"]
+    proc = _sppo_main(argv, tmp_path, {"SPPO_DRY_RUN_JSON": str(tmp_path / "folder")})
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert [line for line in proc.stderr.splitlines() if line.strip()] == [
+        f"sppo: error: SPPO_DRY_RUN_JSON {tmp_path / 'folder'}: is a folder, expected a file name"
+    ]
