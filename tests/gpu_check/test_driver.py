@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from sppo_lab.gpu_check import driver
+from sppo_lab.gpu_check import cuda_driver, driver
 from sppo_lab.gpu_check import report as R
 from tests.conftest import REPO
+from tests.gpu_check.test_report import position_after_three_batches
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -100,10 +101,17 @@ def test_summarize_collects_memory_and_throughput():
                        throughput_tokens_per_s_per_gpu=300.0),
         R.stage_result("eval", [R.assertion("c", True)], vllm={"tokens_per_s": 900.0}, hf={"tokens_per_s": 90.0}),
     ]  # fmt: skip
-    rep = driver.summarize(stages, 2048.0, "cuda", "H200", 12.0)
+    stages[0]["measured"]["stage_seconds"] = 41.5
+    stages[1]["measured"]["stage_seconds"] = 300.25
+    rep = driver.summarize(stages, 2048.0, "cuda", "H200", 12.0, {"engine": 150.0, "e2e_same": 540.0, "eval": 240.0},
+                           ["GPU-1234"])  # fmt: skip
     assert rep["passed"] is True and rep["gpu"] == "H200"
-    assert rep["memory"] == {"nvidia_smi_peak_mib": 2048.0, "engine_max_memory_allocated_gb": 1.25,
+    assert rep["memory"] == {"nvidia_smi_peak_mib": 2048.0, "nvidia_smi_gpus": ["GPU-1234"],
+                             "engine_max_memory_allocated_gb": 1.25,
                              "perf/max_memory_allocated_gb": {"e2e_same": {"actor": 2.0, "critic": 1.0}}}  # fmt: skip
+    # each stage's seconds beside its cap (the eval stage here wrote no time)
+    assert rep["stage_seconds"] == {"engine": 41.5, "e2e_same": 300.25, "eval": None}
+    assert rep["stage_budget_s"] == {"engine": 150.0, "e2e_same": 540.0, "eval": 240.0}
     assert rep["tokens_per_s"] == {"engine_train": 1000.0, "engine_infer": 5000.0, "e2e_same_perf/throughput": 300.0,
                                    "eval_vllm": 900.0, "eval_hf": 90.0}  # fmt: skip
 
@@ -116,14 +124,85 @@ def test_eval_stage_uses_the_newest_checkpoint(tmp_path):
     assert driver.trained_checkpoint(tmp_path) == tmp_path / "e2e_same" / "ckpt" / "global_step_3"
 
 
+def test_stage_budgets_fit_a_ten_minute_command_and_scale_with_budget_s():
+    assert driver.STAGE_BUDGET_S == {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240}
+    assert driver.TOTAL_BUDGET_S == 1410 and max(driver.STAGE_BUDGET_S.values()) < 600
+    assert driver.stage_caps() == {name: float(cap) for name, cap in driver.STAGE_BUDGET_S.items()}
+    assert driver.stage_caps(2820)["e2e_same"] == 1080  # a slow node: --budget-s doubles every cap
+    caps = {s.name: s.cap_s for s in driver.build_stages("cuda", Path("/w"), list(driver.ALL_STAGES))}
+    assert caps == driver.stage_caps()
+
+
 def test_build_stages_cuda_commands_and_budget(tmp_path):
     stages = driver.build_stages("cuda", tmp_path, list(driver.ALL_STAGES), budget_s=470)
     assert [s.name for s in stages] == list(driver.ALL_STAGES)
-    assert sum(s.cap_s for s in stages) <= 470 + 1e-9
+    assert sum(s.cap_s for s in stages) == pytest.approx(470)
     engine, same, small, ev = (s.command for s in stages)
     assert engine[1:3] == ["-m", "sppo_lab.gpu_check.engine_check"] and engine[engine.index("--device") + 1] == "cuda"
     assert same[same.index("--critic") + 1] == "same" and small[small.index("--critic") + 1] == "small"
     assert ev[ev.index("--model") + 1] == str(tmp_path / "e2e_same" / "ckpt" / "global_step_3")
     assert ev[ev.index("--data") + 1] == str(tmp_path / "task" / "eval.parquet")
+    # each e2e stage splits its own cap between its two launches (e2e.py); the stage runner kills it 10 s later
+    assert same[same.index("--timeout") + 1] == f"{stages[1].cap_s - 10:.0f}"
     with pytest.raises(ValueError):
         driver.build_stages("cuda", tmp_path, ["nope"])
+
+
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")
+def test_dataloader_position_with_worker_processes(tmp_path):
+    """verl's dataloader has workers (data.dataloader_num_workers): its state is a snapshot plus the steps since."""
+    assert position_after_three_batches(tmp_path, workers=2) == 3
+
+
+def test_nvidia_smi_samples_the_gpu_in_use_only():
+    assert driver.smi_gpu_ids("3,5", None) == ["3"]  # CUDA device 0 is the first visible one
+    assert driver.smi_gpu_ids("GPU-ab12,GPU-cd34", None) == ["GPU-ab12"]
+    assert driver.smi_gpu_ids(None, None) == ["0"] and driver.smi_gpu_ids("", None) == ["0"]
+    assert driver.smi_gpu_ids("3", "6f1c2d3e-0000-1111-2222-333344445555") == [
+        "GPU-6f1c2d3e-0000-1111-2222-333344445555"
+    ]
+    assert driver.smi_gpu_ids(None, "GPU-77") == ["GPU-77"]
+    assert driver.smi_command(["3"]) == [
+        "nvidia-smi",
+        "--query-gpu=memory.used",
+        "--format=csv",
+        "-lms",
+        "500",
+        "-i",
+        "3",
+    ]
+
+
+def fake_nvidia_smi(bin_dir: Path, lines: str) -> None:
+    bin_dir.mkdir(parents=True, exist_ok=True)
+    smi = bin_dir / "nvidia-smi"
+    smi.write_text(f"#!/usr/bin/env bash\nprintf '%s' '{lines}'\n")
+    smi.chmod(0o755)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA: the check would run")
+def test_gpus_torch_cannot_use_fail_the_check_in_one_line_naming_the_driver(tmp_path):
+    """nvidia-smi lists GPUs (driver 550, older than the 580 a CUDA 13 torch needs) but torch sees none: not a skip."""
+    fake_nvidia_smi(tmp_path / "bin", "0, NVIDIA H100 80GB HBM3, 550.54.15\n1, NVIDIA H100 80GB HBM3, 550.54.15\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, OUT=str(out), PATH=f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    env.pop("CUDA_VISIBLE_DEVICES", None)
+    proc = subprocess.run(["bash", "run_scripts/gpu_check.sh"], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=180)  # fmt: skip
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.splitlines() == [
+        f"gpu_check: FAILED: nvidia-smi lists 2 GPU(s) (driver 550.54.15) but torch {torch.__version__} (a CPU build) "
+        "cannot use them: install the GPU stack (bash uv_verl.sh, not --cpu), which needs NVIDIA driver >= 580"
+    ]
+    assert list(out.iterdir()) == []
+
+
+def test_nvidia_smi_gpus_reads_the_query_and_survives_a_failing_nvidia_smi(tmp_path, monkeypatch):
+    fake_nvidia_smi(tmp_path / "bin", "0, NVIDIA A100-SXM4-80GB, 575.51.03\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}:{os.environ['PATH']}")
+    assert cuda_driver.nvidia_smi_gpus() == [{"index": "0", "name": "NVIDIA A100-SXM4-80GB", "driver": "575.51.03"}]
+    (tmp_path / "bin" / "nvidia-smi").write_text("#!/usr/bin/env bash\necho 'NVIDIA-SMI has failed' ; exit 9\n")
+    assert cuda_driver.nvidia_smi_gpus() == []
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    assert cuda_driver.nvidia_smi_gpus() == []

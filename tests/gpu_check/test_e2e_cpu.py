@@ -32,5 +32,9 @@ def test_e2e_stage_on_cpu_trains_resumes_and_restores_the_weights(tmp_path):
     assert all(status.values()), (status, proc.stdout[-2000:])
     assert proc.returncode == 0
     assert set(status) >= {"train_ran", "validation_ran", "actor_trained", "critic_trained", "resume_ran",
-                           "actor_resumed_weights_equal", "critic_resumed_weights_equal", "latest_checkpoint_is_3"}  # fmt: skip
+                           "actor_resumed_weights_equal", "critic_resumed_weights_equal",
+                           "actor_resumed_optimizer_equal", "critic_resumed_optimizer_equal", "dataloader_resumed",
+                           "latest_checkpoint_is_3"}  # fmt: skip
+    position = next(a for a in result["assertions"] if a["name"] == "dataloader_resumed")["measured"]
+    assert position["batches_at_step_3"] == position["batches_at_step_2"] + 1
     assert result["measured"]["peak_memory_gb_by_role"], "verl's perf/max_memory_allocated_gb per role"

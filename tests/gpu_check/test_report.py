@@ -123,3 +123,69 @@ def test_failed_stage_is_one_failing_assertion():
 def test_write_json_turns_non_finite_into_null(tmp_path):
     path = R.write_json({"a": float("nan"), "b": [1.0, float("inf")], "c": torch.tensor(2.5)}, tmp_path / "r.json")
     assert json.loads(path.read_text()) == {"a": None, "b": [1.0, None], "c": 2.5}
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]  # the temporary file was renamed into place
+    R.write_json({"a": 1}, path)  # rewritten atomically
+    assert json.loads(path.read_text()) == {"a": 1} and [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
+def test_flatten_tensors_and_the_optimizer_state_of_a_checkpoint(tmp_path):
+    """AdamW's state_dict as verl saves it (optim_world_size_1_rank_0.pt): moments, steps and param groups by path."""
+    w = torch.nn.Parameter(torch.tensor([1.0, -2.0]))
+    opt = torch.optim.AdamW([w], lr=0.1)
+    w.grad = torch.tensor([0.5, 0.5])
+    opt.step()
+    (tmp_path / "actor").mkdir()
+    torch.save(opt.state_dict(), tmp_path / "actor" / "optim_world_size_1_rank_0.pt")
+    flat = R.load_fsdp_optim_state(tmp_path, "actor")
+    assert {
+        "state.0.step",
+        "state.0.exp_avg",
+        "state.0.exp_avg_sq",
+        "param_groups.0.lr",
+        "param_groups.0.params.0",
+    } <= set(flat)
+    assert torch.equal(flat["state.0.exp_avg"], torch.tensor([0.05, 0.05]))  # (1 - 0.9) x grad
+    assert flat["param_groups.0.lr"].item() == pytest.approx(0.1)
+    same = R.compare_states(flat, R.load_fsdp_optim_state(tmp_path, "actor"))
+    assert same["equal"] and same["tensors"] == len(flat)
+    empty = R.compare_states(flat, R.flatten_tensors(torch.optim.AdamW([w], lr=0.1).state_dict()))
+    assert not empty["equal"] and "state.0.exp_avg" in empty["missing"]  # a fresh optimizer has no moments
+    assert R.flatten_tensors({"a": [1, {"b": True}], "c": "text"}) == {
+        "a.0": torch.tensor(1.0, dtype=torch.float64),
+        "a.1.b": torch.tensor(1.0, dtype=torch.float64),
+    }
+    with pytest.raises(FileNotFoundError):
+        R.load_fsdp_optim_state(tmp_path, "critic")
+
+
+def position_after_three_batches(tmp_path, workers: int) -> int | None:
+    """R.load_dataloader_position of a torchdata StatefulDataLoader saved after 3 batches of 16, as verl saves it
+    (global_step_N/data.pt); with workers, state_dict() is the last snapshot (every 2 steps here) plus the steps since."""
+    from torchdata.stateful_dataloader import StatefulDataLoader
+
+    loader = StatefulDataLoader(list(range(80)), batch_size=16, num_workers=workers, snapshot_every_n_steps=2)
+    batches = iter(loader)
+    for _ in range(3):
+        next(batches)
+    torch.save(loader.state_dict(), tmp_path / "data.pt")
+    return R.load_dataloader_position(tmp_path)
+
+
+@pytest.mark.filterwarnings("ignore:'set_vital' is deprecated")
+def test_dataloader_position_of_a_stateful_dataloader(tmp_path):
+    """Batches yielded this epoch (with worker processes: tests/gpu_check/test_driver.py)."""
+    assert position_after_three_batches(tmp_path, workers=0) == 3
+    assert R.dataloader_position({"_snapshot": {"_snapshot_step": 4}, "_steps_since_snapshot": 1}) == 5
+    assert R.dataloader_position({"_num_yielded": 2, "_snapshot": {"_snapshot_step": 9}}) == 2
+    assert R.dataloader_position({"nothing": 1}) is None and R.dataloader_position(None) is None
+
+
+def test_the_rollout_server_is_found_by_its_own_log_line_not_by_the_word_vllm():
+    overrides = "+ exec python -m sppo.main actor_rollout_ref.rollout.name=vllm ... vllm vLLM VLLM\n"
+    assert not R.rollout_server_in_log(overrides, "cuda")
+    assert R.rollout_server_in_log(overrides + "(vLLMHttpServer pid=4321) INFO engine started\n", "cuda")
+    assert R.rollout_server_in_log("(vLLMHttpServer pid=4321, ip=10.0.0.2) INFO ...\n", "cuda")
+    assert not R.rollout_server_in_log("x (vLLMHttpServer pid=4321) in the middle of a line\n", "cuda")
+    assert R.rollout_server_in_log("(pid=7) serving at hf-rollout-0\n", "cpu") and not R.rollout_server_in_log(
+        "hf", "cpu"
+    )

@@ -4,12 +4,15 @@
     python -m sppo_lab.gpu_check ...                          (the same)
 
 Without CUDA (``torch.cuda.is_available()`` false) it prints one line saying it was skipped, writes nothing and
-exits 0. Otherwise it runs, within about 8 minutes on one GPU and without downloads:
+exits 0, unless nvidia-smi lists GPUs that torch cannot use (a driver too old for torch's CUDA build): then one
+``gpu_check: FAILED: ...`` line naming the driver needed, exit 1. Otherwise it runs, within STAGE_BUDGET_S (about
+24 minutes, each stage under 10) on one GPU and without downloads:
   engine     sppo_lab.gpu_check.engine_check --device cuda (bf16, remove-padding, gradient checkpointing, nccl)
   e2e_same   sppo_lab.gpu_check.e2e --critic same   (sppo.main: vLLM, 2 steps + checkpoints, resume, weights equal)
   e2e_small  sppo_lab.gpu_check.e2e --critic small  (the same with a smaller critic)
   eval       sppo_lab.gpu_check.evalcheck (sppo.eval generate --backend vllm vs hf on the checkpoint, score)
-while ``nvidia-smi --query-gpu=memory.used --format=csv -lms 500`` samples memory in the background.
+while ``nvidia-smi --query-gpu=memory.used --format=csv -lms 500 -i <the GPU in use>`` samples memory in the
+background. The report records each stage's seconds beside its budget.
 The report (``--out``; default ``$OUT/report.json`` when OUT is set, else runs/gpu_check/report.json) is
 written after every stage, so it exists even if a later stage crashes or the driver is killed; a stage
 that fails, times out or writes no result adds a failing ``<stage>.completed`` assertion. Exit status 1
@@ -28,15 +31,27 @@ from pathlib import Path
 from typing import Any
 
 from sppo_lab.gpu_check import report as R
+from sppo_lab.gpu_check.cuda_driver import nvidia_smi_gpus, required_driver, unusable_gpus_line
 from sppo_lab.paths import REPO
 
 SKIP_LINE = "gpu_check: skipped: no CUDA device (torch.cuda.is_available() is False); nothing was checked"
 ALL_STAGES = ("engine", "e2e_same", "e2e_small", "eval")
-# Each stage's share of the time budget (--budget-s, default TOTAL_BUDGET_S: the 8 minutes of issue 12 less
-# the driver's own start). e2e_same also builds the task (models, warm-up, parquets). Estimates, not yet
-# measured on a GPU: raise --budget-s on a slow node.
-STAGE_SHARES = {"engine": 0.13, "e2e_same": 0.39, "e2e_small": 0.32, "eval": 0.16}
-TOTAL_BUDGET_S = 470
+# Each stage's time cap in seconds, from start-up costs plus margin (issue 27). Measured on our 2-core CPU machine:
+# importing verl's trainer costs 6 s of CPU with bytecode compiled (13-35 s on 2 busy cores; uv_verl.sh compiles it),
+# the e2e stage's own overrides dry-run (one process: imports, compose, every launch check) in 45 s on 2 busy cores,
+# and a tiny verl launch there takes ~2 min end to end (README: five launches in ~10 min). Not measurable without a
+# GPU, estimated: vLLM's start in eager mode (import, engine, profile run, KV cache) ~60 s, the actor's torch.compile
+# ~60 s, Ray's start and stop ~20 s. So a launch of sppo.main on one GPU: ~20 s Ray + ~20 s of workers importing verl
+# in parallel + 60 s vLLM + 60 s compile + ~20 s of steps, validation and checkpoints = ~180 s.
+#   engine     one process: imports, a single-rank NCCL group, two value engines, 20 BCE steps: ~50 s -> x3
+#   e2e_same   the task (models, 150 warm-up steps, parquets) ~20 s + two launches (train 2 steps, resume 1) ~360 s
+#              -> x1.4; each launch gets half of what is left after the task, the resume at least that half
+#   e2e_small  the two launches -> x1.4
+#   eval       checkpoint merge ~15 s + vLLM start (eager) ~60 s + HF sampling ~30 s + two scores ~20 s -> x1.5
+# Every cap is under 600 s, so a 10-minute command can run any one stage (--stages NAME; keep one --workdir: the
+# eval stage reads the e2e stages' checkpoint). --budget-s scales all of them (raise it on a slow node).
+STAGE_BUDGET_S = {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240}
+TOTAL_BUDGET_S = sum(STAGE_BUDGET_S.values())
 
 
 @dataclass
@@ -95,17 +110,32 @@ def _tail(path: Path, chars: int = 3000) -> str:
         return ""
 
 
-class SmiSampler:
-    """``nvidia-smi --query-gpu=memory.used --format=csv -lms 500`` in the background, into a file."""
+def smi_gpu_ids(visible: str | None, uuid: str | None) -> list[str]:
+    """nvidia-smi's ``-i`` for the GPU this check runs on (CUDA device 0): its UUID when torch knows it, else the first
+    entry of ``CUDA_VISIBLE_DEVICES`` (an index or a UUID), else index 0. Never every GPU of the node."""
+    if uuid:
+        uuid = str(uuid)
+        return [uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"]
+    first = (visible or "").split(",")[0].strip()
+    return [first] if first and first != "-1" else ["0"]
 
-    def __init__(self, path: Path):
+
+def smi_command(ids: list[str]) -> list[str]:
+    return ["nvidia-smi", "--query-gpu=memory.used", "--format=csv", "-lms", "500", "-i", ",".join(ids)]
+
+
+class SmiSampler:
+    """``nvidia-smi --query-gpu=memory.used --format=csv -lms 500 -i IDS`` in the background, into a file."""
+
+    def __init__(self, path: Path, ids: list[str]):
         self.path = path
         self.proc = None
+        self.ids = ids
         path.parent.mkdir(parents=True, exist_ok=True)
         self._file = open(path, "w")
         try:
-            self.proc = subprocess.Popen(["nvidia-smi", "--query-gpu=memory.used", "--format=csv", "-lms", "500"],
-                                         stdout=self._file, stderr=subprocess.DEVNULL, start_new_session=True)  # fmt: skip
+            self.proc = subprocess.Popen(smi_command(ids), stdout=self._file, stderr=subprocess.DEVNULL,
+                                         start_new_session=True)  # fmt: skip
         except OSError:  # no nvidia-smi: the report says null
             self.proc = None
 
@@ -128,7 +158,7 @@ class SmiSampler:
 def build_stages(device: str, workdir: Path, names: list[str], budget_s: float = TOTAL_BUDGET_S) -> list[Stage]:
     py = sys.executable
     results, logs = workdir / "stages", workdir / "logs"
-    caps = {name: share * budget_s for name, share in STAGE_SHARES.items()}
+    caps = stage_caps(budget_s)
 
     def stage(name: str, command: list[str]) -> Stage:
         return Stage(name, command, results / f"{name}.json", caps[name], logs / f"{name}.log")
@@ -154,6 +184,11 @@ def build_stages(device: str, workdir: Path, names: list[str], budget_s: float =
     return out
 
 
+def stage_caps(budget_s: float = TOTAL_BUDGET_S) -> dict[str, float]:
+    """Each stage's cap: STAGE_BUDGET_S scaled so that all of them add up to ``budget_s``."""
+    return {name: cap * budget_s / TOTAL_BUDGET_S for name, cap in STAGE_BUDGET_S.items()}
+
+
 def trained_checkpoint(workdir: Path) -> Path:
     """The newest checkpoint the e2e stages left (same-size critic run first), else where it would be."""
     for run in ("e2e_same", "e2e_small"):
@@ -177,12 +212,20 @@ def _versions() -> dict[str, str | None]:
 
 
 def summarize(
-    stages: list[dict[str, Any]], smi_peak_mib: float | None, device: str, gpu: str | None, seconds: float
+    stages: list[dict[str, Any]],
+    smi_peak_mib: float | None,
+    device: str,
+    gpu: str | None,
+    seconds: float,
+    budgets: dict[str, float] | None = None,
+    smi_gpus: list[str] | None = None,
 ) -> dict[str, Any]:
-    """The report: every assertion plus memory and throughput figures gathered from the stages."""
+    """The report: every assertion plus memory and throughput figures gathered from the stages, and each stage's
+    seconds beside its cap."""
     m = {s["stage"]: s.get("measured", {}) for s in stages}
     memory = {
         "nvidia_smi_peak_mib": smi_peak_mib,
+        "nvidia_smi_gpus": smi_gpus,
         "engine_max_memory_allocated_gb": m.get("engine", {}).get("max_memory_allocated_gb"),
         "perf/max_memory_allocated_gb": {name: m[name].get("peak_memory_gb_by_role") for name in ("e2e_same", "e2e_small") if name in m},
     }  # fmt: skip
@@ -192,7 +235,10 @@ def summarize(
         **{f"{name}_perf/throughput": m[name].get("throughput_tokens_per_s_per_gpu") for name in ("e2e_same", "e2e_small") if name in m},
         **{f"eval_{b}": (m.get("eval", {}).get(b) or {}).get("tokens_per_s") for b in ("vllm", "hf") if "eval" in m},
     }  # fmt: skip
-    return R.assemble_report(stages, device=device, gpu=gpu, seconds=seconds, memory=memory, tokens_per_s=tokens_per_s,
+    timing = {name: m[name].get("stage_seconds") for name in m}
+    budget = {name: (budgets or {}).get(name) for name in m}
+    return R.assemble_report(stages, device=device, gpu=gpu, seconds=seconds, stage_seconds=timing,
+                             stage_budget_s=budget, memory=memory, tokens_per_s=tokens_per_s,
                              versions=_versions())  # fmt: skip
 
 
@@ -220,6 +266,12 @@ def main(argv: list[str] | None = None) -> int:
     import torch
 
     if args.device == "cuda" and not torch.cuda.is_available():
+        line = unusable_gpus_line(nvidia_smi_gpus(), torch.__version__, torch.version.cuda,
+                                  required_driver(REPO / "constraints" / "gpu.txt"),
+                                  os.environ.get("CUDA_VISIBLE_DEVICES"))  # fmt: skip
+        if line:  # GPUs this torch cannot use are a failure, not a skip
+            print(f"gpu_check: FAILED: {line}", file=sys.stderr)
+            return 1
         print(SKIP_LINE)
         return 0
     started = time.monotonic()
@@ -227,13 +279,20 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(args.workdir) if args.workdir else REPO / "runs" / "gpu_check" / "work"
     names = args.stages or (list(ALL_STAGES) if args.device == "cuda" else ["engine", "e2e_small"])
     gpu = torch.cuda.get_device_name(0) if args.device == "cuda" else None
-    sampler = SmiSampler(workdir / "logs" / "nvidia_smi.csv") if args.device == "cuda" else None
+    sampler = None
+    if args.device == "cuda":
+        uuid = getattr(torch.cuda.get_device_properties(0), "uuid", None)
+        sampler = SmiSampler(
+            workdir / "logs" / "nvidia_smi.csv", smi_gpu_ids(os.environ.get("CUDA_VISIBLE_DEVICES"), uuid)
+        )
     results: list[dict[str, Any]] = []
     deadline = started + args.budget_s
+    budgets = stage_caps(args.budget_s)
 
     def write() -> dict[str, Any]:
         peak = sampler.peak_mib() if sampler else None
-        rep = summarize(results, peak, args.device, gpu, time.monotonic() - started)
+        rep = summarize(results, peak, args.device, gpu, time.monotonic() - started, budgets,
+                        sampler.ids if sampler else None)  # fmt: skip
         rep["report"], rep["workdir"] = str(out), str(workdir)
         R.write_json(rep, out)
         return rep

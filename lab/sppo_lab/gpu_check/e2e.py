@@ -10,12 +10,15 @@ for development and the CPU test): ``platform=cpu`` (hf rollout, gloo, fp32), cr
 
 Run 1: steps 1-2, a checkpoint after each. Run 2 (resume, ``trainer.resume_mode=auto``): step 3 with the
 actor update off (``trainer.critic_warmup=100``) and no critic epoch (``critic.ppo_epochs=0``), then a
-checkpoint. Assertions: both runs exit 0 with the expected steps; validation ran (and used vLLM on CUDA);
-training changed both models (step 2 != step 1); step 3's actor and critic weights EQUAL step 2's (the
-resume restored both; a fresh start would give the initial weights); every loss finite. Measured: per-role
-peak memory from verl's ``perf/max_memory_allocated_gb``, ``perf/throughput`` (tokens/s/GPU), step times.
-Each ``sppo.main`` runs in its own subprocess (its own Ray cluster) with a timeout; metrics come from
-verl's file logger (``VERL_FILE_LOGGER_PATH``), as in tests/conftest.py.
+checkpoint. Assertions: both runs exit 0 with the expected steps; validation ran, through the rollout server
+(vLLM's on CUDA: a line of verl's vLLMHttpServer actor in the log, not the word "vllm" of the echoed overrides);
+training changed both models (step 2 != step 1); step 3's actor and critic weights AND optimizer states (AdamW
+moments, steps, param groups) EQUAL step 2's, and the dataloader is one batch further (the resume restored all of
+it; a fresh start would give the initial weights, an empty optimizer and the first batch); every loss finite.
+Measured: per-role peak memory from verl's ``perf/max_memory_allocated_gb``, ``perf/throughput`` (tokens/s/GPU),
+step times. Each ``sppo.main`` runs in its own subprocess (its own Ray cluster) with a timeout: after the task is
+built, the first launch gets half of the stage's remaining time and the resume the rest (at least that half); metrics
+come from verl's file logger (``VERL_FILE_LOGGER_PATH``), as in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -156,16 +159,16 @@ def run(
     deadline = started + timeout
     checks: list[dict[str, Any]] = []
 
-    # validation once, after step 2 (through vLLM on CUDA)
+    # validation once, after step 2 (through vLLM on CUDA); half of what is left, the resume gets the rest
     first = run_main(overrides(task, out, device, critic, 2) + ["trainer.val_before_train=False", "trainer.test_freq=2"],
-                     out / "train", deadline - time.monotonic())  # fmt: skip
+                     out / "train", (deadline - time.monotonic()) / 2)  # fmt: skip
     log1 = _log_text(first["log"])
     checks.append(R.assertion("train_ran", first["returncode"] == 0 and _steps(first["rows"]) == [1, 2],
                               returncode=first["returncode"], timed_out=first["timed_out"], steps=_steps(first["rows"]),
                               seconds=first["seconds"], log=first["log"]))  # fmt: skip
     val_keys = _val_keys(first["rows"])
     rollout = "vllm" if device == "cuda" else "hf"
-    used_rollout = ("vllm" in log1.lower()) if device == "cuda" else ("hf-rollout-0" in log1)
+    used_rollout = R.rollout_server_in_log(log1, device)
     checks.append(R.assertion("validation_ran", bool(val_keys) and used_rollout, rollout=rollout,
                               rollout_seen_in_log=used_rollout, val_metrics=val_keys[:8]))  # fmt: skip
     checks.append(
@@ -178,6 +181,8 @@ def run(
         for step in (1, 2):
             states[f"actor_{step}"] = R.load_fsdp_model_state(ckpt / f"global_step_{step}", "actor")
             states[f"critic_{step}"] = R.load_fsdp_model_state(ckpt / f"global_step_{step}", "critic")
+        for role in ("actor", "critic"):
+            states[f"{role}_optim_2"] = R.load_fsdp_optim_state(ckpt / "global_step_2", role)
         for role in ("actor", "critic"):
             cmp = R.compare_states(states[f"{role}_1"], states[f"{role}_2"])
             checks.append(R.assertion(f"{role}_trained", not cmp["equal"] and cmp["tensors"] > 0, **cmp))
@@ -196,13 +201,24 @@ def run(
                               returncode=second["returncode"], timed_out=second["timed_out"],
                               steps=_steps(second["rows"]), seconds=second["seconds"], log=second["log"],
                               skipped=second.get("skipped")))  # fmt: skip
+    # neither update ran at step 3: a restored model and optimizer are saved again unchanged
     for role in ("actor", "critic"):
-        try:
-            after = R.load_fsdp_model_state(ckpt / "global_step_3", role)
-            cmp = R.compare_states(states.get(f"{role}_2", {}), after)
-        except (FileNotFoundError, OSError, RuntimeError) as exc:
-            cmp = {"equal": False, "error": str(exc)}
-        checks.append(R.assertion(f"{role}_resumed_weights_equal", cmp["equal"], **cmp))
+        for what, key, load in (("weights", f"{role}_2", R.load_fsdp_model_state),
+                                ("optimizer", f"{role}_optim_2", R.load_fsdp_optim_state)):  # fmt: skip
+            try:
+                cmp = R.compare_states(states.get(key, {}), load(ckpt / "global_step_3", role))
+            except (FileNotFoundError, OSError, RuntimeError) as exc:
+                cmp = {"equal": False, "error": str(exc)}
+            checks.append(R.assertion(f"{role}_resumed_{what}_equal", cmp["equal"], **cmp))
+    # the dataloader went on from where step 2 left it: exactly one more batch (a fresh start would be at 1)
+    try:
+        before, after = (R.load_dataloader_position(ckpt / f"global_step_{step}") for step in (2, 3))
+    except (FileNotFoundError, OSError, RuntimeError) as exc:
+        before = after = None
+        checks.append(R.assertion("dataloader_resumed", False, error=str(exc)))
+    else:
+        checks.append(R.assertion("dataloader_resumed", before is not None and after == before + 1,
+                                  batches_at_step_2=before, batches_at_step_3=after))  # fmt: skip
     latest = ckpt / "latest_checkpointed_iteration.txt"
     checks.append(R.assertion("latest_checkpoint_is_3", latest.is_file() and latest.read_text().strip() == "3"))
 

@@ -4,7 +4,8 @@
         --root WORK/eval --out eval.json [--k 16] [--max-tokens 16]
 
 1. ``python -m sppo.eval generate --backend vllm --model CKPT`` (the FSDP checkpoint is merged by verl's
-   model merger into ``vllm/model_hf``), temperature 1.0, k samples per prompt; ``score``.
+   model merger into ``vllm/model_hf``), temperature 1.0, k samples per prompt, vLLM in eager mode
+   (``sppo_lab.gpu_check.eager_eval``: no compile or CUDA-graph capture at start-up); ``score``.
 2. ``python -m sppo.eval generate --backend hf --model vllm/model_hf`` with the same settings; ``score``.
 3. The two accuracies (avg@k over the same prompts) agree within sampling noise:
    |acc_vllm − acc_hf| <= 4 · sqrt(p(1 − p)(1/n_vllm + 1/n_hf)) (``report.scores_agree``; p pooled, n samples).
@@ -27,15 +28,18 @@ from typing import Any
 from sppo_lab.gpu_check import report as R
 from sppo_lab.paths import REPO
 
+# sppo.eval with vLLM in eager mode (no torch.compile, no CUDA-graph capture at start-up; sppo_lab.gpu_check.eager_eval)
+EVAL_MODULE = "sppo_lab.gpu_check.eager_eval"
+
 
 def _cli(args: list[str], log: Path, timeout: float) -> dict[str, Any]:
     env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
     started = time.monotonic()
     with open(log, "a") as handle:
-        handle.write("$ python -m sppo.eval " + " ".join(args) + "\n")
+        handle.write(f"$ python -m {EVAL_MODULE} " + " ".join(args) + "\n")
         handle.flush()
         try:
-            proc = subprocess.run([sys.executable, "-m", "sppo.eval", *args], cwd=REPO, env=env, stdout=handle,
+            proc = subprocess.run([sys.executable, "-m", EVAL_MODULE, *args], cwd=REPO, env=env, stdout=handle,
                                   stderr=subprocess.STDOUT, timeout=max(1.0, timeout))  # fmt: skip
             rc, timed_out = proc.returncode, False
         except subprocess.TimeoutExpired:

@@ -109,6 +109,71 @@ def load_fsdp_model_state(step_dir: str | Path, role: str) -> dict[str, Any]:
     return {k: (v.to_local() if hasattr(v, "to_local") else v).detach().clone() for k, v in state.items()}
 
 
+def flatten_tensors(obj: Any, prefix: str = "") -> dict[str, Any]:
+    """Every tensor (DTensors as their local shard) and number in a nested state (dicts, lists), by dotted path; numbers
+    become 0-d float64 tensors, so :func:`compare_states` compares an optimizer's ``step`` and ``lr`` too."""
+    import torch
+
+    out: dict[str, Any] = {}
+    if isinstance(obj, Mapping):
+        for key, value in obj.items():
+            out.update(flatten_tensors(value, f"{prefix}{key}."))
+    elif isinstance(obj, (list, tuple)):
+        for i, value in enumerate(obj):
+            out.update(flatten_tensors(value, f"{prefix}{i}."))
+    elif isinstance(obj, torch.Tensor):
+        out[prefix[:-1]] = (obj.to_local() if hasattr(obj, "to_local") else obj).detach().cpu().clone()
+    elif isinstance(obj, (bool, int, float)):
+        out[prefix[:-1]] = torch.tensor(float(obj), dtype=torch.float64)
+    return out
+
+
+def load_fsdp_optim_state(step_dir: str | Path, role: str) -> dict[str, Any]:
+    """The optimizer state of one role in a verl checkpoint (``global_step_N/<role>/optim_world_size_*_rank_0.pt``),
+    flattened (:func:`flatten_tensors`): the AdamW moments and steps, and each param group's hyper-parameters."""
+    import torch
+
+    shards = sorted((Path(step_dir) / role).glob("optim_world_size_*_rank_*.pt"))
+    if not shards:
+        raise FileNotFoundError(f"no optimizer shard under {Path(step_dir) / role}")
+    return flatten_tensors(torch.load(shards[0], map_location="cpu", weights_only=False))
+
+
+def dataloader_position(state: Any) -> int | None:
+    """Batches a ``torchdata`` StatefulDataLoader had yielded in this epoch when its ``state_dict()`` was taken:
+    ``_num_yielded`` with ``num_workers=0``; with workers, the last snapshot's step plus the steps since it. None if
+    neither is there."""
+    if not isinstance(state, Mapping):
+        return None
+    if isinstance(state.get("_num_yielded"), int):
+        return int(state["_num_yielded"])
+    snapshot = state.get("_snapshot")
+    if isinstance(snapshot, Mapping) and isinstance(snapshot.get("_snapshot_step"), int):
+        return int(snapshot["_snapshot_step"]) + int(state.get("_steps_since_snapshot") or 0)
+    return None
+
+
+def load_dataloader_position(step_dir: str | Path) -> int | None:
+    """:func:`dataloader_position` of the dataloader state verl saves beside the roles (``global_step_N/data.pt``)."""
+    import torch
+
+    return dataloader_position(torch.load(Path(step_dir) / "data.pt", map_location="cpu", weights_only=False))
+
+
+# Ray prefixes each actor's output in the driver's log with "(<actor class> pid=N[, ip=...])": a line from verl's vLLM
+# server (verl/workers/rollout/vllm_rollout/vllm_async_server.py vLLMHttpServer) proves a vLLM replica ran. The echoed
+# hydra overrides ("rollout.name=vllm") cannot match.
+ROLLOUT_LOG_LINE = {
+    "cuda": re.compile(r"^\(vLLMHttpServer pid=\d+[,)]", re.MULTILINE),
+    "cpu": re.compile(r"hf-rollout-0"),
+}
+
+
+def rollout_server_in_log(text: str, device: str) -> bool:
+    """Did the run's rollout server (vLLM on CUDA, SPPO's hf server on CPU) print into the driver's log?"""
+    return bool(ROLLOUT_LOG_LINE[device].search(text))
+
+
 def scores_agree(acc_a: float, n_a: int, acc_b: float, n_b: int, z: float = 4.0, floor: float = 0.0) -> dict[str, Any]:
     """Do two sample means of 0/1 scores agree within sampling noise?
 
@@ -209,12 +274,12 @@ def assemble_report(stages: list[dict[str, Any]], **extra: Any) -> dict[str, Any
 
 
 def write_json(data: dict[str, Any], path: str | Path) -> Path:
-    """Write ``data`` as JSON atomically (tmp + rename); non-finite floats become null."""
+    """Write ``data`` as JSON atomically (the project's one writer, ``sppo.cli_errors.write_text_atomic``: a complete
+    file or the old one, with the umask's mode); non-finite floats become null."""
+    from sppo.cli_errors import write_text_atomic
+
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(json.dumps(_finite(data), indent=2, sort_keys=False) + "\n")
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(_finite(data), indent=2, sort_keys=False) + "\n")
     return path
 
 
