@@ -13,3 +13,10 @@ share: settings, networks, rollout, clipped surrogate, recorder), sppo.py / ppo.
 (one file per algorithm), report.py (results -> Markdown + plots), cli.py, baseline.py
 (random-policy success rates). Definitions and protocol: docs/control_suite.md.
 """
+
+#: Modules of the ``control`` extra (``lab/pyproject.toml``): gymnasium and the simulators of its tasks.
+EXTRA_MODULES = ("gymnasium", "Box2D", "mujoco", "pygame")
+INSTALL_HINT = (
+    "the control suite needs the `control` extra (gymnasium with Box2D and MuJoCo): "
+    "install it with `SPPO_EXTRAS=control bash uv_verl.sh` (`bash uv_verl.sh --cpu` includes it)"
+)
