@@ -85,6 +85,60 @@ CALIBRATION_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         "f is a file",
     ),
     ("--out unwritable", lambda t: ["calibration", _log(t, ROW), "--out", UNWRITABLE], "is not writable"),
+    # issue 25
+    (
+        "every step without samples",
+        lambda t: ["calibration", _log(t, '{"step": 1, "p": [], "r": []}', '{"step": 2, "p": [], "r": []}')],
+        "calibration.jsonl: its 2 step(s) hold no (p, R) sample (every 'p' and 'r' is an empty list)",
+    ),
+    (
+        "only a byte-order mark",
+        lambda t: (t / "c.jsonl").write_bytes(b"\xef\xbb\xbf\n") and ["calibration", "c.jsonl"],
+        "c.jsonl is empty (no training step was logged)",
+    ),
+    (
+        "UTF-16 log",
+        lambda t: (t / "c.jsonl").write_bytes((ROW + "\n").encode("utf-16")) and ["calibration", "c.jsonl"],
+        "cannot read c.jsonl",
+    ),
+    (
+        "step a boolean",
+        lambda t: ["calibration", _log(t, json.dumps({"step": True, "p": [0.5], "r": [1]}))],
+        "'step' must be an integer, got True",
+    ),
+    (
+        "p a number",
+        lambda t: ["calibration", _log(t, json.dumps({"step": 1, "p": 0.5, "r": [1]}))],
+        "'p' must be a list of numbers",
+    ),
+    (
+        "p booleans",
+        lambda t: ["calibration", _log(t, json.dumps({"step": 1, "p": [True], "r": [1]}))],
+        "'p' must be a list of numbers",
+    ),
+    (
+        "R negative",
+        lambda t: ["calibration", _log(t, json.dumps({"step": 1, "p": [0.5], "r": [-1]}))],
+        "the outcome R must lie in [0, 1], got -1",
+    ),
+    ("p infinite", lambda t: ["calibration", _log(t, '{"step": 1, "p": [Infinity], "r": [1]}')], "got inf"),
+    (
+        "no key r",
+        lambda t: ["calibration", _log(t, json.dumps({"step": 1, "p": [0.5]}))],
+        "line 1: expected an object with keys step, p, r",
+    ),
+    (
+        "bad row after good ones",
+        lambda t: ["calibration", _log(t, ROW, json.dumps({"step": 2, "p": [0.5], "r": [2]}))],
+        "calibration.jsonl, line 2: the outcome R must lie in [0, 1], got 2",
+    ),
+    (
+        "log name is a folder",
+        lambda t: (t / "run" / "calibration.jsonl").mkdir(parents=True) or ["calibration", "run"],
+        "no calibration.jsonl in run directory run",
+    ),
+    ("window not an int", lambda t: ["calibration", _log(t, ROW), "--window", "1.5"], "invalid int value: '1.5'"),
+    ("empty --out", lambda t: ["calibration", _log(t, ROW), "--out", ""], "argument --out: must not be empty"),
 ]
 
 

@@ -209,3 +209,28 @@ def test_nan_free_summary_is_valid_json(run_dir):
     text = json.dumps(summary)
     assert "NaN" not in text and not math.isnan(summary["first_window"]["metrics"]["ece"])
     assert summary["first_window"]["steps"] == summary["last_window"]["steps"] == [1, 3]  # window > steps: all of them
+
+
+def test_a_byte_order_mark_loses_no_row(tmp_path):
+    """Issue 25: a log saved by an editor with a UTF-8 BOM kept its first row as an undecodable line (skipped)."""
+    log = tmp_path / "calibration.jsonl"
+    log.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(r) + "\n" for r in ROWS).encode())
+    read = read_calibration_log(log)
+    assert read.steps == [1, 2, 3]
+    assert read.skipped_lines == []
+    summary = build_summary(read, n_bins=10, window=2)
+    assert [r["brier"] for r in summary["per_step"]] == pytest.approx(BRIER, abs=1e-12)
+
+
+def test_steps_without_samples_are_left_out_and_counted(tmp_path, capsys):
+    """Issue 25: a step whose p and r are empty lists made NaN metrics with exit 0; it is left out (one warning)."""
+    log = _write(tmp_path / "calibration.jsonl", [{"step": 0, "p": [], "r": []}, *ROWS, {"step": 4, "p": [], "r": []}])
+    read = read_calibration_log(log)
+    assert read.steps == [1, 2, 3] and read.empty_steps == [0, 4]
+    assert main(["calibration", str(log), "--window", "2"]) == 0
+    err = capsys.readouterr().err
+    assert err == f"warning: left out 2 step(s) of {log} that hold no sample\n"
+    summary = json.loads((tmp_path / SUMMARY_JSON).read_text())
+    assert summary["empty_steps"] == 2 and summary["n_steps"] == 3
+    assert [r["brier"] for r in summary["per_step"]] == pytest.approx(BRIER, abs=1e-12)
+    assert all(math.isfinite(r["brier"]) and math.isfinite(r["ece"]) for r in summary["per_step"])

@@ -30,7 +30,11 @@ Reading rules (see docs/analysis.md):
   ``p``/``r`` not lists of numbers of equal length; a non-finite value; p or R outside [0, 1]) is an
   ERROR: it means a wrong file, not an interrupted write;
 * a step logged twice (a resumed run repeats the steps after its last checkpoint): the later line wins;
-* a missing file, an empty file, or a file without one readable row is an error.
+* a step with no samples (``"p": [], "r": []``) has no calibration: it is SKIPPED and counted (one warning,
+  ``empty_steps`` in the summary);
+* a UTF-8 byte-order mark at the start of the file is ignored (it is not a cut write);
+* a missing file, an empty file, a file without one readable row, or one whose steps hold no sample at all
+  is an error.
 Errors raise ``AnalysisError`` (one line; the CLI exits with code 2).
 """
 
@@ -65,6 +69,7 @@ class CalibrationLog:
     outcomes: list[torch.Tensor]  # per step: shape (n_step,), float64, R
     skipped_lines: list[int] = field(default_factory=list)  # 1-based numbers of undecodable lines
     replaced_steps: int = 0  # steps logged more than once (the later line was kept)
+    empty_steps: list[int] = field(default_factory=list)  # steps logged without any sample (left out)
 
 
 def resolve_log_path(run: str | Path) -> Path:
@@ -110,7 +115,7 @@ def read_calibration_log(run: str | Path) -> CalibrationLog:
     """Read and validate a calibration log (the rules are in the module docstring)."""
     path = resolve_log_path(run)
     try:
-        text = path.read_text()
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not part of the first row
     except (OSError, UnicodeDecodeError) as exc:
         raise AnalysisError(f"cannot read {path}: {exc}") from None
     by_step: dict[int, tuple[list[float], list[float]]] = {}
@@ -130,7 +135,13 @@ def read_calibration_log(run: str | Path) -> CalibrationLog:
         if skipped:
             raise AnalysisError(f"{path} has no readable row ({len(skipped)} line(s) are not valid JSON)")
         raise AnalysisError(f"{path} is empty (no training step was logged)")
-    steps = sorted(by_step)
+    empty = sorted(step for step, (p, _) in by_step.items() if not p)
+    steps = sorted(step for step, (p, _) in by_step.items() if p)
+    if not steps:
+        raise AnalysisError(
+            f"{path}: its {len(empty)} step(s) hold no (p, R) sample (every 'p' and 'r' is an empty list): "
+            "nothing to calibrate"
+        )
     import torch  # only once the log is known to be good: a bad log fails fast, without torch and verl
 
     return CalibrationLog(
@@ -140,6 +151,7 @@ def read_calibration_log(run: str | Path) -> CalibrationLog:
         outcomes=[torch.tensor(by_step[s][1], dtype=torch.float64) for s in steps],
         skipped_lines=skipped,
         replaced_steps=replaced,
+        empty_steps=empty,
     )
 
 
@@ -221,6 +233,7 @@ def build_summary(log: CalibrationLog, n_bins: int = 10, window: int = 10) -> di
         "skipped_lines": len(log.skipped_lines),
         "first_skipped_line": log.skipped_lines[0] if log.skipped_lines else None,
         "replaced_steps": log.replaced_steps,
+        "empty_steps": len(log.empty_steps),
         "first_window": window_summary(log, range(0, k), n_bins),
         "last_window": window_summary(log, range(len(log.steps) - k, len(log.steps)), n_bins),
         "per_step": per_step,

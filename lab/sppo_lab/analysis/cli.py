@@ -46,6 +46,11 @@ def cmd_calibration(args: argparse.Namespace) -> int:
             f"(first: line {summary['first_skipped_line']})",
             file=sys.stderr,
         )
+    if summary["empty_steps"]:
+        print(
+            f"warning: left out {summary['empty_steps']} step(s) of {summary['source']} that hold no sample",
+            file=sys.stderr,
+        )
     first, last = summary["first_window"]["metrics"] or {}, summary["last_window"]["metrics"] or {}
     print(
         f"{summary['n_steps']} steps, {summary['n_rows']} rows; first {summary['first_window']['n_steps']} steps: "
