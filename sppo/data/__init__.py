@@ -12,7 +12,6 @@ from sppo.data.schema import PROMPT_SUFFIX, answer_problem, build_row, row_probl
 from sppo.data.sources import SPECS, DatasetSpec
 
 
-
 def check_training_file(path, math_scorer: bool = True) -> list[str]:
     """Problems of a train/val parquet file, empty when fine: :func:`sppo.data.check.check_training_file`
     (imported on call, so that ``python -m sppo.data.check`` does not find its module already loaded)."""
@@ -22,5 +21,11 @@ def check_training_file(path, math_scorer: bool = True) -> list[str]:
 
 
 __all__ = [
-    "PROMPT_SUFFIX", "SPECS", "DatasetSpec", "answer_problem", "build_row", "check_training_file", "row_problems",
+    "PROMPT_SUFFIX",
+    "SPECS",
+    "DatasetSpec",
+    "answer_problem",
+    "build_row",
+    "check_training_file",
+    "row_problems",
 ]

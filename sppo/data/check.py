@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sppo.cli_errors import OneLineParser, UserError, guarded
-from sppo.data.schema import COLUMNS, row_problems
+from sppo.data.schema import REQUIRED_COLUMNS, row_problems
 
 MAX_INDICES = 10
 PROG = "python -m sppo.data.check"
@@ -34,8 +34,8 @@ def _type_problems(schema: Any) -> dict[str, str]:
     def is_text(t: Any) -> bool:
         return pa.types.is_string(t) or pa.types.is_large_string(t)
 
-    problems = {name: f"missing column: {name}" for name in COLUMNS if name not in schema.names}
-    for name in ("data_source", "ability"):
+    problems = {name: f"missing column: {name}" for name in REQUIRED_COLUMNS if name not in schema.names}
+    for name in ("data_source", "ability", "abality"):
         if name in schema.names and not is_text(schema.field(name).type):
             problems[name] = f"column {name} has type {schema.field(name).type}, expected string"
     if "prompt" in schema.names:
@@ -83,12 +83,12 @@ def check_file(path: Path, math_scorer: bool = True) -> tuple[int, Counter[str],
 
     bad_columns = _type_problems(table.schema)
     problems = list(bad_columns.values())
-    columns = [c for c in ("data_source", "prompt", "reward_model") if c not in bad_columns]
+    columns = [c for c in ("data_source", "prompt", "reward_model", "extra_info") if c not in bad_columns]
     rows = table.select(columns).to_pylist()
     sources: Counter[str] = Counter(str(r.get("data_source")) for r in rows) if "data_source" in columns else Counter()
     by_kind: dict[str, list[int]] = defaultdict(list)
     for index, row in enumerate(rows):
-        skip = set(bad_columns) | {"extra_info"}
+        skip = set(bad_columns)
         for problem in row_problems(row, ask_boxed=math_scorer, skip=skip, known_sources=math_scorer):
             by_kind[problem].append(index)
     for kind, indices in by_kind.items():

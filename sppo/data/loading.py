@@ -35,7 +35,9 @@ def _iter_parquet(path: Path) -> tuple[Iterator[dict[str, Any]], int]:
             for batch in handle.iter_batches(batch_size=4096):
                 yield from batch.to_pylist()
         except (OSError, ValueError, TypeError) as exc:  # pyarrow errors: a damaged file
-            raise SourceError(f"{path}: not a readable parquet file ({str(exc).splitlines()[0] if str(exc) else exc!r})") from None
+            raise SourceError(
+                f"{path}: not a readable parquet file ({str(exc).splitlines()[0] if str(exc) else exc!r})"
+            ) from None
 
     return rows(), handle.metadata.num_rows
 
@@ -51,6 +53,8 @@ class BadRecord:
 def _iter_jsonl(path: Path) -> Iterator[dict[str, Any] | BadRecord]:
     with path.open("rb") as handle:
         for number, raw in enumerate(handle, start=1):
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte-order mark is not part of the first row
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
@@ -71,7 +75,9 @@ def _iter_jsonl(path: Path) -> Iterator[dict[str, Any] | BadRecord]:
 
 def _read_json(path: Path) -> list[dict[str, Any] | BadRecord]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8-sig"))  # a byte-order mark is allowed
+    except UnicodeDecodeError as exc:
+        raise SourceError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     except ValueError as exc:
         raise SourceError(f"{path}: invalid JSON ({exc})") from None
     if isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), list):

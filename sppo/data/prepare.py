@@ -103,7 +103,9 @@ def _with_progress(records: Iterator[dict[str, Any]], total: int | None, name: s
 
     small = total is not None and total < 5000
     # disable=None: no bar when stderr is not a terminal (logs and tests see only real messages)
-    return tqdm(records, total=total, desc=name, unit="row", file=sys.stderr, mininterval=1.0, disable=True if small else None)
+    return tqdm(
+        records, total=total, desc=name, unit="row", file=sys.stderr, mininterval=1.0, disable=True if small else None
+    )
 
 
 def prepare(

@@ -19,6 +19,11 @@ PROMPT_SUFFIX = " Please output the final answer within \\boxed{}."
 ABILITY = "math"
 REWARD_STYLE = "rule"
 COLUMNS = ("data_source", "prompt", "ability", "reward_model", "extra_info")
+#: Columns a file must have (verl reads data_source, prompt, reward_model and extra_info; nobody reads ``ability``,
+#: which the official AIME25 / AMC23 / Minerva files spell ``abality``).
+REQUIRED_COLUMNS = ("data_source", "prompt", "reward_model", "extra_info")
+#: The first words of DAPO-Math-17k's own prompt template (an "Answer:" line instead of ``\boxed{}``).
+DAPO_LEAD = "Solve the following math problem step by step."
 
 
 def build_row(
@@ -97,8 +102,20 @@ def prompt_problem(prompt: Any, ask_boxed: bool = True) -> str | None:
     if not user[0]["content"].removesuffix(PROMPT_SUFFIX).strip():
         return "empty question"
     if ask_boxed and not any("\\boxed" in m["content"] for m in prompt):
+        if user[0]["content"].startswith(DAPO_LEAD):
+            return (
+                "prompt carries DAPO's own 'Answer:' template, not a \\boxed{} request (the hub's DAPO-Math-17k file): "
+                "convert it with python -m sppo.data.prepare dapo17k --source FILE --out DIR"
+            )
         return "prompt does not ask for a \\boxed{} answer (the scorer reads the last \\boxed{})"
     return None
+
+
+def _is_index(value: Any) -> bool:
+    """A row identifier: an integer, or a non-empty string (the hub's DAPO file uses UUIDs)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, str) and bool(value.strip()))
 
 
 def row_problems(
@@ -139,8 +156,6 @@ def row_problems(
         extra = plain(row.get("extra_info"))
         if extra is not None and not isinstance(extra, dict):
             problems.append("extra_info is not a mapping")
-        elif isinstance(extra, dict) and extra.get("index") is not None and (
-            not isinstance(extra["index"], int) or isinstance(extra["index"], bool)
-        ):
-            problems.append("extra_info.index is not an integer")
+        elif isinstance(extra, dict) and extra.get("index") is not None and not _is_index(extra["index"]):
+            problems.append("extra_info.index is not an integer or a non-empty string (such as a UUID)")
     return problems

@@ -17,14 +17,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sppo.data.answers import answer_from_solution, normalize_answer
-from sppo.data.schema import answer_problem
+from sppo.data.schema import DAPO_LEAD, answer_problem
 
 DAPO_PREFIX = (
     "Solve the following math problem step by step. The last line of your response should be of the form "
     "Answer: $Answer (without quotes) where $Answer is the answer to the problem.\n\n"
 )
 DAPO_SUFFIX = '\n\nRemember to put your answer on its own line after "Answer:".'
-_DAPO_LEAD = "Solve the following math problem step by step."
+_DAPO_LEAD = DAPO_LEAD
 _DAPO_TAIL = "\n\nRemember to put your answer"
 
 

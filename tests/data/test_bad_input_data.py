@@ -19,6 +19,7 @@ from tests.bad_input import UNWRITABLE, check_case, run_cli
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MATH500 = FIXTURES / "math500_sample.jsonl"
+DAPO_HUB = FIXTURES / "dapo_math_17k_hubformat_sample.parquet"
 PREPARE = "sppo.data.prepare"
 CHECK = "sppo.data.check"
 
@@ -78,6 +79,28 @@ PREPARE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      ["math500", "--out", "out", "--source", "s.json"], "s.json: invalid JSON"),
     ("folder without the data set", lambda t: (t / "mirror").mkdir() or
      ["math500", "--out", "out", "--source", "mirror"], "no local data for 'math500'"),
+    # issue 25
+    ("JSON file not UTF-8", lambda t: (t / "s.json").write_bytes(b'[{"problem": "\xff"}]') and
+     ["math500", "--out", "out", "--source", "s.json"], "s.json: not UTF-8 text (invalid start byte at byte 14)"),
+    ("JSON item not an object, fail", lambda t: (t / "s.json").write_text("[1]") and
+     ["math500", "--out", "out", "--source", "s.json", "--on-bad-row", "fail"],
+     "row 0: item 0: a row must be a JSON object, got int"),
+    ("empty JSON list", lambda t: (t / "s.json").write_text("[]") and
+     ["math500", "--out", "out", "--source", "s.json"], "math500: no valid rows; nothing written"),
+    ("empty JSONL file", lambda t: (t / "s.jsonl").write_text("\n\n") and
+     ["math500", "--out", "out", "--source", "s.jsonl"], "math500: no valid rows; nothing written"),
+    ("blank question, fail", lambda t: _jsonl(t / "s.jsonl", [{**_good(), "problem": "  "}]) and
+     ["math500", "--out", "out", "--source", "s.jsonl", "--on-bad-row", "fail"], "empty question (looked for column problem)"),
+    ("AIME answer above 999, fail", lambda t: _jsonl(t / "s.jsonl", [{"problem": "Q?", "answer": "1000"}]) and
+     ["aime25", "--out", "out", "--source", "s.jsonl", "--on-bad-row", "fail"],
+     "AIME answer must be an integer from 0 to 999, got '1000'"),
+    ("DAPO prompt without its template, fail", lambda t: _jsonl(t / "s.jsonl", [{"prompt": "Q?", "solution": "1"}]) and
+     ["dapo17k", "--out", "out", "--source", "s.jsonl", "--on-bad-row", "fail"], "prompt does not carry the DAPO template"),
+    ("Minerva solution without boxed, fail", lambda t: _jsonl(t / "s.jsonl", [{"problem": "Q?", "solution": "it is 2"}])
+     and ["minerva", "--out", "out", "--source", "s.jsonl", "--on-bad-row", "fail"],
+     "no answer column and no \\boxed{} in the solution"),
+    ("--hub-id with --source", lambda t: ["math500", "--out", "out", "--hub-id", "a/b", "--source", str(MATH500)],
+     "--hub-id needs exactly one data set name and no --source"),
 ]
 
 
@@ -129,6 +152,25 @@ CHECK_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
      "the file has no rows"),
     ("two bad files", lambda t: [str(_table(t / "a.parquet", [], pa.Table.from_pylist(_rows()).schema)), "nope.parquet"],
      "2 of 2 files have problems"),
+    # issue 25
+    ("ability not text", lambda t: _table(t / "f.parquet", [{**r, "ability": 1} for r in _rows()]) and ["f.parquet"],
+     "column ability has type int64, expected string"),
+    ("extra_info a string", lambda t: _table(t / "f.parquet", [{**r, "extra_info": "x"} for r in _rows()]) and ["f.parquet"],
+     "column extra_info has type string, expected struct"),
+    ("extra_info.index a float", lambda t: _table(t / "f.parquet", [{**r, "extra_info": {"index": 0.5}} for r in _rows()])
+     and ["f.parquet"], "extra_info.index is not an integer or a non-empty string (such as a UUID): 2 row(s) (0, 1)"),
+    ("DAPO hub file", lambda t: ["f.parquet"] if (t / "f.parquet").write_bytes(DAPO_HUB.read_bytes()) else [],
+     "prompt carries DAPO's own 'Answer:' template, not a \\boxed{} request (the hub's DAPO-Math-17k file): "
+     "convert it with python -m sppo.data.prepare dapo17k --source FILE --out DIR"),
+    ("no user message", lambda t: _table(t / "f.parquet", _with(lambda r: r["prompt"][0].update(role="system")))
+     and ["f.parquet"], "prompt has no user message: 1 row(s) (1)"),
+    ("empty prompt list", lambda t: _table(t / "f.parquet", _with(lambda r: r.update(prompt=[])))
+     and ["f.parquet"], "prompt is not a non-empty list of chat messages: 1 row(s) (1)"),
+    ("blank data source", lambda t: _table(t / "f.parquet", _with(lambda r: r.update(data_source=" ")))
+     and ["f.parquet"], "empty data_source: 1 row(s) (1)"),
+    ("reward_model without ground_truth", lambda t: _table(t / "f.parquet", [{**r, "reward_model": {"style": "rule"}}
+                                                                            for r in _rows()]) and ["f.parquet"],
+     "column reward_model has type struct<style: string>, expected struct with a ground_truth field"),
 ]
 
 
@@ -152,6 +194,20 @@ def test_prepare_skips_and_counts_malformed_lines_and_wrong_answer_types(tmp_pat
     rows = pq.read_table(tmp_path / "out" / "offline_eval" / "math__math_500.parquet").to_pylist()
     assert [r["reward_model"]["ground_truth"] for r in rows] == ["1", "4"]  # never "['2', '3']"
     assert check_training_file(tmp_path / "out" / "offline_eval" / "math__math_500.parquet") == []
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".json"])
+def test_a_byte_order_mark_loses_no_row(tmp_path: Path, suffix: str) -> None:
+    """Issue 25: a source saved with a UTF-8 BOM lost its first row (an invalid-JSON line under --on-bad-row skip)
+    or, as .json, was refused."""
+    rows = [_good(i) for i in range(3)]
+    text = "".join(json.dumps(r) + "\n" for r in rows) if suffix == ".jsonl" else json.dumps(rows)
+    source = tmp_path / f"math500{suffix}"
+    source.write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    proc = run_cli(PREPARE, ["math500", "--out", str(tmp_path / "out"), "--source", str(source), "--on-bad-row", "fail"])
+    assert proc.returncode == 0, proc.stderr
+    written = pq.read_table(tmp_path / "out" / "offline_eval" / "math__math_500.parquet").to_pylist()
+    assert [r["reward_model"]["ground_truth"] for r in written] == ["1", "2", "3"]
 
 
 def test_one_row_rule_everywhere() -> None:

@@ -11,8 +11,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from sppo.data.check import main
-from sppo.data.schema import build_row
+from sppo.data.check import check_training_file, main
+from sppo.data.schema import build_row, row_problems
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 
@@ -67,8 +67,7 @@ def test_missing_columns_and_wrong_types(tmp_path: Path, capsys: pytest.CaptureF
     assert out.splitlines() == [
         f"{path}: 2 rows",
         "  data sources: math__math (2)",
-        "  problems (4):",
-        "    - missing column: ability",
+        "  problems (3):",
         "    - missing column: extra_info",
         "    - column prompt has type string, expected list<struct<role: string, content: string>>",
         "    - column reward_model.ground_truth has type int64, expected string",
@@ -109,10 +108,52 @@ def test_many_bad_rows_show_the_first_ten(tmp_path: Path, capsys: pytest.Capture
     assert "    - empty ground truth: 12 row(s) (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)" in out.splitlines()
 
 
-def test_raw_dapo_hub_file_is_flagged(capsys: pytest.CaptureFixture[str]) -> None:
-    status, out, _ = run(capsys, FIXTURES / "dapo_math_17k_hubformat_sample.parquet")
+def test_raw_dapo_hub_file_is_flagged_with_the_conversion(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 25: the hub's DAPO file (its own "Answer:" template, UUID indices) is refused with the one command
+    that converts it; its UUID ``extra_info.index`` values are not a problem."""
+    path = FIXTURES / "dapo_math_17k_hubformat_sample.parquet"
+    status, out, err = run(capsys, path)
     assert status == 2
-    assert "prompt does not ask for a \\boxed{} answer" in out
+    assert out.splitlines()[2:] == [
+        "  problems (1):",
+        "    - prompt carries DAPO's own 'Answer:' template, not a \\boxed{} request (the hub's DAPO-Math-17k "
+        "file): convert it with python -m sppo.data.prepare dapo17k --source FILE --out DIR: 72 row(s) "
+        "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)",
+    ]
+    assert err.startswith(f"python -m sppo.data.check: error: {path}: 1 problem(s) (first: prompt carries DAPO's")
+
+
+def test_official_abality_column_and_uuid_indices_are_accepted(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Issue 25: the official AIME25 / AMC23 / Minerva files name the column ``abality`` (nobody reads it), and the
+    official DAPO file's ``extra_info.index`` is a UUID string: both are accepted, by the CLI and before training."""
+    rows = good_rows(3)
+    for i, row in enumerate(rows):
+        row["abality"] = row.pop("ability")
+        row["extra_info"] = {"index": f"9a9b6eb4-a1cb-49d1-8c1e-62eaf2f7407{i}", "split": "test"}
+    path = write(tmp_path / "math__aime2025_2025.parquet", rows)
+    status, out, _ = run(capsys, path)
+    assert (status, out.splitlines()[-1]) == (0, "  problems: none")
+    assert check_training_file(path) == []
+    bad = write(tmp_path / "int_abality.parquet", [{**r, "abality": 1} for r in rows])
+    assert check_training_file(bad) == [f"{bad}: column abality has type int64, expected string"]
+
+
+@pytest.mark.parametrize(
+    "index, problem",
+    [
+        (7, None),
+        ("9a9b6eb4-a1cb-49d1-8c1e-62eaf2f74079", None),
+        (" ", "extra_info.index is not an integer or a non-empty string (such as a UUID)"),
+        (1.5, "extra_info.index is not an integer or a non-empty string (such as a UUID)"),
+        (True, "extra_info.index is not an integer or a non-empty string (such as a UUID)"),
+    ],
+)
+def test_extra_info_index_may_be_an_integer_or_a_uuid(index, problem) -> None:
+    row = good_rows(1)[0]
+    row["extra_info"] = {"index": index}
+    assert row_problems(row) == ([problem] if problem else [])
 
 
 @pytest.mark.parametrize("kind", ["not parquet", "truncated", "missing"])

@@ -443,3 +443,37 @@ def test_dry_run_json_into_a_folder_is_one_line(tiny_task, tmp_path):
     assert [line for line in proc.stderr.splitlines() if line.strip()] == [
         f"sppo: error: SPPO_DRY_RUN_JSON {tmp_path / 'folder'}: is a folder, expected a file name"
     ]
+
+
+def test_training_check_accepts_the_official_files_and_names_the_conversion_of_the_hub_dapo_file(tiny_task, tmp_path):
+    """Issue 25: what sppo.data.prepare writes and the official evaluation files (``abality`` column) pass the
+    training launch check; the hub's DAPO file (its own "Answer:" template) is one line saying how to convert it."""
+    import io
+    import shutil
+
+    import pandas as pd
+
+    from sppo.data.prepare import prepare
+    from sppo.data.sources import SPECS
+    from sppo.launch_checks import launch_checks
+
+    math = ["reward.custom_reward_function.path=pkg://sppo.reward"]
+    prepared = tmp_path / "math__math_500.parquet"
+    official = tmp_path / "math__aime2025_2025.parquet"
+    prepare(SPECS["math500"], tmp_path / "d", source=REPO / "tests/fixtures/math500_sample.jsonl", log=io.StringIO())
+    shutil.copy(tmp_path / "d/offline_eval/math__math_500.parquet", prepared)
+    pd.read_parquet(prepared).rename(columns={"ability": "abality"}).to_parquet(official)
+    files = [f"data.train_files={prepared}", f"data.val_files={official}"]
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + math + files)
+    check_config(cfg)
+    assert launch_checks(cfg, dry_run=False) == []
+    hub = REPO / "tests/fixtures/dapo_math_17k_hubformat_sample.parquet"
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1) + math + [f"data.train_files={hub}"])
+    check_config(cfg)
+    with pytest.raises(SPPOConfigError) as err:
+        launch_checks(cfg, dry_run=False)
+    assert str(err.value) == (
+        f"data.train_files: {hub}: prompt carries DAPO's own 'Answer:' template, not a \\boxed{{}} request (the hub's "
+        "DAPO-Math-17k file): convert it with python -m sppo.data.prepare dapo17k --source FILE --out DIR: 72 row(s) "
+        "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)"
+    )
