@@ -35,7 +35,16 @@ PAIRS = [(12, 34), (56, 78), (90, 11), (23, 45), (67, 89), (10, 32), (54, 76), (
 
 
 def _finite(rows, key):
-    return all(math.isfinite(r["data"][key]) for r in rows)
+    """Finite at every step; the explained variance of R is undefined (NaN, written as null by verl's file logger)
+    exactly at the steps whose rewards are all equal (sppo.critic_quality.explained_variance)."""
+    for r in rows:
+        d = r["data"]
+        if key == "critic/explained_var" and d["critic/score/max"] == d["critic/score/min"]:
+            if d[key] is not None:
+                return False
+        elif d[key] is None or not math.isfinite(d[key]):
+            return False
+    return True
 
 
 def _state(ckpt: Path, role: str) -> dict[str, torch.Tensor]:
@@ -77,7 +86,7 @@ def _two_rank_overrides(tiny_task, critic: str, data: Path, out: Path, steps: in
         "trainer.n_gpus_per_node=2",
         "ray_kwargs.ray_init.num_gpus=2",
         # 4 sequences per rank per step: update micro-batches of 2; a forward micro-batch of 3 divides neither
-        # the step's 4 rows per rank nor the pool's 12, so both are padded (sppo/trainer.py _critic_logits)
+        # the step's 4 rows per rank nor the pool's 12, so both are padded (sppo/trainer/critic.py _critic_logits)
         "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2",
         "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=2",
         "critic.use_dynamic_bsz=False",
