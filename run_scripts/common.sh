@@ -15,6 +15,8 @@
 #   N_GPUS_PER_NODE [4]   NNODES [1]   (multi-node: start Ray first, see docs/running.md)
 #   SAVE_FREQ, TEST_FREQ [per model size, below]   MAX_CKPT_TO_KEEP [2]
 #   WANDB_API_KEY      set: trainer.logger=[console,wandb]; unset: [console]
+#   WANDB_MODE=offline also [console,wandb], key or not: wandb writes the run under $WANDB_DIR/wandb/ without
+#                      contacting its servers (nodes without internet; `wandb sync` it later, docs/running.md)
 #   PYTHON             the interpreter [<repo>/.venv/bin/python if present, else python; as the eval scripts]
 #   SPPO_DRY_RUN=1     compose + validate + print the config and a summary, start nothing (sppo/tools/dry_run.py);
 #                      SPPO_DRY_RUN_JSON=path also writes the resolved config as JSON
@@ -44,7 +46,7 @@ EXPERIMENT_NAME=${EXPERIMENT_NAME#run_}
 N_GPUS_PER_NODE=${N_GPUS_PER_NODE:-4}  # paper: 1 node x 4 GPUs
 NNODES=${NNODES:-1}
 MAX_CKPT_TO_KEEP=${MAX_CKPT_TO_KEEP:-2}
-if [ -n "${WANDB_API_KEY:-}" ]; then LOGGER='[console,wandb]'; else LOGGER='[console]'; fi
+if [ -n "${WANDB_API_KEY:-}" ] || [ "${WANDB_MODE:-}" = offline ]; then LOGGER='[console,wandb]'; else LOGGER='[console]'; fi
 
 # --- every experiment --------------------------------------------------------------------------------
 COMMON=(

@@ -167,6 +167,7 @@ def script_env() -> dict:
         if k
         not in (
             "WANDB_API_KEY",
+            "WANDB_MODE",
             "MODEL_PATH",
             "CRITIC_MODEL_PATH",
             "SAVE_FREQ",

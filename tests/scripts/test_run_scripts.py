@@ -368,7 +368,7 @@ def stub(tmp_path):
         base = {
             k: v
             for k, v in os.environ.items()
-            if k not in ("WANDB_API_KEY", "MODEL_PATH", "CRITIC_MODEL_PATH", "DATA_DIR", "CKPT_DIR")
+            if k not in ("WANDB_API_KEY", "WANDB_MODE", "MODEL_PATH", "CRITIC_MODEL_PATH", "DATA_DIR", "CKPT_DIR")
         }
         proc = subprocess.run(
             ["bash", str(SCRIPTS_DIR / script), *overrides],
@@ -395,6 +395,13 @@ def test_shell_defaults_and_passthrough(stub, tmp_path):
     assert f"data.train_files=['{ROOT}/data/dapo-math-17k_dedup.parquet']" in args
     assert f"trainer.default_local_dir={ROOT}/checkpoints/SPPO/R1-7B_DAPO_SEQUENCE_small_critic" in args
     assert "trainer.logger=[console]" in args
+
+
+def test_wandb_offline_logs_to_wandb_without_a_key(stub):
+    """WANDB_MODE=offline (a node without internet): the wandb logger writes its run files locally, key or not
+    (tests/scripts/test_wandb_offline.py runs verl's real logger that way)."""
+    assert "trainer.logger=[console,wandb]" in stub("run_ds1.5B_GRPO.sh", env={"WANDB_MODE": "offline"})
+    assert "trainer.logger=[console]" in stub("run_ds1.5B_GRPO.sh", env={"WANDB_MODE": "online"})
 
 
 def test_shell_environment(stub, tmp_path):
