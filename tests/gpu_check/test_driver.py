@@ -161,7 +161,10 @@ def test_nvidia_smi_samples_the_gpu_in_use_only():
     assert driver.smi_gpu_ids("3", "6f1c2d3e-0000-1111-2222-333344445555") == [
         "GPU-6f1c2d3e-0000-1111-2222-333344445555"
     ]
-    assert driver.smi_gpu_ids(None, "GPU-77") == ["GPU-77"]
+    assert driver.smi_gpu_ids(None, "GPU-6f1c2d3e-0000-1111-2222-333344445555") == [
+        "GPU-6f1c2d3e-0000-1111-2222-333344445555"
+    ]
+    assert driver.smi_gpu_ids("2", "<not a uuid>") == ["2"]  # an unexpected form: the visible index instead
     assert driver.smi_command(["3"]) == [
         "nvidia-smi",
         "--query-gpu=memory.used",

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import subprocess
 import sys
 import time
@@ -113,9 +114,9 @@ def _tail(path: Path, chars: int = 3000) -> str:
 def smi_gpu_ids(visible: str | None, uuid: str | None) -> list[str]:
     """nvidia-smi's ``-i`` for the GPU this check runs on (CUDA device 0): its UUID when torch knows it, else the first
     entry of ``CUDA_VISIBLE_DEVICES`` (an index or a UUID), else index 0. Never every GPU of the node."""
-    if uuid:
-        uuid = str(uuid)
-        return [uuid if uuid.startswith(("GPU-", "MIG-")) else f"GPU-{uuid}"]
+    text = str(uuid or "")
+    if re.fullmatch(r"(GPU-|MIG-)?[0-9a-fA-F]{8}(-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}", text):
+        return [text if text.startswith(("GPU-", "MIG-")) else f"GPU-{text}"]
     first = (visible or "").split(",")[0].strip()
     return [first] if first and first != "-1" else ["0"]
 
