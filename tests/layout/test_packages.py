@@ -152,3 +152,21 @@ def test_wheel_installs_non_editable_and_composes_the_sppo_config(tmp_path):
     assert composed.returncode == 0, composed.stderr[-2000:]
     assert "adv_estimator: sppo" in composed.stdout
     assert "device: cpu" in composed.stdout
+
+
+def test_readme_layout_lists_every_module_of_both_packages_and_nothing_missing():
+    """README's Layout block names each top-level module/package of sppo/ and lab/sppo_lab/, and every path it
+    names exists."""
+    text = (REPO / "README.md").read_text()
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    named = set()
+    for line in block.splitlines():
+        for token in line.strip().split("  ")[0].split():
+            named.add(token.rstrip("/"))
+    for root in (PLUGIN, LAB):
+        for child in root.iterdir():
+            if child.name.startswith(("__", ".")) or (child.is_file() and child.suffix != ".py"):
+                continue
+            assert child.name.rstrip("/") in named, f"README's Layout misses {child.relative_to(REPO)}"
+    for top in ("sppo", "lab", "run_scripts", "tests", "benchmarks", "docs", "constraints", ".ci/run"):
+        assert top in named and (REPO / top).exists(), top
