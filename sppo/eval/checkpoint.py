@@ -114,7 +114,13 @@ def merge_fsdp_checkpoint(actor_dir: str | Path, target_dir: str | Path) -> Path
     actor_dir, target_dir = Path(actor_dir).resolve(), Path(target_dir)
     marker = target_dir / _MERGED_MARKER
     if marker.is_file() and is_hf_model_dir(target_dir):
-        if json.loads(marker.read_text()).get("actor_dir") == str(actor_dir):
+        try:
+            source = json.loads(marker.read_text(encoding="utf-8")).get("actor_dir")
+        except (OSError, ValueError, AttributeError) as exc:  # a damaged cache: not JSON, not an object
+            raise EvalError(
+                f"{marker}: corrupt merge marker ({type(exc).__name__}); remove {target_dir} to merge again"
+            ) from None
+        if source == str(actor_dir):
             return target_dir
         raise EvalError(f"{target_dir} holds a model merged from another checkpoint; choose another --merged-dir")
     if target_dir.exists():
@@ -135,9 +141,17 @@ def merge_fsdp_checkpoint(actor_dir: str | Path, target_dir: str | Path) -> Path
         target_dir=str(tmp),
         hf_model_config_path=str(actor_dir / "huggingface"),
     )
-    merger = FSDPModelMerger(config)
-    merger.merge_and_save()
-    merger.cleanup()
+    try:
+        merger = FSDPModelMerger(config)
+        merger.merge_and_save()
+        merger.cleanup()
+    except (KeyboardInterrupt, OSError):
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    except Exception as exc:  # noqa: BLE001 - verl's merger asserts and torch raises on damaged shards
+        shutil.rmtree(tmp, ignore_errors=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise EvalError(f"{actor_dir}: the FSDP checkpoint cannot be merged ({first})") from None
     (tmp / _MERGED_MARKER).write_text(json.dumps({"actor_dir": str(actor_dir)}))
     os.replace(tmp, target_dir)
     return target_dir

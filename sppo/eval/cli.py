@@ -139,10 +139,12 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--limit", type=positive_int, default=None, help="only the first N problems of each benchmark")
     g.add_argument("--stop-after", type=nonneg_int, default=None, help="stop after N problems in this run")
     g.add_argument("--backend", default="auto", choices=BACKENDS, help="auto (vLLM with CUDA, else hf), vllm or hf")
-    g.add_argument("--merged-dir", default=None, help="where an FSDP checkpoint is merged (default OUT/model_hf)")
-    g.add_argument("--tensor-parallel-size", type=int_range(1, 64), default=1, help="vLLM tensor parallel size")
-    g.add_argument("--gpu-memory-utilization", type=float_range(0.0, 1.0, lo_open=True), default=0.85,
-                   help="vLLM GPU memory fraction in (0, 1]")  # fmt: skip
+    g.add_argument("--merged-dir", default=None, type=nonempty,
+                   help="where an FSDP checkpoint is merged (default OUT/model_hf; FSDP checkpoints only)")  # fmt: skip
+    g.add_argument("--tensor-parallel-size", type=int_range(1, 64), default=None,
+                   help="vLLM tensor parallel size (default 1; vllm backend only)")  # fmt: skip
+    g.add_argument("--gpu-memory-utilization", type=float_range(0.0, 1.0, lo_open=True), default=None,
+                   help="vLLM GPU memory fraction in (0, 1] (default 0.85; vllm backend only)")  # fmt: skip
     g.add_argument("--force", action="store_true",
                    help="OUT holds a run with other settings: delete its samples and start again")  # fmt: skip
     g.set_defaults(func=cmd_generate)

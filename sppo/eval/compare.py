@@ -63,7 +63,7 @@ def read_jsonl(path: Path) -> list[Point]:
             f"(score it first: python -m sppo.eval score {path} --out DIR)"
         )
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # a byte-order mark is not part of the first line
     except UnicodeDecodeError:
         raise EvalError(
             f"run {path}: not a text file (expected a verl file-logger metrics JSONL or a score output folder)"
@@ -85,6 +85,11 @@ def read_jsonl(path: Path) -> list[Point]:
         best: dict[str, tuple[int, int, float]] = {}  # benchmark -> (acc first, n, value)
         for key, value in data.items():
             match = _VAL_KEY.match(key)
+            if match and _finite(value) and not 0.0 <= value <= 1.0:
+                raise EvalError(
+                    f"run {path}: {key} = {value:g} at step {step} is not a fraction in [0, 1]; compare reads success "
+                    "rates (0/1 rewards), not scores on another scale (such as verl's +-1 math_dapo reward)"
+                )
             if match and _finite(value):
                 name = benchmark_for(None, match["source"]) or match["source"]
                 rank = (match["var"] == "acc", int(match["n"]))
@@ -97,10 +102,16 @@ def read_jsonl(path: Path) -> list[Point]:
     return list(points.values())
 
 
+def _avg(value: Any) -> float:
+    if isinstance(value, bool):
+        raise TypeError(f"avg is {value}, expected a number")
+    return float(value)
+
+
 def _score_point(metrics_file: Path) -> Point:
     try:
         metrics = json.loads(metrics_file.read_text(encoding="utf-8"))
-        values = {name: float(m["avg"]) for name, m in metrics["benchmarks"].items()}
+        values = {name: _avg(m["avg"]) for name, m in metrics["benchmarks"].items()}
         source = metrics.get("source") or {}
         step = source.get("step") if isinstance(source, dict) else None
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
@@ -216,7 +227,17 @@ def run(paths: list[str], labels: list[str] | None = None, out: str | Path | Non
         raise EvalError("give at least one run (a metrics JSONL or a score directory)")
     if labels and len(labels) != len(paths):
         raise EvalError(f"--labels has {len(labels)} names for {len(paths)} runs")
+    resolved = [str(Path(p).resolve()) for p in paths]
+    twice = next((p for i, p in enumerate(paths) if resolved[i] in resolved[:i]), None)
+    if twice is not None:
+        raise EvalError(f"run {twice} is given twice")
+    if labels and len(set(labels)) < len(labels):
+        same = next(label for i, label in enumerate(labels) if label in labels[:i])
+        raise EvalError(f"--labels: {same!r} names two runs; give each run its own label")
     runs = [read_run(p, labels[i] if labels else None) for i, p in enumerate(paths)]
+    if not labels and len({run.label for run in runs}) < len(runs):  # e.g. a/metrics.jsonl and b/metrics.jsonl
+        for run, path in zip(runs, paths, strict=True):
+            run.label = str(path)
     names = shared_benchmarks(runs)
     if not names:
         have = [f"{r.label}: {', '.join(sorted({n for p in r.points for n in p.values}))}" for r in runs]

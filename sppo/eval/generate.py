@@ -185,14 +185,98 @@ def _open_meta(
     return meta
 
 
-def _positions(model_path: str) -> int | None:
-    """The model's context length (``max_position_embeddings`` and the like) from its config, or None."""
-    from transformers import AutoConfig
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _check_weights(folder: Path) -> dict[str, tuple[int, ...]]:
+    """The weight files of a model folder are complete enough to load: a safetensors header that covers its file,
+    every shard an index names, a torch checkpoint that is a zip archive. Returns the stored shapes (safetensors
+    only); raises :class:`EvalError`."""
+    import zipfile
+
+    for index_name in ("model.safetensors.index.json", "pytorch_model.bin.index.json"):
+        index = folder / index_name
+        if index.is_file():
+            try:
+                shards = sorted(set(json.loads(index.read_text(encoding="utf-8"))["weight_map"].values()))
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise EvalError(f"{index}: corrupt weight index ({type(exc).__name__}: {exc})") from None
+            missing = [name for name in shards if not (folder / name).is_file()]
+            if missing:
+                raise EvalError(f"{folder}: weight shard {missing[0]} named by {index_name} is missing")
+            files = [folder / name for name in shards]
+            break
+    else:
+        files = [folder / name for name in ("model.safetensors", "pytorch_model.bin") if (folder / name).is_file()]
+    shapes: dict[str, tuple[int, ...]] = {}
+    for file in files:
+        if file.suffix == ".safetensors":
+            from safetensors import safe_open
+
+            try:
+                with safe_open(str(file), framework="pt") as handle:
+                    for key in handle.keys():
+                        shapes[key] = tuple(handle.get_slice(key).get_shape())
+            except Exception as exc:  # noqa: BLE001 - safetensors raises its own error type for a damaged file
+                raise EvalError(f"{file}: not a complete safetensors file ({_first_line(exc)})") from None
+        elif not zipfile.is_zipfile(file):
+            raise EvalError(f"{file}: not a complete PyTorch checkpoint (not a zip archive)")
+    return shapes
+
+
+def _check_shapes(model_path: str, config: Any, shapes: dict[str, tuple[int, ...]]) -> None:
+    """Every weight stored under a parameter's own name has that parameter's shape (transformers would refuse the
+    folder after printing a multi-line report). The model is built on the meta device: no memory, no weights."""
+    if not shapes:
+        return
+    import torch
+    from transformers import AutoModelForCausalLM
 
     try:
+        with torch.device("meta"):
+            model = AutoModelForCausalLM.from_config(config)
+    except Exception:  # noqa: BLE001 - an architecture transformers cannot build here: the backend reports it
+        return
+    for name, tensor in model.state_dict().items():
+        stored = shapes.get(name)
+        if stored is not None and stored != tuple(tensor.shape):
+            raise EvalError(
+                f"--model {model_path}: weight {name} has shape {list(stored)} but config.json makes it "
+                f"{list(tensor.shape)}; the weights and config.json come from different models"
+            )
+
+
+def check_model(model_path: str) -> tuple[Any, Any]:
+    """``(config, tokenizer)`` of a local model folder, read before any model is loaded and before ``OUT`` is
+    written: a corrupt or incomplete ``config.json``, weight file or tokenizer, and a tokenizer without a chat
+    template (every problem is rendered with it), are one :class:`EvalError` line each."""
+    from transformers import AutoConfig, AutoTokenizer
+
+    folder = Path(model_path)
+    try:
         config = AutoConfig.from_pretrained(model_path)
-    except Exception:  # noqa: BLE001 - no readable config: the backend reports it
-        return None
+    except Exception as exc:  # noqa: BLE001 - transformers raises OSError, ValueError, KeyError, ...
+        raise EvalError(f"--model {model_path}: config.json cannot be read ({_first_line(exc)})") from None
+    _check_shapes(model_path, config, _check_weights(folder))
+    tokenizer_files = ("tokenizer.json", "tokenizer.model", "vocab.json", "tokenizer_config.json")
+    if not any((folder / name).is_file() for name in tokenizer_files):
+        raise EvalError(f"--model {model_path}: no tokenizer files ({', '.join(tokenizer_files)}) in the folder")
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(model_path)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for a damaged tokenizer
+        raise EvalError(f"--model {model_path}: the tokenizer cannot be loaded ({_first_line(exc)})") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise EvalError(
+            f"--model {model_path}: the tokenizer has no chat template, and generate renders every problem with it "
+            "(use the chat model's tokenizer files, or add a chat_template.jinja)"
+        )
+    return config, tokenizer
+
+
+def _positions(config: Any) -> int | None:
+    """The model's context length (``max_position_embeddings`` and the like) from its config, or None."""
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
         value = getattr(config, name, None)
         if isinstance(value, int) and value > 0:
@@ -201,24 +285,29 @@ def _positions(model_path: str) -> int | None:
 
 
 def check_prompt_lengths(model_path: str, problems: Sequence[Problem], max_tokens: int) -> None:
-    """Refuse a prompt that does not fit the model's context, before any model is loaded.
+    """Check the model folder (:func:`check_model`) and refuse a prompt that does not fit its context, before
+    any model is loaded.
 
     Raises :class:`EvalError` naming both lengths when a prompt (chat template included) has as many tokens as
     the model has positions or more; prints one warning when prompt + ``max_tokens`` exceeds them (the
     responses of those problems are cut by the context, not by ``--max-tokens``).
     """
-    from transformers import AutoTokenizer
-
     from sppo.eval.backends import chat_prompt_ids
 
-    positions = _positions(model_path)
+    config, tokenizer = check_model(model_path)
+    positions = _positions(config)
     if positions is None or not problems:
         return
     try:
-        tokenizer = AutoTokenizer.from_pretrained(model_path)
-    except Exception:  # noqa: BLE001 - the backend reports an unloadable tokenizer
-        return
-    lengths = [(len(chat_prompt_ids(tokenizer, p.messages)), p) for p in problems]
+        lengths = [(len(chat_prompt_ids(tokenizer, p.messages)), p) for p in problems]
+    except Exception as exc:  # noqa: BLE001 - a chat template that fails on these messages
+        raise EvalError(f"--model {model_path}: its chat template fails on the problems ({_first_line(exc)})") from None
+    empty = next((p for n, p in lengths if n == 0), None)
+    if empty is not None:
+        raise EvalError(
+            f"--model {model_path}: benchmark '{empty.benchmark}' problem {empty.problem_id} renders to 0 tokens "
+            "(a broken tokenizer)"
+        )
     longest, problem = max(lengths, key=lambda item: item[0])
     if longest >= positions:
         raise EvalError(
@@ -232,6 +321,59 @@ def check_prompt_lengths(model_path: str, problems: Sequence[Problem], max_token
 
 
 # ----------------------------------------------------------------------------------- the driver
+
+#: Seconds between two progress lines when stderr is not a terminal (logs, batch jobs); the last line always comes.
+PROGRESS_INTERVAL_S = 10.0
+
+
+class Progress:
+    """One line on stdout per ``PROGRESS_INTERVAL_S`` seconds of generation (and one at the end) where no
+    progress bar is drawn: ``sppo.eval generate: 12/40 problems done, 30 s, about 70 s left``."""
+
+    def __init__(self, total: int, enabled: bool = True) -> None:
+        self.total, self.done, self.enabled = total, 0, enabled
+        self.started = self.last = time.monotonic()
+
+    def update(self, n: int) -> None:
+        self.done += n
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < PROGRESS_INTERVAL_S and self.done < self.total):
+            return
+        self.last = now
+        elapsed = now - self.started
+        left = elapsed / self.done * (self.total - self.done)
+        tail = f", about {left:.0f} s left" if self.done < self.total else ""
+        print(f"sppo.eval generate: {self.done}/{self.total} problems done, {elapsed:.0f} s{tail}", flush=True)
+
+
+def check_options(config: GenerateConfig, source: Any, backend_name: str) -> None:
+    """Flags that do not apply to this run are refused instead of being silently ignored."""
+    if config.merged_dir and source.kind != "fsdp":
+        raise EvalError(
+            f"--merged-dir is where an FSDP checkpoint is merged, and --model {config.model} needs no merge "
+            f"({'a hub id' if source.kind == 'hub' else 'a Hugging Face model folder'}); drop --merged-dir"
+        )
+    vllm_only = [f"--{k.replace('_', '-')}" for k, v in config.backend_options.items() if v is not None]
+    if vllm_only and backend_name != "vllm":
+        raise EvalError(
+            f"{' and '.join(vllm_only)} set the vLLM engine, and this run uses the {backend_name} backend "
+            "(--backend vllm needs vllm and a CUDA device); drop them"
+        )
+
+
+def _load_backend(make_backend: Callable[..., Backend] | None, name: str, model_path: str, config: GenerateConfig):
+    """The sampler; a model that cannot be loaded (weights that do not fit the config, ...) is one line."""
+    from sppo.eval import backends
+
+    if make_backend is not None:
+        return make_backend(name, model_path, config.sampling)
+    options = {k: v for k, v in config.backend_options.items() if v is not None}
+    try:
+        return backends.make_backend(name, model_path, config.sampling, **options)
+    except (EvalError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # noqa: BLE001 - torch, safetensors, transformers, vLLM: many types
+        raise EvalError(f"--model {model_path}: the model cannot be loaded ({_first_line(exc)})") from None
 
 
 def _requests(backend: Backend, problem: Problem, k: int, seed: int) -> list[tuple[int, int, Request]]:
@@ -293,6 +435,7 @@ def run(
     }
     source = checkpoint.resolve_model(config.model)
     backend_name = backends.choose_backend(config.backend)
+    check_options(config, source, backend_name)
     if make_backend is None and source.kind != "fsdp":  # an FSDP checkpoint is checked once merged, below
         check_prompt_lengths(source.path, [p for ps in problems.values() for p in ps], config.sampling.max_tokens)
     model_id = source.path if source.kind == "hub" else str(Path(source.path).resolve())
@@ -316,9 +459,9 @@ def run(
         model_path = checkpoint.materialize(source, config.merged_dir or out / "model_hf")
         if make_backend is None and source.kind == "fsdp":
             check_prompt_lengths(model_path, todo, config.sampling.max_tokens)
-        factory = make_backend or (lambda n, m, s: backends.make_backend(n, m, s, **config.backend_options))
-        backend = factory(backend_name, model_path, config.sampling)
+        backend = _load_backend(make_backend, backend_name, model_path, config)
         bar = tqdm(total=len(todo), unit="problem", desc="generate", file=sys.stderr, dynamic_ncols=True, disable=None)
+        progress = Progress(len(todo), enabled=bar.disable)  # no bar (stderr is not a terminal): lines on stdout
         for start in range(0, len(todo), max(1, backend.batch_problems)):
             batch = todo[start : start + max(1, backend.batch_problems)]
             per_problem = [_requests(backend, p, config.k, config.seed) for p in batch]
@@ -332,6 +475,7 @@ def run(
                     pd.DataFrame(rows, columns=list(COLUMNS)), out / "shards" / problem.benchmark / shard
                 )
             bar.update(len(batch))
+            progress.update(len(batch))
         bar.close()
 
     responses = read_shards(out, list(meta["benchmarks"]))

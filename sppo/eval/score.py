@@ -63,17 +63,66 @@ def locate(path: str | Path) -> tuple[Path, dict[str, Any] | None]:
     return path, meta
 
 
-def _bad_sample_rows(frame: Any) -> list[tuple[int, str]]:
-    """(row, problem) of every sample row whose ground truth or response cannot be scored: the answer rule of
-    :func:`sppo.data.schema.answer_problem` (a number is read as its string), and a response must be text."""
+def _null(value: Any) -> bool:
+    """A null parquet cell as pandas reads it (None, NaN, NaT)."""
+    return value is None or (isinstance(value, float) and math.isnan(value)) or str(value) in ("NaT", "<NA>")
+
+
+def _integer(value: Any) -> int | None:
+    """``value`` as an integer (an integer-valued float counts: pandas stores an int column with a null as floats),
+    or None."""
+    if isinstance(value, bool) or _null(value):
+        return None
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return None
+
+
+def _sample_row_problem(row: dict[str, Any]) -> str | None:
+    """What makes one sample row unscorable, or None. A silently dropped or mis-counted row would change the
+    metrics: pandas' groupby drops a null ``benchmark`` or ``problem_id``, and a token count or truncation flag
+    outside its range skews the means."""
     from sppo.data.schema import answer_problem
 
+    for column in ("data_source", "benchmark"):
+        value = row[column]
+        if not isinstance(value, str) or not value.strip():
+            return f"{column} is {'missing' if _null(value) else repr(value)}, expected a name"
+    if _null(row["problem_id"]) or isinstance(row["problem_id"], bool):
+        return f"problem_id is {'missing' if _null(row['problem_id']) else repr(row['problem_id'])}"
+    index = _integer(row["sample_idx"])
+    if index is None or index < 0:
+        return f"sample_idx is {'missing' if _null(row['sample_idx']) else repr(row['sample_idx'])}, expected an integer >= 0"
+    problem = answer_problem(row["ground_truth"], numbers=True)
+    if problem:
+        return problem
+    response = row["response"]
+    if not isinstance(response, str):
+        return f"response is {'missing' if _null(response) else type(response).__name__}, expected text"
+    tokens = row.get("response_tokens")
+    tokens = tokens.item() if hasattr(tokens, "item") else tokens
+    if tokens is not None and not _null(tokens):
+        if isinstance(tokens, bool) or not isinstance(tokens, (int, float)) or not math.isfinite(tokens) or tokens < 0:
+            return f"response_tokens is {tokens!r}, expected a count >= 0 (or null: unknown)"
+    truncated = row.get("truncated")
+    if truncated is not None and not _null(truncated) and truncated not in (0, 1):  # True == 1, False == 0
+        return f"truncated is {truncated!r}, expected true/false or 0/1 (or null: unknown)"
+    return None
+
+
+def _bad_sample_rows(frame: Any) -> list[tuple[int, str]]:
+    """(row, problem) of every sample row that cannot be scored as it is (:func:`_sample_row_problem`): the answer
+    rule of :func:`sppo.data.schema.answer_problem` (a number is read as its string), a response that is text,
+    identifiers that are present (``sample_idx`` an integer >= 0), counts in range."""
+    optional = [c for c in ("response_tokens", "truncated") if c in frame.columns]
+    columns = [*OURS_REQUIRED, *optional]
     bad = []
-    for index, (truth, response) in enumerate(zip(frame["ground_truth"], frame["response"], strict=True)):
-        problem = answer_problem(truth, numbers=True)
-        if problem is None and not isinstance(response, str):
-            missing = response is None or (isinstance(response, float) and math.isnan(response))  # a null cell
-            problem = f"response is {'missing' if missing else type(response).__name__}, expected text"
+    for index, values in enumerate(frame[columns].itertuples(index=False, name=None)):
+        problem = _sample_row_problem(dict(zip(columns, values, strict=True)))
         if problem:
             bad.append((index, problem))
     return bad
@@ -101,6 +150,8 @@ def from_verl(frame: Any, path: Path, benchmark: str | None, tokenizer: str | No
         responses = row.responses.tolist() if hasattr(row.responses, "tolist") else row.responses
         if not isinstance(responses, list) or not all(isinstance(r, str) for r in responses):
             raise EvalError(f"{path}: row {row_index}: 'responses' must be a list of strings")
+        if not responses:  # the row's problem would silently leave the benchmark
+            raise EvalError(f"{path}: row {row_index}: 'responses' is empty (every row needs at least one response)")
         for response in responses:
             sample_idx = counters.get((label, problem_id), 0)
             counters[(label, problem_id)] = sample_idx + 1
@@ -114,7 +165,11 @@ def from_verl(frame: Any, path: Path, benchmark: str | None, tokenizer: str | No
     if tokenizer and len(out):
         from transformers import AutoTokenizer
 
-        tok = AutoTokenizer.from_pretrained(tokenizer)
+        try:
+            tok = AutoTokenizer.from_pretrained(tokenizer)
+        except Exception as exc:  # noqa: BLE001 - transformers raises OSError, ValueError, ... for a bad path
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise EvalError(f"--tokenizer {tokenizer}: cannot be loaded ({first})") from None
         out["response_tokens"] = [float(len(tok(r, add_special_tokens=False)["input_ids"])) for r in out["response"]]
         if max_tokens:
             out["truncated"] = (out["response_tokens"] >= max_tokens).astype(float)
@@ -132,6 +187,12 @@ def load_responses(
     file, meta = locate(path)
     frame = read_parquet(file)
     if "response" in frame.columns:
+        given = [flag for flag, value in (("--tokenizer", tokenizer), ("--max-tokens", max_tokens)) if value]
+        if given:
+            raise EvalError(
+                f"{' and '.join(given)} apply to verl's main_generation format; {file} is sppo.eval generate's, "
+                "which records each response's tokens and truncation: drop them"
+            )
         missing = [c for c in OURS_REQUIRED if c not in frame.columns]
         if missing:
             raise EvalError(f"{file}: missing column(s) {', '.join(missing)}")
@@ -145,6 +206,8 @@ def load_responses(
         for column in ("response_tokens", "truncated"):
             frame[column] = frame[column].astype(float) if column in frame.columns else math.nan
     elif "responses" in frame.columns:
+        if max_tokens and not tokenizer:
+            raise EvalError("--max-tokens needs --tokenizer (truncation is read from the response's token count)")
         missing = [c for c in VERL_REQUIRED if c not in frame.columns]
         if missing:
             raise EvalError(f"{file}: missing column(s) {', '.join(missing)}")

@@ -105,7 +105,73 @@ GENERATE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
     ("results with other settings", lambda t: _old_run(t, {"k": 7}) or _gen(t), "holds a run with other settings"),
     ("corrupt meta.json", lambda t: _old_run(t, None, "{not json") or _gen(t), "out/meta.json: corrupt meta.json"),
     ("prompt longer than the model", lambda t: _gen(t, model="{short_model}"), "the prompt is "),
+    # issue 25: damaged model folders and caches, flags that do not apply to the run
+    (
+        "model without a chat template",
+        lambda t: _gen(t, model="{broken:no_chat_template}"),
+        "the tokenizer has no chat template, and generate renders every problem with it",
+    ),
+    ("corrupt config.json", lambda t: _gen(t, model="{broken:bad_config}"), "config.json cannot be read"),
+    (
+        "truncated safetensors",
+        lambda t: _gen(t, model="{broken:truncated}"),
+        "model.safetensors: not a complete safetensors file",
+    ),
+    ("no tokenizer files", lambda t: _gen(t, model="{broken:no_tokenizer}"), "no tokenizer files (tokenizer.json"),
+    (
+        "corrupt weight index",
+        lambda t: _gen(t, model="{broken:bad_index}"),
+        "model.safetensors.index.json: corrupt weight index",
+    ),
+    (
+        "training folder with a corrupt tracker",
+        lambda t: (
+            (t / "ckpt" / "global_step_2").mkdir(parents=True)
+            or (t / "ckpt" / "latest_checkpointed_iteration.txt").write_text("two")
+            and _gen(t, model="ckpt")
+        ),
+        "latest_checkpointed_iteration.txt: expected a step number, got 'two'",
+    ),
+    (
+        "--merged-dir with an HF model",
+        lambda t: _gen(t, "--merged-dir", "merged"),
+        "--merged-dir is where an FSDP checkpoint is merged",
+    ),
+    ("empty --merged-dir", lambda t: _gen(t, "--merged-dir", ""), "argument --merged-dir: must not be empty"),
+    (
+        "vLLM flags with the hf backend",
+        lambda t: _gen(t, "--tensor-parallel-size", "2", "--gpu-memory-utilization", "0.5"),
+        "--tensor-parallel-size and --gpu-memory-utilization set the vLLM engine, and this run uses the hf backend",
+    ),
+    (
+        "empty prompt list",
+        lambda t: [a if a != "math500" else _bench(t, lambda r: r.update(prompt=[]), True) for a in _gen(t)],
+        "row 0: prompt is not a non-empty list of chat messages",
+    ),
 ]
+
+
+@pytest.fixture(scope="module")
+def broken_models(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Copies of the tiny model, each damaged in one way."""
+    root = tmp_path_factory.mktemp("broken")
+    out = {}
+    for kind in ("no_chat_template", "bad_config", "truncated", "no_tokenizer", "bad_index"):
+        folder = root / kind
+        shutil.copytree(tiny_model, folder)
+        out[kind] = folder
+    (out["no_chat_template"] / "chat_template.jinja").unlink(missing_ok=True)
+    config = json.loads((out["no_chat_template"] / "tokenizer_config.json").read_text())
+    config.pop("chat_template", None)
+    (out["no_chat_template"] / "tokenizer_config.json").write_text(json.dumps(config))
+    (out["bad_config"] / "config.json").write_text("{not json")
+    weights = out["truncated"] / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    for name in ("tokenizer.json", "tokenizer_config.json", "chat_template.jinja"):
+        (out["no_tokenizer"] / name).unlink(missing_ok=True)
+    (out["bad_index"] / "model.safetensors").unlink()
+    (out["bad_index"] / "model.safetensors.index.json").write_text("{")
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -124,6 +190,8 @@ def test_generate_bad_input(tmp_path: Path, name: str, setup, needle: str, reque
     fill = {"{data}": lambda: str(request.getfixturevalue("data_dir")),
             "{model}": lambda: str(request.getfixturevalue("tiny_model")),
             "{short_model}": lambda: str(request.getfixturevalue("short_model"))}  # fmt: skip
+    for kind in ("no_chat_template", "bad_config", "truncated", "no_tokenizer", "bad_index"):
+        fill[f"{{broken:{kind}}}"] = lambda kind=kind: str(request.getfixturevalue("broken_models")[kind])
     argv = [fill[a]() if a in fill else a for a in argv]
     line = check_case(EVAL, "python -m sppo.eval generate", argv, tmp_path, needle)
     if name == "prompt longer than the model":
@@ -205,7 +273,85 @@ SCORE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         ),
         "g/meta.json: corrupt meta.json",
     ),
+    # issue 25: rows that pandas' groupby would silently drop, counts out of range, empty response lists, flags
+    # that do not apply to the file's format
+    (
+        "null problem_id",
+        lambda t: ["score", _samples(t, problem_id=None)],
+        "1 bad row(s) (first: row 1: problem_id is missing)",
+    ),
+    (
+        "null benchmark",
+        lambda t: ["score", _samples(t, benchmark=None)],
+        "row 1: benchmark is missing, expected a name",
+    ),
+    (
+        "benchmark a number",
+        lambda t: ["score", _samples(t, True, benchmark=5)],
+        "row 0: benchmark is 5, expected a name",
+    ),
+    (
+        "negative sample_idx",
+        lambda t: ["score", _samples(t, sample_idx=-1)],
+        "row 1: sample_idx is -1, expected an integer >= 0",
+    ),
+    (
+        "fractional sample_idx",
+        lambda t: ["score", _samples(t, sample_idx=0.5)],
+        "row 1: sample_idx is 0.5, expected an integer >= 0",
+    ),
+    (
+        "negative token count",
+        lambda t: ["score", _samples(t, True, response_tokens=-5)],
+        "row 0: response_tokens is -5, expected a count >= 0 (or null: unknown)",
+    ),
+    (
+        "truncated on another scale",
+        lambda t: ["score", _samples(t, True, truncated=100)],
+        "row 0: truncated is 100, expected true/false or 0/1 (or null: unknown)",
+    ),
+    (
+        "duplicate samples",
+        lambda t: ["score", _samples(t, problem_id=0)],
+        "1 duplicate (benchmark, problem_id, sample_idx) rows",
+    ),
+    (
+        "unknown data_source",
+        lambda t: ["score", _samples(t, True, data_source="gsm8k")],
+        "sppo.reward: unknown data_source 'gsm8k'; accepted prefixes",
+    ),
+    (
+        "verl empty response list",
+        lambda t: _verl(t, [["\\boxed{2}"], []]) or ["score", "v.parquet"],
+        "v.parquet: row 1: 'responses' is empty (every row needs at least one response)",
+    ),
+    (
+        "verl null responses",
+        lambda t: _verl(t, [["\\boxed{2}"], None]) or ["score", "v.parquet"],
+        "v.parquet: row 1: 'responses' must be a list of strings",
+    ),
+    (
+        "--tokenizer on generate's format",
+        lambda t: ["score", _samples(t), "--tokenizer", "tok", "--max-tokens", "8"],
+        "--tokenizer and --max-tokens apply to verl's main_generation format",
+    ),
+    (
+        "--max-tokens without --tokenizer",
+        lambda t: _verl(t, [["\\boxed{2}"]]) or ["score", "v.parquet", "--max-tokens", "8"],
+        "--max-tokens needs --tokenizer",
+    ),
+    (
+        "--tokenizer that cannot load",
+        lambda t: _verl(t, [["\\boxed{2}"]]) or ["score", "v.parquet", "--tokenizer", "nope"],
+        "--tokenizer nope: cannot be loaded",
+    ),
 ]
+
+
+def _verl(t: Path, responses: list) -> None:
+    """verl main_generation output: one benchmark row per entry of ``responses`` (its list of responses)."""
+    rows = [{**verl_row("math__math", f"Q{i}?", "2"), "responses": r} for i, r in enumerate(responses)]
+    pd.DataFrame(rows).to_parquet(t / "v.parquet")
 
 
 @pytest.mark.parametrize("name,setup,needle", SCORE_CASES, ids=[c[0] for c in SCORE_CASES])
@@ -271,7 +417,47 @@ COMPARE_CASES: list[tuple[str, Callable[[Path], list[str]], str]] = [
         "--out f: exists",
     ),
     ("--out unwritable", lambda t: ["compare", _jsonl(t), "--out", UNWRITABLE], "is not writable"),
+    # issue 25: scores on another scale, runs that cannot be told apart
+    (
+        "reward on a +-1 scale",
+        lambda t: _jsonl_values(t, {"val-core/math__math/reward/mean@1": -0.4}) and ["compare", "v.jsonl"],
+        "run v.jsonl: val-core/math__math/reward/mean@1 = -0.4 at step 1 is not a fraction in [0, 1]",
+    ),
+    (
+        "accuracy in percent",
+        lambda t: _jsonl_values(t, {"val-core/math__math/acc/mean@1": 55.0}) and ["compare", "v.jsonl"],
+        "val-core/math__math/acc/mean@1 = 55 at step 1 is not a fraction in [0, 1]",
+    ),
+    (
+        "duplicate labels",
+        lambda t: [
+            "compare",
+            _jsonl(t),
+            _score_dir(t, "s", {"benchmarks": {"math500": {"avg": 0.5}}}),
+            "--labels",
+            "a",
+            "a",
+        ],  # fmt: skip
+        "--labels: 'a' names two runs; give each run its own label",
+    ),
+    ("the same run twice", lambda t: ["compare", _jsonl(t), "./a.jsonl"], "run ./a.jsonl is given twice"),
+    (
+        "avg a boolean",
+        lambda t: ["compare", _score_dir(t, "s", {"benchmarks": {"math500": {"avg": True}}})],
+        "not a score metrics.json (TypeError: avg is True, expected a number)",
+    ),
+    (
+        "benchmarks not an object",
+        lambda t: ["compare", _score_dir(t, "s", {"benchmarks": [0.5]})],
+        "s/metrics.json: not a score metrics.json",
+    ),
+    ("folder without scores", lambda t: (t / "d").mkdir() or ["compare", "d"], "run d: no validation scores found"),
 ]
+
+
+def _jsonl_values(t: Path, data: dict) -> str:
+    (t / "v.jsonl").write_text(json.dumps({"step": 1, "data": data}) + "\n")
+    return "v.jsonl"
 
 
 @pytest.mark.parametrize("name,setup,needle", COMPARE_CASES, ids=[c[0] for c in COMPARE_CASES])

@@ -126,3 +126,20 @@ def test_fsdp2_checkpoint_is_merged_and_generated_from(tmp_path: Path, data_dir:
     meta = json.loads((out / "meta.json").read_text())
     assert meta["step"] == 3 and meta["complete"]
     assert (out / "model_hf" / "model.safetensors").is_file()
+
+
+def test_a_corrupt_merge_marker_is_one_line(tmp_path: Path) -> None:
+    """Issue 25: the merged-model cache's marker cut by a crash was a JSONDecodeError traceback."""
+    from sppo.eval.checkpoint import _MERGED_MARKER, merge_fsdp_checkpoint
+    from sppo.eval.errors import EvalError
+
+    target = tmp_path / "model_hf"
+    target.mkdir()
+    (target / "config.json").write_text("{}")
+    (target / "model.safetensors").write_bytes(b"x")
+    (target / _MERGED_MARKER).write_text('{"actor_dir": ')
+    with pytest.raises(EvalError) as err:
+        merge_fsdp_checkpoint(tmp_path / "actor", target)
+    assert str(err.value) == (
+        f"{target / _MERGED_MARKER}: corrupt merge marker (JSONDecodeError); remove {target} to merge again"
+    )

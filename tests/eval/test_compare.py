@@ -117,3 +117,28 @@ def test_compare_bad_input(tmp_path: Path, capsys: pytest.CaptureFixture) -> Non
     assert "not a score metrics.json" in error(["compare", str(tmp_path / "broken")])
     other = score_dir(tmp_path / "other", {"minerva": 0.1}, None)
     assert "the runs share no benchmark" in error(["compare", str(good), str(other)])
+
+
+def test_a_byte_order_mark_loses_no_point(tmp_path) -> None:
+    """Issue 25: a metrics JSONL saved with a UTF-8 BOM lost its first line (skipped as a cut write)."""
+    from sppo.eval.compare import read_jsonl
+
+    lines = [
+        {"step": 0, "data": {"val-core/math__math/acc/mean@1": 0.25}},
+        {"step": 5, "data": {"val-core/math__math/acc/mean@1": 0.5}},
+    ]
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + "".join(json.dumps(line) + "\n" for line in lines).encode())
+    assert [(p.step, p.values) for p in read_jsonl(path)] == [(0, {"math500": 0.25}), (5, {"math500": 0.5})]
+
+
+def test_runs_with_the_same_default_label_are_named_by_their_paths(tmp_path) -> None:
+    """a/metrics.jsonl and b/metrics.jsonl: both would be labelled "metrics"; each column gets its path instead."""
+    from sppo.eval.compare import run
+
+    for name, value in (("a", 0.25), ("b", 0.5)):
+        (tmp_path / name).mkdir()
+        line = {"step": 1, "data": {"val-core/math__math/acc/mean@1": value}}
+        (tmp_path / name / "metrics.jsonl").write_text(json.dumps(line) + "\n")
+    table = run([str(tmp_path / "a" / "metrics.jsonl"), str(tmp_path / "b" / "metrics.jsonl")])
+    assert table.splitlines()[0] == f"| | {tmp_path / 'a' / 'metrics.jsonl'} | {tmp_path / 'b' / 'metrics.jsonl'} |"

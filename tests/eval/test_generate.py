@@ -355,3 +355,43 @@ def test_repeated_rows_form_one_problem_with_k_samples_per_row(tmp_path: Path) -
     m = json.loads((scores / "metrics.json").read_text())["benchmarks"]["aime24"]
     assert (m["k"], m["avg"], m["maj"]) == (6, 0.5, 0.5)  # "\boxed{2}" is right for 1+1 only
     assert sorted(map(int, m["pass"])) == [1, 2, 4]
+
+
+def test_progress_lines_when_no_bar_is_drawn(tmp_path: Path, data_dir: Path, monkeypatch, capsys) -> None:
+    """Issue 25: a run whose stderr is not a terminal (a log, a batch job) had no per-problem progress at all."""
+    monkeypatch.setattr(generate, "PROGRESS_INTERVAL_S", 0.0)
+    model = tmp_path / "model"  # an HF-looking directory: the backend is a fake and never reads it
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors").write_text("x")
+    config = generate.GenerateConfig(
+        model=str(model), benchmarks=["math500"], data_dir=str(data_dir), out=str(tmp_path / "out"), limit=3
+    )
+    backend = _EchoBackend()
+    backend.batch_problems = 1  # results are saved (and progress reported) after each call to the backend
+    generate.run(config, make_backend=lambda *args: backend)
+    lines = [line for line in capsys.readouterr().out.splitlines() if "problems done" in line]
+    assert [line.split(",")[0] for line in lines] == [f"sppo.eval generate: {i}/3 problems done" for i in (1, 2, 3)]
+    assert "left" in lines[0] and "left" not in lines[-1]
+
+
+def test_weights_that_do_not_fit_the_config_are_one_line(
+    tiny_model: Path, data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    """A folder whose files are all readable but whose weights do not fit its config.json: the load fails with one
+    line, not a traceback (and no sample is written)."""
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    config = json.loads((model / "config.json").read_text())
+    config["intermediate_size"] = config["intermediate_size"] * 2
+    (model / "config.json").write_text(json.dumps(config))
+    assert main(gen_argv(model, data_dir, tmp_path / "out")) == 2
+    assert capsys.readouterr().err == (
+        f"python -m sppo.eval generate: error: --model {model}: weight model.layers.0.mlp.gate_proj.weight has shape "
+        f"[{config['intermediate_size'] // 2}, {config['hidden_size']}] but config.json makes it "
+        f"[{config['intermediate_size']}, {config['hidden_size']}]; the weights and config.json come from different "
+        "models\n"
+    )
+    assert not (tmp_path / "out").exists()  # checked before anything is written
