@@ -76,7 +76,7 @@ def warm_up(model, tokenizer, pairs, steps: int, lr: float = 3e-3, device: str =
         loss.backward()
         optim.step()
     model.to("cpu").eval()
-    return float(loss)
+    return float(loss.detach())
 
 
 def write_eval_parquet(val_parquet: str | Path, out: str | Path) -> str:
