@@ -18,8 +18,16 @@ pytestmark = [pytest.mark.ray, pytest.mark.slow, pytest.mark.timeout(900)]
 def test_ctrl_c_is_one_line_and_the_rerun_resumes(tiny_task, tmp_path):
     out = tmp_path / "interrupted"
     overrides = tiny_overrides(tiny_task, out, steps=200) + ["trainer.save_freq=1"]
-    env = dict(os.environ, PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
+    # verl's file logger writes to <project>/<experiment>.jsonl under the working directory (the checkout) unless
+    # VERL_FILE_LOGGER_PATH is set: that is how sppo_tests/sppo.jsonl got committed (issue 25)
+    env = dict(
+        os.environ,
+        PYTHONUNBUFFERED="1",
+        TOKENIZERS_PARALLELISM="false",
+        VERL_FILE_LOGGER_PATH=str(out / "metrics_interrupted.jsonl"),
+    )
     env.pop("VERL_PLATFORM", None)
+    out.mkdir(parents=True)
     proc = subprocess.Popen(
         [sys.executable, "-m", "sppo.main", *overrides],
         cwd=REPO,
