@@ -152,6 +152,8 @@ INTEGRATION_MODULES = {
     "tests.reward.test_reward_score",
     "tests.scripts.test_plan_memory_cli",
     "tests.scripts.test_run_scripts",
+    "tests.scripts.test_uv_verl",
+    "tests.scripts.test_wandb_offline",
 }
 
 
