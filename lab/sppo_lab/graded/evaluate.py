@@ -15,15 +15,27 @@ import json
 import sys
 from pathlib import Path
 
-from sppo.cli_errors import OneLineParser, UserError, guarded, nonneg_int, positive_int
+from sppo.cli_errors import (
+    OneLineParser,
+    UserError,
+    check_output_file,
+    guarded,
+    nonneg_int,
+    positive_int,
+    write_text_atomic,
+)
 
 PROG = "python -m sppo_lab.graded.evaluate"
 
 
 def actor_dir(path: Path) -> Path:
     """The FSDP actor folder of a verl training folder / ``global_step_N`` / actor folder."""
-    if (path / "latest_checkpointed_iteration.txt").is_file():
-        path = path / f"global_step_{(path / 'latest_checkpointed_iteration.txt').read_text().strip()}"
+    tracker = path / "latest_checkpointed_iteration.txt"
+    if tracker.is_file():
+        step = tracker.read_text(errors="replace").strip()
+        if not step.isdigit():
+            raise UserError(f"{tracker}: expected a step number, got {step[:40]!r}")
+        path = path / f"global_step_{int(step)}"
     if (path / "actor").is_dir():
         path = path / "actor"
     if not (path / "model_world_size_1_rank_0.pt").is_file() or not (path / "huggingface" / "config.json").is_file():
@@ -45,21 +57,38 @@ def load_policy(model: str | Path):
     import torch
     from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
 
-    if actor is None:
-        policy = AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32)
-        return policy.eval(), AutoTokenizer.from_pretrained(path)
-    hf = actor / "huggingface"
-    policy = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(hf), dtype=torch.float32)
-    shard = torch.load(actor / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
-    # verl saves FSDP2 DTensors; with one rank each local tensor is the whole parameter
-    state = {k: (v._local_tensor if hasattr(v, "_local_tensor") else v).float() for k, v in shard.items()}
-    missing, unexpected = policy.load_state_dict(state, strict=False)
+    folder = path if actor is None else actor / "huggingface"
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(folder)
+    except Exception as exc:  # noqa: BLE001 - transformers raises many types for damaged tokenizer files
+        raise UserError(f"--model {folder}: the tokenizer cannot be loaded ({_first_line(exc)})") from None
+    if not getattr(tokenizer, "chat_template", None):
+        raise UserError(
+            f"--model {folder}: the tokenizer has no chat template (the task's prompts are rendered with it)"
+        )
+    try:
+        if actor is None:
+            return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), tokenizer
+        policy = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=torch.float32)
+        shard = torch.load(actor / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
+        # verl saves FSDP2 DTensors; with one rank each local tensor is the whole parameter
+        state = {k: (v._local_tensor if hasattr(v, "_local_tensor") else v).float() for k, v in shard.items()}
+        missing, unexpected = policy.load_state_dict(state, strict=False)
+    except (KeyboardInterrupt, UserError):
+        raise
+    except Exception as exc:  # noqa: BLE001 - a damaged config, weight file or shard: torch/transformers types
+        raise UserError(f"--model {path}: the model cannot be loaded ({_first_line(exc)})") from None
     if unexpected or [m for m in missing if "lm_head" not in m]:
         raise UserError(
             f"--model {actor}: weights do not fit the model (missing {missing[:3]}, unexpected {unexpected[:3]})"
         )
     policy.tie_weights()
-    return policy.eval(), AutoTokenizer.from_pretrained(hf)
+    return policy.eval(), tokenizer
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def evaluate_model(model: str | Path, samples: int = 8, seed: int = 0) -> dict:
@@ -80,10 +109,12 @@ def _run(argv) -> int:
     p.add_argument("--samples", type=positive_int, default=8, help="samples per held-out prompt (16 a level)")
     p.add_argument("--seed", type=nonneg_int, default=0, help="sampling seed")
     args = p.parse_args(argv)
+    if args.out:
+        check_output_file(args.out)  # before minutes of evaluation
     levels = evaluate_model(args.model, args.samples, args.seed)
     text = json.dumps({"model": str(args.model), "levels": levels}, indent=1)
     if args.out:
-        args.out.write_text(text)
+        write_text_atomic(args.out, text)
     for k, r in levels.items():
         print(f"k={k:>2}: success {r['success']:.3f} ({r['samples']} samples), {r['mean_response_tokens']:.1f} tokens")
     return 0

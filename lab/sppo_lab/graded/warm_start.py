@@ -8,6 +8,7 @@ Benchmarks, tests and the quickstart load it instead of retraining (10+ minutes 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 from pathlib import Path
 
@@ -22,6 +23,9 @@ MODEL_FILES = (
     "chat_template.jinja",
 )
 REBUILD = "python -m sppo_lab.graded.warmup --out runs/graded_warmup (see lab/sppo_lab/graded/warm_start/README.md)"
+
+
+_SHA256 = re.compile(r"[0-9a-fA-F]{64}")
 
 
 class WarmStartError(Exception):
@@ -51,11 +55,24 @@ def verify(folder: str | Path | None = None) -> Path:
     sums = folder / SUMS_FILE
     if not sums.is_file():
         raise WarmStartError(f"{sums}: missing; rebuild the warm start: {REBUILD}")
-    for line in sums.read_text().splitlines():
+    try:
+        text = sums.read_bytes().decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WarmStartError(f"{sums}: unreadable ({exc}); restore it (git checkout) or rebuild: {REBUILD}") from None
+    listed: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
-        expected, name = line.split(maxsplit=1)
-        path = folder / name.strip().lstrip("*")
+        parts = line.split(maxsplit=1)
+        name = parts[1].strip().lstrip("*") if len(parts) == 2 else ""
+        if len(parts) != 2 or not _SHA256.fullmatch(parts[0]) or not name or "/" in name or name in (".", ".."):
+            raise WarmStartError(
+                f"{sums}, line {number}: expected '<64 hex digits>  <file name>', got {line[:60]!r}; "
+                f"restore it (git checkout) or rebuild: {REBUILD}"
+            )
+        listed[name] = parts[0].lower()
+    for name, expected in listed.items():
+        path = folder / name
         if not path.is_file():
             raise WarmStartError(f"{path}: missing; rebuild the warm start: {REBUILD}")
         found = sha256(path)
@@ -70,7 +87,19 @@ def verify(folder: str | Path | None = None) -> Path:
 def install(dest: str | Path, folder: str | Path | None = None) -> str:
     """Verify the warm start and copy its model files to ``dest`` (an HF model folder verl can load)."""
     folder = verify(folder)
+    listed = {
+        line.split(maxsplit=1)[1].strip().lstrip("*")
+        for line in (folder / SUMS_FILE).read_text().splitlines()
+        if line.strip()
+    }
+    unlisted = [name for name in MODEL_FILES if name not in listed]
+    if unlisted:  # an unchecked file would be copied as it is, or be missing from the model folder
+        raise WarmStartError(
+            f"{folder / SUMS_FILE}: does not list {unlisted[0]}; restore it (git checkout) or rebuild: {REBUILD}"
+        )
     dest = Path(dest)
+    if dest.exists() and not dest.is_dir():
+        raise WarmStartError(f"{dest}: exists and is not a folder (the warm start's model files go there)")
     dest.mkdir(parents=True, exist_ok=True)
     for name in MODEL_FILES:
         shutil.copy2(folder / name, dest / name)

@@ -20,11 +20,20 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sppo.cli_errors import OneLineParser, check_output_dir, guarded, nonneg_int, positive_int, probability
+from sppo.cli_errors import (
+    OneLineParser,
+    check_output_dir,
+    guarded,
+    nonneg_int,
+    positive_int,
+    probability,
+    write_text_atomic,
+)
 from sppo_lab.graded import reward, task
 
 PROG = "python -m sppo_lab.graded.warmup"
 MAX_NEW_TOKENS = 128  # the rollout's response limit: 1.5x the hardest level's reference solution
+PROGRESS_S = 15.0  # at most this many seconds between two progress lines (a user waits minutes on 2 cores)
 
 
 @dataclass
@@ -90,9 +99,12 @@ def lr_at(step: int, cfg: WarmupConfig) -> float:
     return cfg.lr * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * frac)))
 
 
-def warm_up(model, tokenizer, cfg: WarmupConfig, log=print, probe=None, probe_every: int = 300) -> float:
+def warm_up(
+    model, tokenizer, cfg: WarmupConfig, log=print, probe=None, probe_every: int = 300, progress_s: float = PROGRESS_S
+) -> float:
     """Train ``model`` in place; returns the mean loss (nats per response token) of the last 50 steps.
 
+    Logs a progress line every 100 steps and at least every ``progress_s`` seconds (and the last step).
     ``probe(model)``, if given, runs every ``probe_every`` steps (a progress check; its string is logged)."""
     import torch
 
@@ -100,7 +112,7 @@ def warm_up(model, tokenizer, cfg: WarmupConfig, log=print, probe=None, probe_ev
     optim = torch.optim.AdamW(model.parameters(), lr=cfg.lr, betas=(0.9, 0.98), weight_decay=0.0)
     model.train()
     recent: list[float] = []
-    t0 = time.time()
+    t0 = last = time.time()
     for step in range(cfg.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, cfg)
@@ -114,13 +126,15 @@ def warm_up(model, tokenizer, cfg: WarmupConfig, log=print, probe=None, probe_ev
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optim.step()
         recent = (recent + [float(loss.detach())])[-50:]
-        if (step + 1) % 100 == 0 or step + 1 == cfg.steps:
-            log(
-                f"[graded warm-up] step {step + 1}/{cfg.steps}  loss {sum(recent) / len(recent):.4f}  {time.time() - t0:.0f} s"
-            )
+        now = time.time()
+        if (step + 1) % 100 == 0 or step + 1 == cfg.steps or now - last >= progress_s:
+            last = now
+            log(f"[graded warm-up] step {step + 1}/{cfg.steps}  loss {sum(recent) / len(recent):.4f}  {now - t0:.0f} s")
         if probe is not None and (step + 1) % probe_every == 0 and step + 1 < cfg.steps:
             model.eval()
+            log(f"[graded warm-up] step {step + 1}: probing the policy on held-out prompts")
             log(f"[graded warm-up] step {step + 1} probe: {probe(model)}")
+            last = time.time()
             model.train()
     model.eval()
     return sum(recent) / max(1, len(recent))
@@ -139,11 +153,13 @@ def evaluate(
     temperature: float = 1.0,
     seed: int = 0,
     max_new_tokens: int = MAX_NEW_TOKENS,
+    log=None,
 ) -> dict:
     """Per-level success on ``prompts`` with ``samples`` samples each (HF generate, left padding).
 
     Each response is cut at its first EOS on the generated ids, decoded without special tokens (as verl
-    decodes it for the reward) and scored with ``reward.compute_score``.
+    decodes it for the reward) and scored with ``reward.compute_score``. ``log``, if given, gets one line per
+    level as it is done (the whole evaluation takes minutes on 2 cores).
     """
     import torch
 
@@ -153,6 +169,7 @@ def evaluate(
         by_level.setdefault(len(terms), []).append(terms)
     eos = tokenizer.eos_token_id
     result: dict = {}
+    t0 = time.time()
     for k in sorted(by_level):
         encoded = [prompt_ids(tokenizer, t) for t in by_level[k] for _ in range(samples)]
         answers = [sum(t) for t in by_level[k] for _ in range(samples)]
@@ -195,6 +212,11 @@ def evaluate(
             "reference_tokens_min": min(reference),
             "reference_tokens_max": max(reference),
         }
+        if log is not None:
+            log(
+                f"[graded evaluation] level k={k} ({len(result)}/{len(by_level)}): success {hits / len(answers):.3f} "
+                f"on {len(answers)} samples, {time.time() - t0:.0f} s"
+            )
     return result
 
 
@@ -215,10 +237,15 @@ def run(out: Path, cfg: WarmupConfig, val_per_level: int = 16, samples: int = 8)
         found = evaluate(m, tokenizer, probe_prompts, samples=4, seed=cfg.seed)
         return "  ".join(f"k={k} {r['success']:.2f}" for k, r in found.items())
 
-    loss = warm_up(model, tokenizer, cfg, log=lambda m: print(m, flush=True), probe=probe)
+    def log(message: str) -> None:
+        print(message, flush=True)
+
+    loss = warm_up(model, tokenizer, cfg, log=log, probe=probe)
     seconds = time.time() - t0
     t1 = time.time()
-    levels = evaluate(model, tokenizer, task.held_out_prompts(val_per_level, seed=0), samples=samples, seed=cfg.seed)
+    held_out = task.held_out_prompts(val_per_level, seed=0)
+    log(f"[graded warm-up] evaluating on {len(held_out)} held-out prompts x {samples} samples")
+    levels = evaluate(model, tokenizer, held_out, samples=samples, seed=cfg.seed, log=log)
     report = {
         "command": f"{PROG} --out {out} --seed {cfg.seed} --steps {cfg.steps} --q {cfg.q}",
         "config": asdict(cfg),
@@ -232,7 +259,7 @@ def run(out: Path, cfg: WarmupConfig, val_per_level: int = 16, samples: int = 8)
         "torch": torch.__version__,
     }
     save(model, tokenizer, out / "policy")
-    (out / "warmup_report.json").write_text(json.dumps(report, indent=1))
+    write_text_atomic(out / "warmup_report.json", json.dumps(report, indent=1))
     for k, r in levels.items():
         print(
             f"[graded warm-up] k={k:>2}: success {r['success']:.3f} ({r['samples']} samples), "
