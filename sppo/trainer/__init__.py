@@ -7,7 +7,7 @@ through the same entry point.
   critic.PromptOnlyCriticMixin       (SPPO only)
       _setup              install ``sppo_value_loss`` as the critic loss (verl's own ``set_loss_fn`` hook)
       _compute_values     run the critic on the PROMPT tokens only; V(s_p) = logit at the last prompt token
-      _compute_advantage  hand σ(V) to verl's ``compute_advantage`` as ``reward_baselines``
+      _compute_advantage  call the registered estimator with σ(V) as ``reward_baselines`` (and the options' inputs)
       _update_critic      train the critic on prompt-only sequences against R; log calibration metrics
                           (and, with ``sppo.calibration_log``, each sample's (σ(V), R))
   prompt_selection.PromptSelectionMixin   (``sppo.prompt_selection.enable``, SPPO only)
@@ -21,8 +21,23 @@ through the same entry point.
       _build_replay_buffer  poll finished rollouts every ``sppo.replay_poll_interval_s`` instead of verl's
                           hard-coded 2 s, which dominates small-model step time
       on_step_begin/end   stop after ``sppo.max_train_seconds`` of training-step time
+  adaptive_n.AdaptiveNMixin               (``sppo.adaptive_n.enable``, SPPO only)
+      _next_train_batch   score the step's prompts with the critic; each gets n_i samples (``__rollout_n__``)
+      _get_required_batch_multiple, _update_actor
+                          keep the configured number of optimizer updates per step (sppo/adaptive_n.py)
+  adaptive_norm.AdaptiveNormMixin         (``sppo.adaptive_norm.enable``, SPPO only)
+      _update_critic      fold the step's ``critic/explained_var`` into a moving average; hand over once it passes
+      _save/_load_checkpoint  the regime's state beside the models
+  truncation.TruncationMixin              (``sppo.truncation``, SPPO only)
+                          responses cut at the length limit: left out of the BCE (``mode=mask``), advantage penalty
+  warmstart.CriticWarmstartMixin          (``sppo.critic_warmstart.epochs``, SPPO only)
+                          at verl's critic_warmup steps the critic trains on every warm-up rollout so far
 
-``SPPOTrainerMixin`` composes the four; ``SPPO_TRAINERS`` puts it on each trainer class verl registers.
+The option mixins extend the critic's step hooks (``_advantage_inputs``, ``_critic_weights``,
+``_critic_mini_batch``, ``_critic_training_batch``, sppo/trainer/critic.py) through ``super()``; off, each adds
+nothing.
+
+``SPPOTrainerMixin`` composes them; ``SPPO_TRAINERS`` puts it on each trainer class verl registers.
 """
 
 from __future__ import annotations
@@ -31,13 +46,20 @@ from verl.trainer.ppo.v1.trainer_colocate_async import PPOTrainerColocateAsync
 from verl.trainer.ppo.v1.trainer_separate_async import PPOTrainerSeparateAsync
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
 
+from sppo.trainer.adaptive_n import AdaptiveNMixin
+from sppo.trainer.adaptive_norm import AdaptiveNormMixin
 from sppo.trainer.critic import PromptOnlyCriticMixin, _nested, prompt_only_batch
 from sppo.trainer.heldout import HeldoutCriticMixin
 from sppo.trainer.prompt_selection import PromptSelectionMixin
 from sppo.trainer.run_control import RunControlMixin
+from sppo.trainer.truncation import TruncationMixin
+from sppo.trainer.warmstart import CriticWarmstartMixin
 
 __all__ = [
     "SPPO_TRAINERS",
+    "AdaptiveNMixin",
+    "AdaptiveNormMixin",
+    "CriticWarmstartMixin",
     "HeldoutCriticMixin",
     "PromptOnlyCriticMixin",
     "PromptSelectionMixin",
@@ -46,14 +68,25 @@ __all__ = [
     "SPPOSeparateAsyncTrainer",
     "SPPOTrainer",
     "SPPOTrainerMixin",
+    "TruncationMixin",
     "_nested",
     "prompt_only_batch",
 ]
 
 
-class SPPOTrainerMixin(RunControlMixin, PromptSelectionMixin, HeldoutCriticMixin, PromptOnlyCriticMixin):
-    """SPPO's concerns on one verl trainer class. The mixins override disjoint methods (``on_train_begin``
-    aside, which each extends through ``super()``), so their order only fixes the MRO."""
+class SPPOTrainerMixin(
+    RunControlMixin,
+    AdaptiveNMixin,
+    PromptSelectionMixin,
+    HeldoutCriticMixin,
+    AdaptiveNormMixin,
+    TruncationMixin,
+    CriticWarmstartMixin,
+    PromptOnlyCriticMixin,
+):
+    """SPPO's concerns on one verl trainer class. The mixins override disjoint verl methods or extend the same ones
+    (``on_train_begin``, ``prepare_step``, the critic's hooks) through ``super()``; one order matters: adaptive N
+    comes before prompt selection, so it allocates samples to the prompts selection kept."""
 
 
 class SPPOTrainer(SPPOTrainerMixin, PPOTrainerSync):
