@@ -27,7 +27,7 @@ def test_sweep_plan_runs_sppo_first_and_grpo_last_in_each_seed():
 
 
 def test_best_lr_is_the_highest_mean_held_out_success_over_both_sweep_seeds():
-    a, b = cmp.SWEEP_LRS
+    a, b = "2e-5", "6e-5"
     s0, s1 = cmp.SWEEP_SEEDS
     records = [
         _record("sppo", a, s0, 0.60),
@@ -42,7 +42,8 @@ def test_best_lr_is_the_highest_mean_held_out_success_over_both_sweep_seeds():
         _record("gae", b, s0, 0.5),
         _record("gae", b, s1, 0.5),  # a tie goes to the smaller lr
     ]
-    assert cmp.best_lrs(records) == {"sppo": a, "gae": min(a, b, key=float)}
+    assert cmp.best_lrs(records, lrs=(a, b)) == {"sppo": a, "gae": min(a, b, key=float)}
+    assert cmp.best_lrs(records, lrs=(a, b, "1e-4")) == {}  # a third lr not swept yet: no arm is finished
 
 
 def test_main_plan_refuses_an_unfinished_sweep(tmp_path):

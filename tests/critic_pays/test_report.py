@@ -45,11 +45,12 @@ def _rec(arm, lr, seed, val, rewards=(0.5,) * 12):
 
 
 def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
-    lo, hi = cmp.SWEEP_LRS
+    lo, hi, *others = cmp.SWEEP_LRS
     records = []
     for seed in cmp.SWEEP_SEEDS:
         records += [_rec("sppo", lo, seed, 0.60), _rec("sppo", hi, seed, 0.50)]
         records += [_rec("no_baseline", lo, seed, 0.55), _rec("no_baseline", hi, seed, 0.65)]
+        records += [_rec(arm, lr, seed, 0.1) for lr in others for arm in ("sppo", "no_baseline")]
     for seed, (s, n) in enumerate([(0.60, 0.70), (0.62, 0.70), (0.58, 0.71)]):
         records += [_rec("sppo", lo, seed, s), _rec("no_baseline", hi, seed, n), _rec("no_baseline", lo, seed, 0.0)]
     lrs = cmp.best_lrs(records)
@@ -68,7 +69,7 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
         (out / f"{cmp.run_name(r['arm'], r['lr'], r['seed'])}.json").write_text(json.dumps(r))
     md = report.write_mix_report("u_shaped", tmp_path)
     text = md.read_text()
-    assert "| no_baseline | 6e-5 | 3 | 0.703 | +0.103 |" in text
+    assert f"| no_baseline | {hi} | 3 | 0.703 | +0.103 |" in text
     assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
 
 

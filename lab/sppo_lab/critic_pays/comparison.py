@@ -43,7 +43,7 @@ VAL_SAMPLES = 16
 PREFIT_STEPS = 10  # trainer.critic_warmup: steps 1..9 train the critic only, on rollouts of the initial policy
 SWEEP_SEEDS = (100, 101)  # tuning seeds, disjoint from the main seeds (no winner's curse in the comparison)
 MAIN_SEEDS = tuple(range(8))
-SWEEP_LRS = ("2e-5", "6e-5")
+SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4")  # 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge)
 
 
 @dataclass(frozen=True)
@@ -287,7 +287,7 @@ def launch(
     return record
 
 
-def best_lrs(records: list[dict]) -> dict[str, str]:
+def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str, str]:
     """Per arm, the sweep lr with the highest mean final held-out success (mix-weighted) over the sweep seeds;
     ties go to the smaller lr. Arms whose sweep is incomplete are left out."""
     out = {}
@@ -297,7 +297,7 @@ def best_lrs(records: list[dict]) -> dict[str, str]:
             if r["arm"] == arm and r["seed"] in SWEEP_SEEDS and r.get("val_after_mix") is not None:
                 by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
         complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS)}
-        if set(complete) >= set(SWEEP_LRS):
+        if set(complete) >= set(lrs):
             out[arm] = max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
     return out
 
