@@ -217,3 +217,98 @@ def test_cpu_logical_gpu_slots_cover_trainer_and_standalone_rollout():
     assert dr.check_gpus(_async("colocate_async", **cpu, **{"ray_kwargs.ray_init.num_gpus": 1})) == []
     with pytest.raises(SPPOConfigError, match=r"num_gpus=1 logical GPU slots on CPU, but the run places 2 workers"):
         dr.check_gpus(_async("separate_async", **cpu, **{"ray_kwargs.ray_init.num_gpus": 1}))
+
+
+# ------------------------------------------------------------------------------------------------ issue 25
+
+
+def test_a_mandatory_value_left_unset_is_one_line():
+    """verl's config has ``???`` for the rollout engine (the README's GPU command did not set it): one line, not a
+    MissingMandatoryValue traceback from the dry run's summary or from inside Ray."""
+    with pytest.raises(SPPOConfigError) as err:
+        dr.check_mandatory(make(**{"actor_rollout_ref.rollout.name": "???"}))
+    assert str(err.value) == (
+        "actor_rollout_ref.rollout.name is not set (verl has no default): add actor_rollout_ref.rollout.name=vllm "
+        "on a GPU node (or sglang; platform=cpu sets hf)"
+    )
+    unused = make(**{"actor_rollout_ref.rollout.name": "vllm", "reward.reward_model": {"enable": False, "x": "???"}})
+    dr.check_mandatory(unused)  # the reward model's section is read only when it is enabled
+    used = make(**{"actor_rollout_ref.rollout.name": "vllm", "reward.reward_model": {"enable": True, "x": "???"}})
+    with pytest.raises(SPPOConfigError, match=r"^reward.reward_model.x is not set \(verl's config has no default\)"):
+        dr.check_mandatory(used)
+    assert dr.missing_keys(OmegaConf.create({"a": {"b": "???", "c": [1, "???"]}})) == ["a.b", "a.c.1"]
+
+
+@pytest.mark.parametrize(
+    "rule, value, problem",
+    [
+        (dr.Rule("k", "int", 1), True, "k=True; expected an integer"),
+        (dr.Rule("k", "int", 1), 2.0, "k=2.0; expected an integer"),
+        (dr.Rule("k", "int", 1, nullable=True), "x", "k='x'; expected an integer or null"),
+        (dr.Rule("k", "float", 0.0), float("nan"), "k=nan; expected a finite number"),
+        (dr.Rule("k", "float", 0.0), float("inf"), "k=inf; expected a finite number"),
+        (dr.Rule("k", "float", 0.0, 1.0, lo_open=True), 0.0, "k=0.0; expected a value in (0, 1]"),
+        (dr.Rule("k", "float", 0.0, 1.0, hi_open=True), 1, "k=1; expected a value in [0, 1)"),
+        (dr.Rule("k", "bool"), "yes", "k='yes'; expected true or false"),
+        (dr.Rule("k", "bool"), 1, "k=1; expected true or false"),
+        (dr.Rule("k", "choice", choices=("a", "b")), "c", "k='c'; choose one of a, b"),
+        (dr.Rule("k", "int", 1), None, "k=None; expected an integer"),
+        (dr.Rule("k", "int", 1, nullable=True), None, None),
+        (dr.Rule("k", "float", 0.0, 1.0), 1, None),
+    ],
+)
+def test_rule_types_and_ranges(rule, value, problem):
+    assert dr.rule_problem(rule, value) == problem
+
+
+def test_every_rule_names_a_key_of_verls_config():
+    """A rule on a key verl renamed would never fire: every VERL_RULES key exists in the composed config."""
+    from hydra import compose, initialize_config_dir
+
+    from tests.conftest import REPO
+
+    with initialize_config_dir(config_dir=str(REPO / "sppo" / "configs"), version_base=None):
+        cfg = compose("sppo_trainer")
+    missing = [rule.key for rule in dr.VERL_RULES if OmegaConf.select(cfg, rule.key, default="<absent>") == "<absent>"]
+    assert missing == []
+
+
+def test_dynamic_batching_budget_and_resume_path(tmp_path):
+    cfg = make(
+        **{
+            "data.max_prompt_length": 100,
+            "data.max_response_length": 28,
+            "critic.use_dynamic_bsz": True,
+            "critic.ppo_max_token_len_per_gpu": 127,
+        }
+    )
+    with pytest.raises(SPPOConfigError, match=r"^critic.ppo_max_token_len_per_gpu=127 is below one full sequence"):
+        dr.check_dynamic_batching(cfg)
+    dr.check_dynamic_batching(make(**{**{"data.max_prompt_length": 100, "data.max_response_length": 28},
+                                      "critic.use_dynamic_bsz": True, "critic.ppo_max_token_len_per_gpu": 128}))  # fmt: skip
+    dr.check_resume(
+        make(**{"trainer.resume_mode": "resume_path", "trainer.resume_from_path": "hdfs://x/global_step_3"})
+    )
+    (tmp_path / "global_step_3").mkdir()
+    dr.check_resume(
+        make(**{"trainer.resume_mode": "resume_path", "trainer.resume_from_path": str(tmp_path / "global_step_3")})
+    )
+    with pytest.raises(SPPOConfigError, match=r"global_step_4: no such folder"):
+        dr.check_resume(
+            make(**{"trainer.resume_mode": "resume_path", "trainer.resume_from_path": str(tmp_path / "global_step_4")})
+        )
+
+
+def test_loggers_and_wandb(monkeypatch, tmp_path):
+    with pytest.raises(SPPOConfigError, match=r"^trainer.logger has 'wandbb', which verl cannot log to; choose from"):
+        dr.check_loggers(make(**{"trainer.logger": ["console", "wandbb"]}))
+    dr.check_loggers(make(**{"trainer.logger": "console"}))
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_MODE", raising=False)
+    netrc = tmp_path / "netrc"
+    monkeypatch.setenv("NETRC", str(netrc))
+    cfg = make(**{"trainer.logger": ["console", "wandb"]})
+    with pytest.raises(SPPOConfigError, match=r"^trainer.logger includes wandb but WANDB_API_KEY is not set"):
+        dr.check_wandb(cfg, dry_run=False)
+    netrc.write_text("machine api.wandb.ai\n  login user\n  password x\n")  # what `wandb login` writes
+    assert dr.check_wandb(cfg, dry_run=False) == []
