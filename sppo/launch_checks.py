@@ -405,6 +405,7 @@ def check_verl_values(config: DictConfig) -> None:
     check_rollout_name(config)
     check_loggers(config)
     check_policy_loss(config)
+    check_reward_function(config)
     check_dynamic_batching(config)
     check_resume(config)
 
@@ -478,6 +479,27 @@ def check_wandb(config: DictConfig, dry_run: bool = True) -> list[str]:
     if dry_run:
         return [message]
     raise SPPOConfigError(message)
+
+
+def check_reward_function(config: DictConfig) -> None:
+    """``reward.custom_reward_function.path`` / ``.name`` load as verl loads them (``load_extern_object``, in the
+    reward workers otherwise: a missing file or function fails there, after Ray started)."""
+    path = OmegaConf.select(config, "reward.custom_reward_function.path")
+    if not path:
+        return
+    name = OmegaConf.select(config, "reward.custom_reward_function.name") or "compute_score"
+    from verl.utils.import_utils import load_extern_object
+
+    try:
+        function = load_extern_object(module_path=str(path), object_name=str(name))
+    except Exception as exc:  # noqa: BLE001 - a missing file or module, an import error inside it, no such name
+        text = str(exc).strip().splitlines()
+        raise SPPOConfigError(
+            f"reward.custom_reward_function.path={path} (name={name}) cannot be loaded: "
+            f"{type(exc).__name__}: {text[0] if text else ''}"
+        ) from None
+    if not callable(function):
+        raise SPPOConfigError(f"reward.custom_reward_function.name={name} in {path} is not a function")
 
 
 def check_policy_loss(config: DictConfig) -> None:

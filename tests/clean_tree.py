@@ -8,11 +8,13 @@ new, changed status or is gone, and fails the session (exit code 1). On a fresh 
 a working copy with edits of its own, those edits are left alone (only their git status is compared).
 
 Registered by ``tests/e2e/conftest.py`` (and by ``pytest_plugins`` in ``tests/conftest.py`` where that lists
-it); it does nothing outside a git checkout, and on pytest-xdist workers (the controller checks).
+it); it does nothing outside a git checkout, on pytest-xdist workers (the controller checks), and with
+``SPPO_CHECK_CLEAN_TREE=0`` (for a working copy that people edit while the tests run: their edits would count).
 """
 
 from __future__ import annotations
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -70,6 +72,8 @@ class CleanTree:
 
 def register(config: pytest.Config, repo: Path = REPO) -> None:
     """Register the plugin once per session (not on xdist workers: the controller sees the whole run)."""
+    if os.environ.get("SPPO_CHECK_CLEAN_TREE", "1") in ("0", ""):
+        return
     if hasattr(config, "workerinput") or config.pluginmanager.has_plugin(PLUGIN_NAME):
         return
     config.pluginmanager.register(CleanTree(repo), PLUGIN_NAME)

@@ -38,8 +38,8 @@ def _repo(tmp_path: Path, test_body: str) -> Path:
     return repo
 
 
-def _pytest(repo: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+def _pytest(repo: Path, **env_extra: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(REPO), "SPPO_CHECK_CLEAN_TREE": "1", **env_extra}
     return subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_x.py"],
         cwd=repo, env=env, capture_output=True, text=True, timeout=300,
@@ -67,6 +67,11 @@ def test_a_session_that_writes_into_the_checkout_fails(tmp_path, name, body, cha
         f"ERROR: the test session changed 1 path(s) of the git checkout {tmp_path / 'repo'} (tests must write under "
         f"a temporary folder): {changed}"
     ) in proc.stdout
+
+
+def test_the_check_can_be_switched_off(tmp_path):
+    proc = _pytest(_repo(tmp_path, "def test_a():\n    open('out.jsonl', 'w')\n"), SPPO_CHECK_CLEAN_TREE="0")
+    assert proc.returncode == 0 and "ERROR: the test session changed" not in proc.stdout, proc.stdout[-2000:]
 
 
 def test_a_session_that_writes_only_under_temporary_or_ignored_folders_passes(tmp_path):

@@ -252,6 +252,16 @@ def test_reward_outside_unit_interval_stops_the_run_with_one_line(tiny_task, tmp
             "sppo.calibration_log=/proc/version",
             "sppo.calibration_log=/proc/version exists and cannot be appended to",
         ),
+        (
+            "reward.custom_reward_function.path=TMP/no_reward.py",
+            "reward.custom_reward_function.path=TMP/no_reward.py (name=compute_score) cannot be loaded: "
+            "FileNotFoundError: Custom module file not found",
+        ),
+        (
+            "reward.custom_reward_function.name=score_it",
+            "reward.custom_reward_function.path=pkg://sppo_lab.quickstart.reward (name=score_it) cannot be loaded: "
+            "AttributeError: Object not found in module",
+        ),
     ],
 )
 def test_launch_checks_refuse_nonsense_verl_values(tiny_task, tmp_path, override, message):
