@@ -141,6 +141,11 @@ def test_report_writes_files_and_prints_warning(run_dir, tmp_path, capsys):
     assert summary["skipped_lines"] == 1 and summary["n_steps"] == 3 and summary["n_rows"] == 9
     assert [r["ece"] for r in summary["per_step"]] == pytest.approx(ECE, abs=ECE_TOL)
     assert summary["last_window"]["metrics"]["ece"] == pytest.approx(0.18, abs=ECE_TOL)
+    # its sibling files by name only: a copy committed to docs/figures/ names no folder of this machine
+    assert summary["files"] == {n: n for n in (RELIABILITY_PNG, TRAINING_PNG, SUMMARY_JSON)}
+    assert captured.out.splitlines()[-1] == "wrote " + ", ".join(
+        str(out / n) for n in (RELIABILITY_PNG, TRAINING_PNG, SUMMARY_JSON)
+    )
 
 
 def test_report_defaults_to_the_log_directory_and_accepts_a_file_path(run_dir, capsys):

@@ -364,10 +364,13 @@ def write_report(run: str | Path, out: str | Path | None = None, n_bins: int = 1
         raise AnalysisError(str(exc)) from None
     out_dir.mkdir(parents=True, exist_ok=True)
     summary = build_summary(log, n_bins, window)
-    summary["files"] = {name: str(out_dir / name) for name in (RELIABILITY_PNG, TRAINING_PNG, SUMMARY_JSON)}
+    names = (RELIABILITY_PNG, TRAINING_PNG, SUMMARY_JSON)
     with atomic_path(out_dir / RELIABILITY_PNG) as tmp:
         plot_reliability(summary, tmp)
     with atomic_path(out_dir / TRAINING_PNG) as tmp:
         plot_training(summary, tmp)
-    write_text_atomic(out_dir / SUMMARY_JSON, json.dumps(summary, indent=1))
+    # the summary names its sibling files without a folder: a copy committed elsewhere (docs/figures/) holds no
+    # path of the machine that made it
+    write_text_atomic(out_dir / SUMMARY_JSON, json.dumps({**summary, "files": {n: n for n in names}}, indent=1))
+    summary["files"] = {name: str(out_dir / name) for name in names}
     return summary
