@@ -176,7 +176,7 @@ class TrainerOptions:
         _unknown(cls.PREFIX, given, cls)
         d, p = cls(), cls.PREFIX
         log = given.get("calibration_log", d.calibration_log)
-        if log is not None and not isinstance(log, str):
+        if log is not None and (not isinstance(log, str) or (log and not log.strip()) or log != log.strip()):
             raise OptionError(f"{p}calibration_log={log!r}; expected a file path or null")
         return cls(
             replay_poll_interval_s=_number(

@@ -84,6 +84,17 @@ def test_out_of_range_values_are_problems(given, problem):
         ({"calibration_log": 7}, "sppo.calibration_log=7; expected a file path or null"),
         ({"prompt_selection": {"pool_factor": 1.5}}, "sppo.prompt_selection.pool_factor=1.5; expected an integer"),
         ({"prompt_selection": {"enable": "false"}}, "sppo.prompt_selection.enable='false'; expected true or false"),
+        # issue 25
+        ({"calibration_log": "  "}, "sppo.calibration_log='  '; expected a file path or null"),
+        ({"calibration_log": " log.jsonl"}, "sppo.calibration_log=' log.jsonl'; expected a file path or null"),
+        ({"calibration_log": ["a.jsonl"]}, "sppo.calibration_log=['a.jsonl']; expected a file path or null"),
+        ({"max_train_seconds": float("inf")}, "sppo.max_train_seconds=inf; expected a finite number"),
+        ({"replay_poll_interval_s": True}, "sppo.replay_poll_interval_s=True; expected a number"),
+        (
+            {"prompt_selection": {"band": [0.2, float("nan")]}},
+            "sppo.prompt_selection.band[1]=nan; expected a finite number",
+        ),
+        ({"prompt_selection": {"band": "0.2,0.8"}}, "sppo.prompt_selection.band='0.2,0.8'; expected [lo, hi]"),
     ],
 )
 def test_trainer_option_types(given, message):
