@@ -10,11 +10,22 @@ The config extends verl's own ``ppo_trainer.yaml``, so every verl override works
 from __future__ import annotations
 
 import os
+import signal
 import sys
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, open_dict
+INTERRUPTED = "sppo: interrupted; rerun the same command to resume from the latest checkpoint"
+
+if __name__ == "__main__":  # python -m sppo.main: Ctrl-C while hydra, torch and verl are still being imported
+
+    def _interrupted_while_importing(signum, frame):
+        print(INTERRUPTED, file=sys.stderr, flush=True)
+        os._exit(130)  # nothing has started yet
+
+    signal.signal(signal.SIGINT, _interrupted_while_importing)
+
+import hydra  # noqa: E402 - after the Ctrl-C handler of the import phase
+from omegaconf import DictConfig, open_dict  # noqa: E402
 
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")  # packaged with the plug-in: works from a wheel
 
@@ -120,7 +131,7 @@ def _hydra_main(config: DictConfig) -> None:
     except KeyboardInterrupt:
         # verl writes latest_checkpointed_iteration.txt only after a checkpoint is complete, so a rerun resumes
         # from the last complete one (trainer.resume_mode=auto)
-        print("sppo: interrupted; rerun the same command to resume from the latest checkpoint", file=sys.stderr)
+        print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - turn SPPO and config errors into one line, re-raise the rest
         message = _sppo_error_message(exc) or _config_error_message(exc)
@@ -206,11 +217,15 @@ def main() -> None:
     SPPO's and the launch checks' (docs/errors.md); Ctrl-C is one line with exit code 130."""
     import warnings
 
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # from here on, Ctrl-C is a KeyboardInterrupt
     # verl announces at import that optional engines (megatron, torchtitan, ...) are not installed: noise on the
     # stderr whose error contract is one line
     warnings.filterwarnings("ignore", message=r".* engine is not available", category=UserWarning)
     try:
         _check_command_line(sys.argv[1:])
+    except KeyboardInterrupt:
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)
     except _CommandLineError as exc:
         print(f"sppo: error: {exc}", file=sys.stderr)
         sys.exit(2)
@@ -219,6 +234,9 @@ def main() -> None:
         os.environ["HYDRA_FULL_ERROR"] = "1"  # hydra raises its errors instead of printing a multi-line report
     try:
         _hydra_main()
+    except KeyboardInterrupt:  # while hydra composes the config, before the run (which reports its own)
+        print(INTERRUPTED, file=sys.stderr)
+        sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - hydra's own errors (composition) become one line
         message = _config_error_message(exc) if user_setting is None else None
         if message is None:
