@@ -596,6 +596,14 @@ def check_writable_outputs(config: DictConfig) -> None:
     log = trainer_options(config).calibration_log
     if log:
         outputs.append(("sppo.calibration_log", log, False))
+    if "file" in _files(config.trainer.get("logger", None)):
+        # verl's file logger (verl/utils/tracking.py) opens this path inside the Ray task runner
+        metrics = os.environ.get("VERL_FILE_LOGGER_PATH") or os.path.join(
+            os.path.expanduser(os.environ.get("VERL_FILE_LOGGER_ROOT", ".")),
+            str(config.trainer.project_name),
+            f"{config.trainer.experiment_name}.jsonl",
+        )
+        outputs.append(("trainer.logger=file (VERL_FILE_LOGGER_PATH)", metrics, False))
     for key, value, is_dir in outputs:
         if _is_remote(value):
             continue

@@ -487,3 +487,26 @@ def test_training_check_accepts_the_official_files_and_names_the_conversion_of_t
         "DAPO-Math-17k file): convert it with python -m sppo.data.prepare dapo17k --source FILE --out DIR: 72 row(s) "
         "(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, ...)"
     )
+
+
+def test_the_file_logger_path_is_checked_before_ray(tiny_task, tmp_path, monkeypatch):
+    """trainer.logger=[...,file]: verl opens VERL_FILE_LOGGER_PATH (or ROOT/<project>/<experiment>.jsonl) inside
+    the Ray task runner; a folder there, or a path under a file, is one line before anything starts."""
+    from sppo.launch_checks import launch_checks
+
+    cfg = _compose(tiny_overrides(tiny_task, tmp_path, steps=1))
+    check_config(cfg)
+    (tmp_path / "folder").mkdir()
+    monkeypatch.setenv("VERL_FILE_LOGGER_PATH", str(tmp_path / "folder"))
+    with pytest.raises(SPPOConfigError) as err:
+        launch_checks(cfg, dry_run=False)
+    assert str(err.value) == (
+        f"trainer.logger=file (VERL_FILE_LOGGER_PATH)={tmp_path / 'folder'} is a directory; expected a file path"
+    )
+    monkeypatch.delenv("VERL_FILE_LOGGER_PATH")
+    (tmp_path / "root").write_text("x")
+    monkeypatch.setenv("VERL_FILE_LOGGER_ROOT", str(tmp_path / "root"))
+    with pytest.raises(SPPOConfigError, match=r"^trainer.logger=file \(VERL_FILE_LOGGER_PATH\)=.*root/sppo_tests/sppo"):
+        launch_checks(cfg, dry_run=False)
+    monkeypatch.setenv("VERL_FILE_LOGGER_ROOT", str(tmp_path))
+    assert launch_checks(cfg, dry_run=False) == []
