@@ -9,8 +9,8 @@ changes. Prompts with n_i > 1 get a baseline from their own other samples shrunk
 verl sizes every update mini-batch as ``ppo_mini_batch_size × rollout.n`` samples (trainer_base.py:1596-1602,
 1807, 1830): with Σ n_i samples instead of ``train_batch_size × rollout.n`` a step would take Σ n_i / M optimizer
 updates instead of the configured B / M. SPPO's trainer keeps the configured number instead: a step's samples are
-padded to a multiple of ``required_multiple`` and split into ``updates_per_step`` equal mini-batches
-(``mini_batch_size``), for the actor and for the critic.
+padded (with verl's own loss-free padding rows) to a multiple of ``required_multiple`` and split into
+``updates_per_step`` equal mini-batches (``mini_batch_size``), for the actor and for the critic.
 """
 
 from __future__ import annotations
@@ -106,18 +106,19 @@ def updates_per_step(prompts_per_update_batch: int, ppo_mini_batch_size: int) ->
     return prompts_per_update_batch // ppo_mini_batch_size
 
 
-def required_multiple(dp_size: int, actor: tuple[int, int] | None, critic: tuple[int, int] | None) -> int:
-    """The batch size a step's samples are padded to a multiple of.
+def required_multiple(dp_size: int, granules: list[int]) -> int:
+    """The batch size a step's samples are padded to a multiple of: the least common multiple of them all.
 
     Args:
         dp_size: the actor's data-parallel size (verl balances the batch over its ranks).
-        actor, critic: ``(updates, dp_size)`` of each model trained this step, or ``None``: each of its
-            ``updates`` mini-batches must split evenly over its data-parallel ranks.
+        granules: one per way the step's batch is cut, each a size the batch must divide into: for a model's update,
+            updates x data-parallel ranks x micro-batch (1 with dynamic batch sizes: verl's worker splits each rank's
+            mini-batch into whole micro-batches, engine/utils.py ``prepare_micro_batches``); for a forward over the
+            whole batch (the actor's log-probs), data-parallel ranks x its micro-batch.
     """
     multiple = dp_size
-    for part in (actor, critic):
-        if part is not None:
-            multiple = math.lcm(multiple, part[0] * part[1])
+    for granule in granules:
+        multiple = math.lcm(multiple, int(granule))
     return multiple
 
 

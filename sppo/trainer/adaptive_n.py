@@ -84,12 +84,26 @@ class AdaptiveNMixin(PromptOnlyCriticMixin):
     def _get_required_batch_multiple(self, dp_size: int) -> int:
         # verl pads a step's samples to a multiple of ppo_mini_batch_size x rollout.n (for each model trained); with
         # Σ n_i samples the mini-batches are (samples / configured updates), so the samples pad to a multiple of
-        # updates x data-parallel size instead
+        # updates x data-parallel size x micro-batch instead (and of the log-prob forward's micro-batches: verl's
+        # worker splits each rank's share into whole micro-batches)
         if not self._adaptive_n_on():
             return super()._get_required_batch_multiple(dp_size)
-        actor = (self._updates("actor"), dp_size) if self.config.trainer.critic_warmup <= self.global_steps else None
-        critic = (self._updates("critic"), critic_dp_size(self.config)) if self.use_critic else None
-        return required_multiple(dp_size, actor, critic)
+        arr = self.config.actor_rollout_ref
+        actor_dynamic = bool(arr.actor.get("use_dynamic_bsz", False))
+        granules = []
+        log_prob_dynamic = arr.rollout.get("log_prob_use_dynamic_bsz", None)
+        if not (actor_dynamic if log_prob_dynamic is None else bool(log_prob_dynamic)):
+            granules.append(dp_size * int(arr.rollout.get("log_prob_micro_batch_size_per_gpu", None) or 1))
+        if getattr(self, "use_reference_policy", False) and not bool(arr.ref.get("log_prob_use_dynamic_bsz", False)):
+            granules.append(dp_size * int(arr.ref.get("log_prob_micro_batch_size_per_gpu", None) or 1))
+        if self.config.trainer.critic_warmup <= self.global_steps:
+            micro = 1 if actor_dynamic else int(arr.actor.get("ppo_micro_batch_size_per_gpu", None) or 1)
+            granules.append(self._updates("actor") * dp_size * micro)
+        if self.use_critic:
+            batching = self._critic_batching(training=True)
+            micro = 1 if batching["use_dynamic_bsz"] else batching["micro_batch_size_per_gpu"]
+            granules.append(self._updates("critic") * critic_dp_size(self.config) * micro)
+        return required_multiple(dp_size, granules)
 
     def _critic_mini_batch(self, num_rows: int) -> int:
         if not self._adaptive_n_on():

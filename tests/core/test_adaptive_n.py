@@ -97,8 +97,8 @@ def test_mini_batch_sizing_keeps_the_configured_updates():
     assert updates_per_step(8, 2) == 4
     with pytest.raises(ValueError, match="8 prompts do not split into mini-batches of 3"):
         updates_per_step(8, 3)
-    assert required_multiple(2, actor=(4, 2), critic=(2, 1)) == 8
-    assert required_multiple(2, actor=None, critic=None) == 2
+    assert required_multiple(2, [4 * 2 * 1, 2 * 1 * 3]) == 24
+    assert required_multiple(2, []) == 2
     # 13 samples padded to 16: mini-batches of 4, and verl's worker iterates exactly 4 of them (verl's own
     # sizing, ppo_mini_batch_size x rollout.n = 2, would make 8)
     assert mini_batch_size(16, 4) == 4
@@ -197,14 +197,24 @@ def test_required_multiple_and_actor_update_keep_the_configured_updates(monkeypa
         data__train_batch_size=8,
         trainer__n_gpus_per_node=2,
         actor_rollout_ref__actor__ppo_mini_batch_size=2,
+        actor_rollout_ref__actor__use_dynamic_bsz=True,
         critic__ppo_mini_batch_size=4,
+        critic__ppo_micro_batch_size_per_gpu=1,
     )
     _on(t, max_n=4, budget=13)
-    # actor: 4 updates x 2 ranks; critic: 2 updates x 2 ranks
+    t.use_reference_policy = False
+    # actor: 4 updates x 2 ranks (dynamic micro-batches); critic: 2 updates x 2 ranks x micro 1
     assert t._get_required_batch_multiple(2) == 8
     t.config.trainer.critic_warmup = 5  # a warm-up step: no actor update, only the critic's multiple counts
     assert t._get_required_batch_multiple(2) == 4
     t.config.trainer.critic_warmup = 0
+    # fixed micro-batches: actor 4 updates x 2 ranks x 3, the log-prob forward 2 ranks x 5, critic 2 x 2 x 2
+    t.config.actor_rollout_ref.actor.use_dynamic_bsz = False
+    t.config.actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu = 3
+    t.config.actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu = 5
+    t.config.critic.ppo_micro_batch_size_per_gpu = 2
+    assert t._get_required_batch_multiple(2) == 120  # lcm(2, 24, 10, 8)
+    t.config.actor_rollout_ref.actor.use_dynamic_bsz = True
     OmegaConf.set_readonly(t.config, True)
     batch = put_samples(t, [{"uid": f"u{i}", "prompt": [1, 20], "response": [9]} for i in range(16)])  # 13 + 3 pad
     metrics: dict = {}
