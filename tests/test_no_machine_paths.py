@@ -25,7 +25,7 @@ def test_no_tracked_file_names_a_machine_path(machine_path):
     found = []
     for name in _tracked_text_files():
         path = REPO / name
-        if not path.is_file():
+        if name == "tests/test_no_machine_paths.py" or not path.is_file():  # this file names them on purpose
             continue  # deleted in the working copy
         data = path.read_bytes()
         if b"\0" in data[:8192]:
