@@ -69,7 +69,8 @@ def at_once(keep: int | None, saves: int | None) -> int:
 def role_params(config: Any) -> dict[str, int] | None:
     """Parameter counts of the roles verl checkpoints (actor, and the critic when enabled); ``None`` when a model's
     architecture is unknown (neither a local ``config.json`` nor a known name, see ``sppo.tools.plan_memory``)."""
-    from sppo.tools.plan_memory import critic_enabled, find_arch
+    from sppo.roles import critic_on
+    from sppo.tools.plan_memory import find_arch
 
     actor = find_arch(str(_select(config, "actor_rollout_ref.model.path", "")))
     if actor is None:
@@ -79,7 +80,7 @@ def role_params(config: Any) -> dict[str, int] | None:
         "critic": {"enable": _select(config, "critic.enable")},
         "algorithm": {"adv_estimator": str(_select(config, "algorithm.adv_estimator", "gae"))},
     }
-    if critic_enabled(view):
+    if critic_on(view):
         critic = find_arch(str(_select(config, "critic.model.path", "")))
         if critic is None:
             return None

@@ -44,8 +44,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sppo.cli_errors import write_text_atomic
+from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
 from sppo.critic_batching import SPPO_ESTIMATORS, critic_batching, critic_sp_size, describe
+from sppo.roles import critic_on, ref_on
 
 GIB = 1024**3
 # Bytes per parameter and role state (FSDP mixed precision: fp32 master weights, bf16 compute).
@@ -479,14 +480,6 @@ def _get(cfg: dict, dotted: str, default: Any = None) -> Any:
     return default if node is None else node
 
 
-def critic_enabled(cfg: dict) -> bool:
-    """verl's rule (trainer/ppo/utils.need_critic) plus SPPO's: on for gae and sppo unless set."""
-    enable = _get(cfg, "critic.enable")
-    if enable is not None:
-        return bool(enable)
-    return str(_get(cfg, "algorithm.adv_estimator", "gae")) in ("gae", *SPPO_ESTIMATORS)
-
-
 def actor_sp_size(cfg: dict) -> int:
     """The Ulysses size verl 0.9.1's actor engine reads: ``actor_rollout_ref.actor.fsdp_config.
     ulysses_sequence_parallel_size``; the deprecated ``actor_rollout_ref.actor.ulysses_sequence_parallel_size``
@@ -562,7 +555,7 @@ def from_config(
         batching=describe(a_batching, "sequence") + (f", Ulysses SP {a_sp}" if a_sp > 1 else ""),
     )
     critic = None
-    if critic_enabled(cfg):
+    if critic_on(cfg):
         c_arch = arch_of(_get(cfg, "critic.model.path", ""), "critic")
         prompt_only = estimator in SPPO_ESTIMATORS
         view = {  # what sppo.critic_batching reads, with verl's defaults where a plain dict lacks a section
@@ -590,7 +583,7 @@ def from_config(
             awake_forward_tokens=awake,
         )
         notes.append(f"critic reads {'the prompt only (SPPO)' if prompt_only else 'prompt + response (token-level)'}")
-    if _get(cfg, "actor_rollout_ref.actor.use_kl_loss", False) or _get(cfg, "algorithm.use_kl_in_reward", False):
+    if ref_on(cfg):
         notes.append("reference model: kept on CPU by verl (FSDP CPU offload), not counted")
     r = "actor_rollout_ref.rollout"
     if not _get(cfg, f"{r}.enforce_eager", True):
@@ -727,16 +720,16 @@ def plan_to_dict(p: PlanInput, result: Plan) -> dict:
 
 # --- CLI ------------------------------------------------------------------------------------------------------
 
-PROG = "sppo.tools.plan_memory"
+PROG = "python -m sppo.tools.plan_memory"
 
 
-class UsageError(Exception):
-    """Bad input to the CLI: printed as one ``sppo.tools.plan_memory: error: ...`` line, exit code 2."""
+class UsageError(UserError):
+    """Bad input to the CLI: one ``python -m sppo.tools.plan_memory: error: ...`` line, exit code 2 (the project's
+    contract, sppo.cli_errors)."""
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # argparse's usage block + "error:" becomes one line
-        raise UsageError(message)
+class _Parser(OneLineParser):
+    error_class = UsageError
 
 
 def _number(text: str) -> float:
@@ -901,7 +894,7 @@ def _explicit_input(args: argparse.Namespace) -> PlanInput:
 
 def build_parser() -> argparse.ArgumentParser:
     ap = _Parser(
-        prog="python -m sppo.tools.plan_memory",
+        prog=PROG,
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -987,16 +980,8 @@ def _run(argv: list[str] | None) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Exit codes: 0 success, 2 bad input (one ``sppo.tools.plan_memory: error: ...`` line on stderr)."""
-    try:
-        return _run(argv)
-    except UsageError as exc:
-        message = " ".join(str(exc).split()) or "bad input"
-        print(f"{PROG}: error: {message}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; rerun the same command", file=sys.stderr)
-        return 130
+    """Exit codes: 0 success, 2 bad input (one ``python -m sppo.tools.plan_memory: error: ...`` line), 130 Ctrl-C."""
+    return guarded(PROG, lambda: _run(argv))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""``python -m sppo.tools.plan_memory`` on bad input (issue 14): one ``sppo.tools.plan_memory: error:`` line, exit 2.
+"""``python -m sppo.tools.plan_memory`` on bad input (issue 14): one ``python -m sppo.tools.plan_memory: error:`` line, exit 2.
 
 Table-driven: each case is run as a real subprocess and must exit 2 with exactly one stderr line carrying
 the prefix, no traceback, nothing like "nan GiB" on stdout, and no (partial) ``--json`` output file.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-PREFIX = "sppo.tools.plan_memory: error:"
+PREFIX = "python -m sppo.tools.plan_memory: error:"
 GOOD = ["--policy", "7B", "--critic", "1.5B", "--gpus", "4", "--tp", "4"]
 
 
