@@ -16,7 +16,8 @@
 # build's progress shown (docs/running.md, "Environment").
 # Env: SPPO_VENV (default .venv), SPPO_EXTRAS (extras of the studies on a GPU node, e.g. "control"), SPPO_PYTHON (default
 # 3.11), SPPO_GPU_LOCK=0 (ignore gpu.lock.txt, e.g. on aarch64 or another Python), SPPO_WHEELS_DIR (--cpu: a folder
-# holding a local CPU torch wheel of the pinned version, used before the PyTorch CPU index; default /opt/wheels),
+# holding a local CPU torch wheel of the pinned version, used before the PyTorch CPU index; default: the find-links
+# folder of this machine's pip configuration, if it sets one),
 # SPPO_FLASH_ATTN=auto|wheel|build|skip (default auto; SPPO_SKIP_FLASH_ATTN=1 = skip: the critic cannot load on a GPU
 # then), SPPO_FLASH_ATTN_WHEEL=URL|file + SPPO_FLASH_ATTN_SHA256=hex (a prebuilt wheel you verified),
 # FLASH_ATTN_CUDA_ARCHS (e.g. "90"; default: the visible GPUs'), MAX_JOBS (parallel compile jobs; default from cores
@@ -248,8 +249,9 @@ install() {
     # CPU torch first: a bare `torch` requirement would otherwise pull a multi-GB CUDA build.
     local torch_pin wheels
     torch_pin=$(pin_of torch "$CONSTRAINTS")
-    wheels=${SPPO_WHEELS_DIR:-/opt/wheels}
-    if [ -d "$wheels" ] && ls "$wheels"/torch-"$torch_pin"* >/dev/null 2>&1; then
+    # a machine whose pip is configured with a local wheel folder (find-links) keeps its CPU torch there
+    wheels=${SPPO_WHEELS_DIR:-$(python3 -m pip config get global.find-links 2>/dev/null || true)}
+    if [ -n "$wheels" ] && [ -d "$wheels" ] && ls "$wheels"/torch-"$torch_pin"* >/dev/null 2>&1; then
       "${UVPIP[@]}" -q --find-links "$wheels" torch
     else
       "${UVPIP[@]}" -q --index-url https://download.pytorch.org/whl/cpu torch

@@ -126,6 +126,13 @@ def run_sppo_main(overrides: list[str], out: Path, timeout: int = 900) -> RunRes
 # Modules whose tests start Ray, subprocesses or train models; every other test is marked `fast` unless it is
 # marked `ray` or `slow` itself.
 INTEGRATION_MODULES = {
+    "tests.test_output_modes",
+    "tests.test_clean_tree",
+    "tests.test_no_machine_paths",
+    "tests.control.test_control_without_gymnasium",
+    "tests.graded.test_graded_progress",
+    "tests.graded.test_graded_cli_errors",
+    "tests.e2e.test_interrupt_early",
     "tests.test_lint",
     "tests.analysis.test_bad_input_analysis",
     "tests.analysis.test_calibration",
@@ -155,6 +162,13 @@ INTEGRATION_MODULES = {
     "tests.scripts.test_uv_verl",
     "tests.scripts.test_wandb_offline",
 }
+
+
+def pytest_configure(config):
+    """The session must leave the git checkout as it found it (tests/clean_tree.py), whatever is collected."""
+    from tests.clean_tree import register
+
+    register(config)
 
 
 @pytest.hookimpl(tryfirst=True)  # before pytest-xdist's own hook reads the xdist_group marks

@@ -374,22 +374,19 @@ def test_hydra_errors_are_one_line(tmp_path, name, argv, needle):
 #: The README's GPU-node command, corrected (issue 25): verl's config has no rollout engine and no micro-batch
 #: sizes, saves no checkpoints (so a rerun cannot resume), and its default logger (wandb) needs an API key.
 #: MODEL, DATA: local stand-ins in the test.
-README_GPU_COMMAND = [
-    "data.train_files=DATA/deepscaler-math.parquet",
-    "data.val_files=DATA/offline_eval/math__math_500.parquet",
-    "actor_rollout_ref.model.path=MODEL",
-    "critic.model.path=MODEL",
-    "reward.custom_reward_function.path=pkg://sppo.reward",
-    "trainer.n_gpus_per_node=4",
-    "actor_rollout_ref.rollout.name=vllm",
-    "actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=4",
-    "actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu=4",
-    "critic.ppo_micro_batch_size_per_gpu=4",
-    "data.filter_overlong_prompts=True",
-    "trainer.save_freq=20",
-    "trainer.test_freq=10",
-    "trainer.logger=[console,file]",
-]
+def _readme_gpu_command() -> list[str]:
+    """The overrides of README's GPU-node ``python -m sppo.main`` command, as a shell would split them, with the
+    hub model id as MODEL and the data folder as DATA (the test runs what the README says)."""
+    import shlex
+
+    text = (REPO / "README.md").read_text().split("## GPU nodes", 1)[1]
+    block = text.split("```bash", 1)[1].split("```", 1)[0]
+    command = block[block.index("python -m sppo.main") :].replace("\\\n", " ")
+    args = shlex.split(command.splitlines()[0])[3:]
+    return [a.replace("deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B", "MODEL").replace("data/", "DATA/", 1) for a in args]
+
+
+README_GPU_COMMAND = _readme_gpu_command()
 
 
 @pytest.fixture(scope="module")
