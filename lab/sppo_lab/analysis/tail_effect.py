@@ -224,6 +224,14 @@ def outcome(text: str, terms: tuple[int, ...], fmt: str) -> float:
     return compute_score("sppo_addition", text, str(sum(terms)))
 
 
+def _shown(path: Path) -> str:
+    """A path as results record it: relative to the checkout when inside it (no machine paths in results)."""
+    from sppo_lab.paths import REPO
+
+    path = Path(path).resolve()
+    return str(path.relative_to(REPO)) if path.is_relative_to(REPO) else str(path)
+
+
 def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
     """The quickstart's warmed-up policy (``warmup.warm_up``), from the cache if an earlier run saved it; graded:
     the committed warm start (``sppo_lab.graded.warm_start``, its checksums verified)."""
@@ -238,13 +246,13 @@ def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
         folder = warm_start.verify()
         policy = Qwen2ForCausalLM.from_pretrained(folder)
         policy.eval()
-        return policy, {"cached": True, "path": str(folder), "warmup_seconds": None}
+        return policy, {"cached": True, "path": _shown(folder), "warmup_seconds": None}
     cache = Path(args.cache_dir) if args.cache_dir else Path(args.out) / "cache"
     path = cache / f"policy_seed{args.seed}_warmup{args.warmup_steps}"
     if (path / "config.json").exists():
         policy = Qwen2ForCausalLM.from_pretrained(path)
         policy.eval()
-        return policy, {"cached": True, "path": str(path), "warmup_seconds": None}
+        return policy, {"cached": True, "path": _shown(path), "warmup_seconds": None}
     t0 = time.time()
     policy = build_policy(tokenizer, seed=args.seed)
     print(f"[tail-effect] supervised warm-up of the tiny policy ({args.warmup_steps} steps) ...", flush=True)
@@ -258,7 +266,7 @@ def load_or_warm_up(args: Args, tokenizer) -> tuple[object, dict]:
         os.replace(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return policy, {"cached": False, "path": str(path), "warmup_seconds": round(time.time() - t0, 1)}
+    return policy, {"cached": False, "path": _shown(path), "warmup_seconds": round(time.time() - t0, 1)}
 
 
 @dataclass
