@@ -20,8 +20,7 @@ import math
 import torch
 
 from sppo.critic_quality import average_ranks
-
-ALLOCATION_RULES = ("rank", "variance")
+from sppo.options import ALLOCATION_RULES
 
 
 def uncertainty_weights(probs: torch.Tensor, rule: str) -> torch.Tensor:

@@ -74,6 +74,59 @@ def check_critic_chat_template(critic_path: str, custom_chat_template: str | Non
         )
 
 
+def _critic_option_settings(options: TrainerOptions) -> list[str]:
+    """The issue-28 options that are on, as the ``key=value`` a refusal names (each works on SPPO's critic)."""
+    on = []
+    if options.adaptive_norm.enable:
+        on.append("sppo.adaptive_norm.enable=true")
+    if options.truncation.mode != "none":
+        on.append(f"sppo.truncation.mode={options.truncation.mode}")
+    if options.truncation.penalty != 0.0:
+        on.append(f"sppo.truncation.penalty={options.truncation.penalty:g}")
+    if options.critic_warmstart.epochs > 0:
+        on.append(f"sppo.critic_warmstart.epochs={options.critic_warmstart.epochs}")
+    if options.adaptive_n.enable:
+        on.append("sppo.adaptive_n.enable=true")
+    return on
+
+
+def check_option_combinations(config: DictConfig, options: TrainerOptions, advantage: AdvantageOptions) -> None:
+    """SPPO's options that make no sense together, or with verl's settings (one line each)."""
+    if options.adaptive_norm.enable and advantage.whiten:
+        raise SPPOConfigError(
+            "sppo.adaptive_norm.enable=true with algorithm.sppo.whiten=true: whitening already normalises every "
+            "step's advantages; choose one"
+        )
+    warmup = int(config.trainer.get("critic_warmup", 0) or 0)
+    if options.critic_warmstart.epochs > 0 and warmup < 2:
+        raise SPPOConfigError(
+            f"sppo.critic_warmstart.epochs={options.critic_warmstart.epochs} needs warm-up steps, and "
+            f"trainer.critic_warmup={warmup} has none: set trainer.critic_warmup >= 2 (steps 1 .. critic_warmup - 1 "
+            "train the critic only)"
+        )
+    adaptive_n = options.adaptive_n
+    if not adaptive_n.enable:
+        return
+    n = int(config.actor_rollout_ref.rollout.n)
+    if n != 1:
+        raise SPPOConfigError(
+            f"sppo.adaptive_n.enable=true sets each prompt's sample count itself: leave actor_rollout_ref.rollout.n=1 "
+            f"(got {n})"
+        )
+    mode = (config.trainer.get("v1") or {}).get("trainer_mode", "sync") if config.trainer.get("use_v1", True) else None
+    if mode != "sync":
+        raise SPPOConfigError(
+            f"sppo.adaptive_n.enable=true runs with trainer.v1.trainer_mode=sync only (got {mode or 'the legacy trainer'})"
+        )
+    batch = int(config.data.train_batch_size)
+    samples = adaptive_n.samples_per_step(batch)
+    if not batch <= samples <= adaptive_n.max_n * batch:
+        raise SPPOConfigError(
+            f"sppo.adaptive_n.budget={samples} samples per step must lie in [data.train_batch_size, "
+            f"max_n x data.train_batch_size] = [{batch}, {adaptive_n.max_n * batch}]"
+        )
+
+
 def check_config(config: DictConfig) -> None:
     """Validate and complete ``config`` in place. Raises ``SPPOConfigError``."""
     from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, AdvantageEstimator
@@ -94,11 +147,17 @@ def check_config(config: DictConfig) -> None:
         raise SPPOConfigError(
             f"sppo.prompt_selection.enable=true needs algorithm.adv_estimator=sppo, not {estimator!r} (it ranks prompts by sigmoid(V))"
         )
+    for setting in _critic_option_settings(options):
+        if not is_sppo(config):
+            raise SPPOConfigError(
+                f"{setting} needs algorithm.adv_estimator=sppo, not {estimator!r} (it works on SPPO's prompt-only critic)"
+            )
     if not is_sppo(config):
         return
     advantage = advantage_options(config)
     if advantage.problems():
         raise SPPOConfigError(advantage.problems()[0])
+    check_option_combinations(config, options, advantage)
 
     if config.critic.enable is None:
         with open_dict(config):

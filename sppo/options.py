@@ -1,7 +1,9 @@
 """SPPO's options as typed objects: each field documented once, parsed strictly and checked in one place.
 
     AdvantageOptions  ``algorithm.sppo.*``  read by the estimator (sppo/advantage.py)
-    TrainerOptions    ``sppo.*``            read by the trainer and the entry point (sppo/trainer.py, sppo/main.py)
+    TrainerOptions    ``sppo.*``            read by the trainer and the entry point (sppo/trainer/, sppo/main.py),
+                                            with one section per option group (prompt selection, adaptive
+                                            normalisation, truncation, critic warm start, adaptive N)
 
 ``sppo/configs/sppo_trainer.yaml`` carries the same defaults for hydra (a test keeps the two equal). ``from_config``
 never guesses: a boolean must be a boolean (``whiten=no`` is an error, not ``bool("no") == True``), a number
@@ -17,6 +19,8 @@ from typing import Any
 
 SPPO_ESTIMATORS = ("sppo", "sequence_level_adv")  # the names sppo/advantage.py registers in verl's registry
 ADVANTAGE_MODES = ("residual", "bernoulli")
+TRUNCATION_MODES = ("none", "mask")  # sppo.truncation.mode (sppo/truncation.py)
+ALLOCATION_RULES = ("rank", "variance")  # sppo.adaptive_n.rule (sppo/adaptive_n.py)
 CALIBRATION_LOG_MAX_ROWS_CAP = 1_000_000  # one JSON line per step holds this many samples at most
 
 
@@ -149,6 +153,150 @@ class PromptSelectionOptions:
 
 
 @dataclass(frozen=True)
+class AdaptiveNormOptions:
+    """``sppo.adaptive_norm``: batch-normalised advantages until the critic explains enough of the outcome
+    (sppo/adaptive_norm.py; sppo estimator only)."""
+
+    enable: bool = False
+    """Normalise the sequence advantages over the batch while the critic is poor, then hand over to R − σ(V)."""
+    threshold: float = 0.05
+    """Hand over for good once the moving average of ``critic/explained_var`` reaches this; in (0, 1)."""
+    ema_decay: float = 0.9
+    """Decay of that moving average, in [0, 1); 0 uses the last step's value alone."""
+    center: bool = True
+    """``true``: (A − mean) / std, PPO's advantage normalisation; ``false``: A / std (the division alone)."""
+
+    PREFIX = "sppo.adaptive_norm."
+
+    @classmethod
+    def from_config(cls, section: Any) -> AdaptiveNormOptions:
+        given = dict(section or {})
+        _unknown(cls.PREFIX, given, cls)
+        d, p = cls(), cls.PREFIX
+        return cls(
+            enable=_bool(p, "enable", given.get("enable", d.enable)),
+            threshold=_number(p, "threshold", given.get("threshold", d.threshold)),
+            ema_decay=_number(p, "ema_decay", given.get("ema_decay", d.ema_decay)),
+            center=_bool(p, "center", given.get("center", d.center)),
+        )
+
+    def problems(self) -> list[str]:
+        out = []
+        if not 0.0 < self.threshold < 1.0:
+            out.append(f"{self.PREFIX}threshold={self.threshold:g}; expected a value in (0, 1) (an explained variance)")
+        if not 0.0 <= self.ema_decay < 1.0:
+            out.append(f"{self.PREFIX}ema_decay={self.ema_decay:g}; expected a value in [0, 1)")
+        return out
+
+
+@dataclass(frozen=True)
+class TruncationOptions:
+    """``sppo.truncation``: responses cut at the length limit (sppo/truncation.py; sppo estimator only)."""
+
+    mode: str = "none"
+    """``none``: truncated responses train the critic like any other; ``mask``: left out of the critic's BCE."""
+    penalty: float = 0.0
+    """Subtracted from the advantage A = R − σ(V) of every truncated response (any mode); in [0, 1]."""
+
+    PREFIX = "sppo.truncation."
+
+    @classmethod
+    def from_config(cls, section: Any) -> TruncationOptions:
+        given = dict(section or {})
+        _unknown(cls.PREFIX, given, cls)
+        d, p = cls(), cls.PREFIX
+        return cls(
+            mode=str(given.get("mode", d.mode)),
+            penalty=_number(p, "penalty", given.get("penalty", d.penalty)),
+        )
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "none" or self.penalty != 0.0
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.mode not in TRUNCATION_MODES:
+            out.append(f"{self.PREFIX}mode={self.mode!r}; choose none or mask")
+        if not 0.0 <= self.penalty <= 1.0:
+            out.append(f"{self.PREFIX}penalty={self.penalty:g}; expected a value in [0, 1]")
+        return out
+
+
+@dataclass(frozen=True)
+class CriticWarmstartOptions:
+    """``sppo.critic_warmstart``: fit the critic on every warm-up rollout before the first actor update
+    (with verl's ``trainer.critic_warmup``; sppo estimator only)."""
+
+    epochs: int = 0
+    """At each warm-up step, train the critic this many epochs on ALL warm-up rollouts so far; 0: off."""
+
+    PREFIX = "sppo.critic_warmstart."
+
+    @classmethod
+    def from_config(cls, section: Any) -> CriticWarmstartOptions:
+        given = dict(section or {})
+        _unknown(cls.PREFIX, given, cls)
+        d, p = cls(), cls.PREFIX
+        return cls(epochs=_integer(p, "epochs", given.get("epochs", d.epochs)))
+
+    def problems(self) -> list[str]:
+        if self.epochs < 0:
+            return [f"{self.PREFIX}epochs={self.epochs}; expected an integer >= 0 (0: off)"]
+        return []
+
+
+@dataclass(frozen=True)
+class AdaptiveNOptions:
+    """``sppo.adaptive_n``: per-prompt sample counts from the critic's uncertainty (sppo/adaptive_n.py; sppo only)."""
+
+    enable: bool = False
+    """Give each prompt n_i in [1, max_n] samples, more where σ(V) is least certain, at ``budget`` samples a step."""
+    max_n: int = 4
+    """Most samples one prompt gets; an integer >= 2."""
+    budget: int | None = None
+    """Samples per step, in [data.train_batch_size, max_n x data.train_batch_size]; ``null``: 2 x train_batch_size."""
+    rule: str = "rank"
+    """``rank``: weights by the rank of p(1 − p) (discriminates however tightly σ(V) clusters); ``variance``: p(1 − p)."""
+    prior_strength: float = 1.0
+    """κ >= 0: a prompt's samples get the leave-one-out mean of its other samples with σ(V) counted κ times."""
+
+    PREFIX = "sppo.adaptive_n."
+
+    @classmethod
+    def from_config(cls, section: Any) -> AdaptiveNOptions:
+        given = dict(section or {})
+        _unknown(cls.PREFIX, given, cls)
+        d, p = cls(), cls.PREFIX
+        budget = given.get("budget", d.budget)
+        return cls(
+            enable=_bool(p, "enable", given.get("enable", d.enable)),
+            max_n=_integer(p, "max_n", given.get("max_n", d.max_n)),
+            budget=None if budget is None else _integer(p, "budget", budget),
+            rule=str(given.get("rule", d.rule)),
+            prior_strength=_number(p, "prior_strength", given.get("prior_strength", d.prior_strength)),
+        )
+
+    def samples_per_step(self, train_batch_size: int) -> int:
+        """The step's sample budget (``budget``, or 2 x the batch, at most max_n x the batch)."""
+        if self.budget is not None:
+            return self.budget
+        return min(2, self.max_n) * train_batch_size
+
+    def problems(self) -> list[str]:
+        out = []
+        if self.max_n < 2:
+            out.append(f"{self.PREFIX}max_n={self.max_n}; expected an integer >= 2")
+        if self.budget is not None and self.budget < 1:
+            out.append(f"{self.PREFIX}budget={self.budget}; expected a positive number of samples per step or null")
+        if self.rule not in ALLOCATION_RULES:
+            out.append(f"{self.PREFIX}rule={self.rule!r}; choose rank or variance")
+        if not self.prior_strength >= 0.0:
+            out.append(f"{self.PREFIX}prior_strength={self.prior_strength:g}; expected a number >= 0")
+        return out
+
+
+@dataclass(frozen=True)
 class TrainerOptions:
     """``sppo``: options of SPPO's trainer and entry point (any estimator unless noted)."""
 
@@ -164,6 +312,14 @@ class TrainerOptions:
     """Stop after this many seconds of training steps (validation excluded, per launch); ``null``: no budget."""
     prompt_selection: PromptSelectionOptions = field(default_factory=PromptSelectionOptions)
     """Critic-guided prompt selection (sppo estimator only)."""
+    adaptive_norm: AdaptiveNormOptions = field(default_factory=AdaptiveNormOptions)
+    """Batch-normalised advantages until the critic explains enough of the outcome (sppo estimator only)."""
+    truncation: TruncationOptions = field(default_factory=TruncationOptions)
+    """Responses cut at the length limit: the critic's target and the advantage (sppo estimator only)."""
+    critic_warmstart: CriticWarmstartOptions = field(default_factory=CriticWarmstartOptions)
+    """The critic fitted on every warm-up rollout before the first actor update (sppo estimator only)."""
+    adaptive_n: AdaptiveNOptions = field(default_factory=AdaptiveNOptions)
+    """Per-prompt sample counts from the critic's uncertainty (sppo estimator only)."""
     dry_run: bool = False
     """Compose + validate + print a summary, never start Ray (also ``SPPO_DRY_RUN=1``)."""
 
@@ -191,6 +347,10 @@ class TrainerOptions:
                 p, "max_train_seconds", given.get("max_train_seconds", d.max_train_seconds), optional=True
             ),
             prompt_selection=PromptSelectionOptions.from_config(given.get("prompt_selection", None)),
+            adaptive_norm=AdaptiveNormOptions.from_config(given.get("adaptive_norm", None)),
+            truncation=TruncationOptions.from_config(given.get("truncation", None)),
+            critic_warmstart=CriticWarmstartOptions.from_config(given.get("critic_warmstart", None)),
+            adaptive_n=AdaptiveNOptions.from_config(given.get("adaptive_n", None)),
             dry_run=_bool(p, "dry_run", given.get("dry_run", d.dry_run)),
         )
 
@@ -209,4 +369,5 @@ class TrainerOptions:
             out.append(
                 f"{self.PREFIX}max_train_seconds={self.max_train_seconds:g}; expected a positive number of seconds or null"
             )
-        return out + self.prompt_selection.problems()
+        sections = (self.prompt_selection, self.adaptive_norm, self.truncation, self.critic_warmstart, self.adaptive_n)
+        return out + [problem for section in sections for problem in section.problems()]

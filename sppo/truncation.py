@@ -16,8 +16,6 @@ from collections.abc import Iterable
 
 import torch
 
-TRUNCATION_MODES = ("none", "mask")
-
 
 def truncated_responses(
     lengths: torch.Tensor, last_tokens: torch.Tensor, max_response_length: int, eos_ids: Iterable[int]

@@ -22,7 +22,7 @@ from typing import Any
 
 from omegaconf import DictConfig, OmegaConf
 
-from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
+from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError, trainer_options
 from sppo.critic_batching import critic_batching, critic_sp_size, describe
 from sppo.launch_checks import (
     _critic_on,
@@ -146,6 +146,21 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
     }
     if est == "remax":
         summary["greedy_baseline_tokens_per_step"] = tbs * response
+    options = trainer_options(config)
+    summary["adaptive_n"] = None
+    if sppo and options.adaptive_n.enable:
+        budget = options.adaptive_n.samples_per_step(tbs)
+        summary["adaptive_n"] = {
+            "budget": budget,
+            "max_n": options.adaptive_n.max_n,
+            "rule": options.adaptive_n.rule,
+            "prior_strength": options.adaptive_n.prior_strength,
+        }
+        summary["batch"]["sequences_per_step"] = budget
+        if a_mini:
+            summary["batch"]["actor_mini_batch_sequences"] = budget // (tbs // a_mini)
+        summary["max_generated_tokens_per_step"] = budget * response
+    summary["critic_options"] = _critic_options(config, options) if sppo else []
 
     rows = _train_rows(config)
     summary["train_rows"] = rows
@@ -185,6 +200,26 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
     return summary, warnings
 
 
+def _critic_options(config: DictConfig, options: Any) -> list[str]:
+    """One phrase per issue-28 option that is on (adaptive N has its own line)."""
+    out = []
+    norm = options.adaptive_norm
+    if norm.enable:
+        out.append(
+            f"adaptive normalisation ({'whiten' if norm.center else 'scale'} until the critic/explained_var average "
+            f"(decay {norm.ema_decay:g}) reaches {norm.threshold:g})"
+        )
+    trunc = options.truncation
+    if trunc.mode != "none" or trunc.penalty:
+        out.append(f"truncated responses: critic target {trunc.mode}, advantage penalty {trunc.penalty:g}")
+    if options.critic_warmstart.epochs:
+        steps = int(config.trainer.get("critic_warmup", 0) or 0) - 1
+        out.append(
+            f"critic warm start: {options.critic_warmstart.epochs} epochs over all rollouts of warm-up steps 1..{steps}"
+        )
+    return out
+
+
 def format_summary(s: dict, warnings: list[str]) -> str:
     """One screen: roles, models, GPUs, batch sizes, N, token budget, schedule, outputs."""
     r = s["roles"]
@@ -198,7 +233,29 @@ def format_summary(s: dict, warnings: list[str]) -> str:
             f"micro-batches: update {c['micro_batch_per_gpu']}, forward {c['forward_micro_batch_per_gpu']}, "
             f"Ulysses SP {c['ulysses_sequence_parallel']}]"
         )
-    tokens = f"<= {s['max_generated_tokens_per_step']:,} generated per step ({b['prompts_per_step']} x {n} x {resp})"
+    adaptive = s.get("adaptive_n")
+    if adaptive:
+        shape = f"{adaptive['budget']} samples x {resp}"
+        sampling = (
+            f"adaptive N: {adaptive['budget']} samples/step ({adaptive['budget'] / b['prompts_per_step']:g} per "
+            f"prompt), 1..{adaptive['max_n']} per prompt by the critic's uncertainty (rule {adaptive['rule']}), "
+            f"group baseline kappa {adaptive['prior_strength']:g}"
+        )
+        per_prompt = f"N = 1..{adaptive['max_n']} per prompt (adaptive N)"
+        batch = (
+            f"{b['prompts_per_step']} prompts -> {b['sequences_per_step']} sequences/step (adaptive N); actor "
+            f"mini-batch ~{b['actor_mini_batch_sequences']} sequences ({b['actor_updates_per_step']} updates/step as "
+            f"configured), micro {b['actor_micro_batch_per_gpu']}/GPU"
+        )
+    else:
+        shape = f"{b['prompts_per_step']} x {n} x {resp}"
+        per_prompt = f"N = {n} per prompt"
+        batch = (
+            f"{b['prompts_per_step']} prompts x N {n} = {b['sequences_per_step']} sequences/step; "
+            f"actor mini-batch {b['actor_mini_batch_prompts']} prompts = {b['actor_mini_batch_sequences']} "
+            f"sequences ({b['actor_updates_per_step']} updates/step), micro {b['actor_micro_batch_per_gpu']}/GPU"
+        )
+    tokens = f"<= {s['max_generated_tokens_per_step']:,} generated per step ({shape})"
     if "greedy_baseline_tokens_per_step" in s:
         tokens += f" + {s['greedy_baseline_tokens_per_step']:,} greedy baseline"
     epochs = f"<= {s['total_epochs']} epochs"
@@ -212,20 +269,18 @@ def format_summary(s: dict, warnings: list[str]) -> str:
         (
             f"  rollout  {ro['engine']}, TP {ro['tensor_parallel']}, gpu_memory_utilization "
             f"{ro['gpu_memory_utilization']:g}, temperature {ro['temperature']:g} (val {ro['val_temperature']:g}), "
-            f"N = {n} per prompt"
+            f"{per_prompt}"
         ),
         f"  critic   {critic}",
+        *([f"  options  {'; '.join(s['critic_options'])}"] if s.get("critic_options") else []),
         f"  ref      {'on (KL term)' if r['ref'] else 'none (no KL)'}",
         (
             f"  GPUs     {s['gpus']['nnodes']} node(s) x {s['gpus']['per_node']} = {s['gpus']['total']} "
             f"(visible here: {s['gpus']['visible_here']})"
         ),
-        (
-            f"  batch    {b['prompts_per_step']} prompts x N {n} = {b['sequences_per_step']} sequences/step; "
-            f"actor mini-batch {b['actor_mini_batch_prompts']} prompts = {b['actor_mini_batch_sequences']} "
-            f"sequences ({b['actor_updates_per_step']} updates/step), micro {b['actor_micro_batch_per_gpu']}/GPU"
-        ),
+        f"  batch    {batch}",
         f"  lengths  prompt {s['lengths']['prompt']} (truncation {s['lengths']['truncation']}), response {resp}",
+        *([f"  sampling {sampling}"] if adaptive else []),
         f"  tokens   {tokens}",
         f"  schedule {s['steps']} steps ({epochs}), validation every {s['test_freq']} steps",
         f"  data     train {', '.join(s['train_files'])}",

@@ -13,7 +13,6 @@ from verl.trainer.ppo.v1 import agent_loop_tq
 from verl.trainer.ppo.v1.trainer_base import PPOTrainer
 from verl.utils import tensordict_utils as tu
 
-from sppo._issue28_options import AdaptiveNOptions
 from sppo.adaptive_n import (
     allocate_samples,
     mini_batch_size,
@@ -22,6 +21,7 @@ from sppo.adaptive_n import (
     updates_per_step,
 )
 from sppo.advantage import compute_sppo_advantage, group_baselines
+from sppo.options import AdaptiveNOptions
 from tests.core.trainer_harness import advantages, make_trainer, options, put_samples, run_step
 
 CLUSTERED = torch.tensor([0.6, 0.65, 0.7, 0.62])  # σ(V) as the graded task's critic gives them

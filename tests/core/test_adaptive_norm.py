@@ -8,9 +8,9 @@ import pytest
 import torch
 from verl.trainer.ppo.v1.trainer_base import PPOTrainer
 
-from sppo._issue28_options import AdaptiveNormOptions
 from sppo.adaptive_norm import AdaptiveNormState
 from sppo.advantage import compute_sppo_advantage, normalize_advantages
+from sppo.options import AdaptiveNormOptions
 from tests.core.trainer_harness import advantages, make_trainer, options, put_samples, run_step
 
 ALL = torch.tensor([True, True, True])

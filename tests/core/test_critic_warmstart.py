@@ -7,9 +7,9 @@ import pytest
 import torch
 from verl.utils import tensordict_utils as tu
 
-from sppo._issue28_options import CriticWarmstartOptions, TruncationOptions
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, sppo_value_loss
 from sppo.critic_warmstart import replay_batch, trained_rows
+from sppo.options import CriticWarmstartOptions, TruncationOptions
 from sppo.trainer import prompt_only_batch
 from tests.core.trainer_harness import make_trainer, nested, options, put_samples, run_step
 

@@ -7,7 +7,16 @@ import dataclasses
 import pytest
 import yaml
 
-from sppo.options import AdvantageOptions, OptionError, PromptSelectionOptions, TrainerOptions
+from sppo.options import (
+    AdaptiveNOptions,
+    AdaptiveNormOptions,
+    AdvantageOptions,
+    CriticWarmstartOptions,
+    OptionError,
+    PromptSelectionOptions,
+    TrainerOptions,
+    TruncationOptions,
+)
 from tests.conftest import REPO
 
 
@@ -32,6 +41,10 @@ def test_yaml_and_dataclasses_cannot_drift():
     assert cfg["algorithm"]["sppo"] == _plain(_defaults(AdvantageOptions))
     assert cfg["sppo"] == _plain(_defaults(TrainerOptions))
     assert cfg["sppo"]["prompt_selection"] == _plain(_defaults(PromptSelectionOptions))
+    assert cfg["sppo"]["adaptive_norm"] == _plain(_defaults(AdaptiveNormOptions))
+    assert cfg["sppo"]["truncation"] == _plain(_defaults(TruncationOptions))
+    assert cfg["sppo"]["critic_warmstart"] == _plain(_defaults(CriticWarmstartOptions))
+    assert cfg["sppo"]["adaptive_n"] == _plain(_defaults(AdaptiveNOptions))
 
 
 def test_missing_sections_give_the_defaults():
@@ -95,6 +108,17 @@ def test_out_of_range_values_are_problems(given, problem):
             "sppo.prompt_selection.band[1]=nan; expected a finite number",
         ),
         ({"prompt_selection": {"band": "0.2,0.8"}}, "sppo.prompt_selection.band='0.2,0.8'; expected [lo, hi]"),
+        # issue 28
+        ({"adaptive_norm": {"enable": "yes"}}, "sppo.adaptive_norm.enable='yes'; expected true or false"),
+        ({"adaptive_norm": {"threshold": "high"}}, "sppo.adaptive_norm.threshold='high'; expected a number"),
+        ({"truncation": {"penalty": None}}, "sppo.truncation.penalty=None; expected a number"),
+        ({"critic_warmstart": {"epochs": 2.5}}, "sppo.critic_warmstart.epochs=2.5; expected an integer"),
+        ({"adaptive_n": {"budget": 12.5}}, "sppo.adaptive_n.budget=12.5; expected an integer"),
+        ({"adaptive_n": {"max_n": True}}, "sppo.adaptive_n.max_n=True; expected an integer"),
+        (
+            {"adaptive_n": {"n_max": 4}},
+            "sppo.adaptive_n.n_max is not an SPPO option; known: budget, enable, max_n, prior_strength, rule",
+        ),
     ],
 )
 def test_trainer_option_types(given, message):
@@ -111,6 +135,10 @@ def test_trainer_option_ranges_and_caps():
                 "calibration_log_max_rows": 10**9,
                 "max_train_seconds": -5,
                 "prompt_selection": {"explore_fraction": 2},
+                "adaptive_norm": {"threshold": 1.5, "ema_decay": -0.1},
+                "truncation": {"mode": "drop"},
+                "critic_warmstart": {"epochs": -2},
+                "adaptive_n": {"max_n": 1, "prior_strength": -1},
             }
         }
     )
@@ -119,4 +147,10 @@ def test_trainer_option_ranges_and_caps():
         "sppo.calibration_log_max_rows=1000000000; expected an integer in [1, 1,000,000]",
         "sppo.max_train_seconds=-5; expected a positive number of seconds or null",
         "sppo.prompt_selection.explore_fraction=2; expected a value in [0, 1]",
+        "sppo.adaptive_norm.threshold=1.5; expected a value in (0, 1) (an explained variance)",
+        "sppo.adaptive_norm.ema_decay=-0.1; expected a value in [0, 1)",
+        "sppo.truncation.mode='drop'; choose none or mask",
+        "sppo.critic_warmstart.epochs=-2; expected an integer >= 0 (0: off)",
+        "sppo.adaptive_n.max_n=1; expected an integer >= 2",
+        "sppo.adaptive_n.prior_strength=-1; expected a number >= 0",
     ]

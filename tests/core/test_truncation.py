@@ -6,9 +6,9 @@ import math
 import pytest
 import torch
 
-from sppo._issue28_options import TruncationOptions
 from sppo.advantage import compute_sppo_advantage
 from sppo.critic_loss import TARGET_KEY, WEIGHT_KEY, sppo_value_loss
+from sppo.options import TruncationOptions
 from sppo.truncation import nested_lengths_and_last_tokens, truncated_responses
 from tests.core.trainer_harness import advantages, make_trainer, nested, options, put_samples, run_step
 

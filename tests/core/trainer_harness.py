@@ -12,6 +12,7 @@ from tensordict import TensorDict
 from transfer_queue import KVBatchMeta
 from verl.utils import tensordict_utils as tu
 
+from sppo.options import TrainerOptions
 from sppo.trainer import SPPOTrainer
 
 EOS = 9
@@ -64,20 +65,9 @@ class FakeCriticGroup:
         return SimpleNamespace(get=lambda: out)
 
 
-def options(**sections):
+def options(**sections) -> TrainerOptions:
     """``sppo.*`` options with the given sections (dataclass instances), the rest at their defaults."""
-    from sppo import _issue28_options as o
-    from sppo.options import TrainerOptions
-    from sppo.trainer.base import _Staged
-
-    extra = {
-        "adaptive_norm": o.AdaptiveNormOptions(),
-        "truncation": o.TruncationOptions(),
-        "critic_warmstart": o.CriticWarmstartOptions(),
-        "adaptive_n": o.AdaptiveNOptions(),
-    }
-    extra.update(sections)
-    return _Staged(TrainerOptions(), extra)
+    return TrainerOptions(**sections)
 
 
 def make_trainer(monkeypatch, logits: dict[int, float], tmp_path=None, **config) -> SPPOTrainer:
