@@ -217,35 +217,19 @@ def sample_responses(policy, tokenizer, prompts: list[list[int]], samples: int, 
     import torch
 
     from sppo_lab.graded import reward, task
-    from sppo_lab.graded.warmup import generated_length, prompt_ids
+    from sppo_lab.graded.warmup import generate, generated_length, prompt_ids
 
     torch.manual_seed(seed)
-    eos, pad = tokenizer.eos_token_id, tokenizer.pad_token_id
+    eos = tokenizer.eos_token_id
     out = []
     chunk = 128
     items = [(x, terms) for x, terms in enumerate(prompts) for _ in range(samples)]
     for start in range(0, len(items), chunk):
         part = items[start : start + chunk]
         encoded = [prompt_ids(tokenizer, terms) for _, terms in part]
-        width = max(len(e) for e in encoded)
-        ids = torch.full((len(part), width), pad, dtype=torch.long)
-        attention = torch.zeros_like(ids)
-        for i, e in enumerate(encoded):
-            ids[i, width - len(e) :] = torch.tensor(e)
-            attention[i, width - len(e) :] = 1
-        with torch.no_grad():
-            gen = policy.generate(
-                ids,
-                attention_mask=attention,
-                max_new_tokens=mixes.MAX_RESPONSE_LENGTH,
-                do_sample=True,
-                temperature=1.0,
-                top_k=0,
-                top_p=1.0,
-                eos_token_id=eos,
-                pad_token_id=pad,
-            )
-        for (x, terms), e, row in zip(part, encoded, gen[:, width:].tolist(), strict=True):
+        for (x, terms), e, row in zip(
+            part, encoded, generate(policy, tokenizer, encoded, mixes.MAX_RESPONSE_LENGTH), strict=True
+        ):
             n, _ = generated_length(row, eos)
             text = tokenizer.decode(row[:n], skip_special_tokens=True)
             r = reward.compute_score(task.data_source(len(terms)), text, str(sum(terms)))

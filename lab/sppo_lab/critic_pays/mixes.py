@@ -100,38 +100,28 @@ class BoostConfig:
 
 
 def boost_batch(tokenizer, rng: random.Random, cfg: BoostConfig):
-    """Right-padded (input_ids, attention_mask, labels): loss on the response and its EOS only."""
-    import torch
+    """A right-padded batch (``sppo_lab.graded.warmup.right_padded``): ``clean_share`` clean level-2 solutions,
+    the rest the warm-up's noisy annotator on the other levels."""
+    from sppo_lab.graded.warmup import right_padded
 
-    from sppo_lab.graded.warmup import prompt_ids, response_ids
-
-    seqs, starts = [], []
     n_clean = round(cfg.batch * cfg.clean_share)
     others = [k for k in task.LEVELS if k != 2]
+    pairs = []
     for i in range(cfg.batch):
         if i < n_clean:
             terms = task.sample_terms(2, rng)
-            text = task.chain_of_thought(terms)[0]
+            pairs.append((terms, task.chain_of_thought(terms)[0]))
         else:
             terms = task.sample_terms(rng.choice(others), rng)
-            text = task.annotate(terms, cfg.q, rng)[0]
-        p = prompt_ids(tokenizer, terms)
-        seqs.append(p + response_ids(tokenizer, text))
-        starts.append(len(p))
-    width = max(len(s) for s in seqs)
-    input_ids = torch.full((cfg.batch, width), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((cfg.batch, width), -100, dtype=torch.long)
-    attention = torch.zeros((cfg.batch, width), dtype=torch.long)
-    for i, (s, start) in enumerate(zip(seqs, starts, strict=True)):
-        input_ids[i, : len(s)] = torch.tensor(s)
-        labels[i, start : len(s)] = torch.tensor(s[start:])
-        attention[i, : len(s)] = 1
-    return input_ids, attention, labels
+            pairs.append((terms, task.annotate(terms, cfg.q, rng)[0]))
+    return right_padded(tokenizer, pairs)
 
 
 def boost(model, tokenizer, cfg: BoostConfig, log=print) -> float:
     """Train ``model`` in place; returns the mean loss of the last 50 steps."""
     import torch
+
+    from sppo_lab.graded.warmup import sft_step
 
     torch.manual_seed(cfg.seed)
     rng = random.Random(f"boost-{cfg.seed}")
@@ -140,19 +130,11 @@ def boost(model, tokenizer, cfg: BoostConfig, log=print) -> float:
     recent: list[float] = []
     t0 = time.time()
     for step in range(cfg.steps):
-        input_ids, attention, labels = boost_batch(tokenizer, rng, cfg)
-        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
-        )
-        optim.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        recent = (recent + [float(loss.detach())])[-50:]
+        recent = (recent + [sft_step(model, optim, boost_batch(tokenizer, rng, cfg))])[-50:]
         if (step + 1) % 25 == 0 or step + 1 == cfg.steps:
             log(
-                f"[u warm start] boost step {step + 1}/{cfg.steps}  loss {sum(recent) / len(recent):.4f}  {time.time() - t0:.0f} s"
+                f"[u warm start] boost step {step + 1}/{cfg.steps}  loss {sum(recent) / len(recent):.4f}  "
+                f"{time.time() - t0:.0f} s"
             )
     model.eval()
     return sum(recent) / max(1, len(recent))

@@ -71,25 +71,50 @@ def response_ids(tokenizer, text: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
 
 
-def training_batch(tokenizer, rng: random.Random, batch: int, q: float):
-    """Right-padded (input_ids, attention_mask, labels): loss on the response and its EOS only."""
+def right_padded(tokenizer, pairs: list[tuple[list, str]]):
+    """(input_ids, attention_mask, labels), right-padded, from (terms, response text) pairs: each row is the
+    prompt, the response and EOS; the loss is on the response and its EOS only."""
     import torch
 
     seqs, starts = [], []
-    for _ in range(batch):
-        terms = task.sample_terms(rng.choice(task.LEVELS), rng)
+    for terms, text in pairs:
         p = prompt_ids(tokenizer, terms)
-        seqs.append(p + response_ids(tokenizer, task.annotate(terms, q, rng)[0]))
+        seqs.append(p + response_ids(tokenizer, text))
         starts.append(len(p))
     width = max(len(s) for s in seqs)
-    input_ids = torch.full((batch, width), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((batch, width), -100, dtype=torch.long)
-    attention = torch.zeros((batch, width), dtype=torch.long)
+    input_ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
+    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
+    attention = torch.zeros((len(seqs), width), dtype=torch.long)
     for i, (s, start) in enumerate(zip(seqs, starts, strict=True)):
         input_ids[i, : len(s)] = torch.tensor(s)
         labels[i, start : len(s)] = torch.tensor(s[start:])
         attention[i, : len(s)] = 1
     return input_ids, attention, labels
+
+
+def training_batch(tokenizer, rng: random.Random, batch: int, q: float):
+    """A batch of the annotator's responses, levels drawn uniformly (see ``right_padded``)."""
+    pairs = []
+    for _ in range(batch):
+        terms = task.sample_terms(rng.choice(task.LEVELS), rng)
+        pairs.append((terms, task.annotate(terms, q, rng)[0]))
+    return right_padded(tokenizer, pairs)
+
+
+def sft_step(model, optim, batch) -> float:
+    """One cross-entropy step on a ``right_padded`` batch (gradient clipped at norm 1); returns the loss."""
+    import torch
+
+    input_ids, attention, labels = batch
+    logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
+    )
+    optim.zero_grad()
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+    optim.step()
+    return float(loss.detach())
 
 
 def lr_at(step: int, cfg: WarmupConfig) -> float:
@@ -116,16 +141,8 @@ def warm_up(
     for step in range(cfg.steps):
         for group in optim.param_groups:
             group["lr"] = lr_at(step, cfg)
-        input_ids, attention, labels = training_batch(tokenizer, rng, cfg.batch, cfg.q)
-        logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1].float()
-        loss = torch.nn.functional.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1), ignore_index=-100
-        )
-        optim.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        optim.step()
-        recent = (recent + [float(loss.detach())])[-50:]
+        loss = sft_step(model, optim, training_batch(tokenizer, rng, cfg.batch, cfg.q))
+        recent = (recent + [loss])[-50:]
         now = time.time()
         if (step + 1) % 100 == 0 or step + 1 == cfg.steps or now - last >= progress_s:
             last = now
@@ -143,6 +160,32 @@ def warm_up(
 def generated_length(ids: list[int], eos_id: int) -> tuple[int, bool]:
     """Tokens of a generated response up to and including its first EOS (all of them if it has none)."""
     return (ids.index(eos_id) + 1, True) if eos_id in ids else (len(ids), False)
+
+
+def generate(model, tokenizer, encoded: list[list[int]], max_new_tokens: int, temperature: float = 1.0) -> list[list]:
+    """The generated ids of each prompt (``encoded``: prompt ids), sampled with HF ``generate`` at ``temperature``
+    (no top-k / top-p), left-padded so that every prompt ends where generation starts; rows run to the longest."""
+    import torch
+
+    width = max(len(e) for e in encoded)
+    input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
+    attention = torch.zeros_like(input_ids)
+    for i, e in enumerate(encoded):
+        input_ids[i, width - len(e) :] = torch.tensor(e)
+        attention[i, width - len(e) :] = 1
+    with torch.no_grad():
+        out = model.generate(
+            input_ids,
+            attention_mask=attention,
+            max_new_tokens=max_new_tokens,
+            do_sample=True,
+            temperature=temperature,
+            top_k=0,
+            top_p=1.0,
+            eos_token_id=tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+    return out[:, width:].tolist()
 
 
 def evaluate(
@@ -173,26 +216,8 @@ def evaluate(
     for k in sorted(by_level):
         encoded = [prompt_ids(tokenizer, t) for t in by_level[k] for _ in range(samples)]
         answers = [sum(t) for t in by_level[k] for _ in range(samples)]
-        width = max(len(e) for e in encoded)
-        input_ids = torch.full((len(encoded), width), tokenizer.pad_token_id, dtype=torch.long)
-        attention = torch.zeros_like(input_ids)
-        for i, e in enumerate(encoded):  # left padding: every prompt ends where generation starts
-            input_ids[i, width - len(e) :] = torch.tensor(e)
-            attention[i, width - len(e) :] = 1
-        with torch.no_grad():
-            out = model.generate(
-                input_ids,
-                attention_mask=attention,
-                max_new_tokens=max_new_tokens,
-                do_sample=True,
-                temperature=temperature,
-                top_k=0,
-                top_p=1.0,
-                eos_token_id=eos,
-                pad_token_id=tokenizer.pad_token_id,
-            )
         hits, lengths, ended, hit_lengths = 0, [], 0, []
-        for row, answer in zip(out[:, width:].tolist(), answers, strict=True):
+        for row, answer in zip(generate(model, tokenizer, encoded, max_new_tokens, temperature), answers, strict=True):
             n, has_eos = generated_length(row, eos)
             text = tokenizer.decode(row[:n], skip_special_tokens=True)
             ok = reward.compute_score(task.data_source(k), text, str(answer)) == 1.0
