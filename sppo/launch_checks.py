@@ -25,6 +25,8 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
 from sppo.critic_batching import critic_sp_size
+from sppo.disk_space import check_checkpoint_space
+from sppo.roles import critic_on, ref_on
 
 # Estimators whose baseline comes from the other samples of the same prompt: they need N >= 2.
 GROUP_ESTIMATORS = ("grpo", "rloo", "grpo_vectorized", "rloo_vectorized", "grpo_passk", "opo", "gdpo")
@@ -32,11 +34,13 @@ GROUP_ESTIMATORS = ("grpo", "rloo", "grpo_vectorized", "rloo_vectorized", "grpo_
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
-def _flag(name: str) -> bool:
+def env_flag(name: str) -> bool:
+    """An environment switch: set and neither empty nor ``0``."""
     return os.environ.get(name, "0") not in ("", "0")
 
 
-def _files(value: Any) -> list[str]:
+def as_list(value: Any) -> list[str]:
+    """A config value that may be one item or a list (data files, loggers), as a list of strings."""
     if value is None:
         return []
     if isinstance(value, (list, tuple, ListConfig)):
@@ -55,18 +59,6 @@ def _is_local_model(path: str) -> bool:
     )
 
 
-def _critic_on(config: DictConfig) -> bool:
-    from verl.trainer.ppo.utils import need_critic
-
-    return bool(need_critic(config))
-
-
-def _ref_on(config: DictConfig) -> bool:
-    from verl.trainer.ppo.utils import need_reference_policy
-
-    return bool(need_reference_policy(config))
-
-
 def check_batches(config: DictConfig) -> None:
     """Prompts per step -> mini-batches -> per-GPU micro-batches must all divide evenly (non-dynamic batching).
 
@@ -83,7 +75,7 @@ def check_batches(config: DictConfig) -> None:
             f"{gpus} GPUs (trainer.n_gpus_per_node x trainer.nnodes)"
         )
     roles = [("actor_rollout_ref.actor", arr.actor, actor_sp_size(config), "fsdp_config")]
-    if _critic_on(config):
+    if critic_on(config):
         roles.append(("critic", config.critic, critic_sp_size(config), "fsdp"))
     for name, sec, sp, engine_key in roles:
         if gpus % sp:
@@ -218,7 +210,7 @@ def check_flash_attn(config: DictConfig, dry_run: bool = True) -> list[str]:
     """On GPU, verl 0.9.1 loads every value model with ``attn_implementation="flash_attention_2"``
     (verl/utils/model.py ``load_valuehead_model``, upstream #5210); without flash-attn the critic fails to load
     mid-start-up with a message that says to install trl. Say what is really missing, before anything starts."""
-    if str(config.trainer.get("device", "cuda")) == "cpu" or not _critic_on(config) or flash_attn_installed():
+    if str(config.trainer.get("device", "cuda")) == "cpu" or not critic_on(config) or flash_attn_installed():
         return []
     message = (
         "the critic needs flash-attn on GPU (verl 0.9.1 loads value models with flash_attention_2) and it is not "
@@ -235,11 +227,11 @@ def check_files(config: DictConfig, allow_missing: bool = False) -> list[str]:
     not checked)."""
     missing = []
     for key in ("data.train_files", "data.val_files"):
-        for path in _files(OmegaConf.select(config, key)):
+        for path in as_list(OmegaConf.select(config, key)):
             if not _is_remote(path) and not os.path.exists(os.path.expanduser(path)):
                 missing.append(f"{key}: {path}")
     models = [("actor_rollout_ref.model.path", config.actor_rollout_ref.model.path)]
-    if _critic_on(config):
+    if critic_on(config):
         models.append(("critic.model.path", config.critic.model.path))
     for key, path in models:
         path = str(path)
@@ -338,7 +330,7 @@ VERL_RULES: tuple[Rule, ...] = (
 
 def _rule_applies(config: DictConfig, rule: Rule) -> bool:
     if rule.when == "critic":
-        return _critic_on(config)
+        return critic_on(config)
     if rule.when == "gae":
         return str(config.algorithm.adv_estimator) == "gae"
     if rule.when == "kl_loss":
@@ -394,7 +386,7 @@ def check_verl_values(config: DictConfig) -> None:
             raise SPPOConfigError(problem)
     for role in ("actor_rollout_ref.actor", "critic"):
         betas = OmegaConf.select(config, f"{role}.optim.betas")
-        if (role == "actor_rollout_ref.actor" or _critic_on(config)) and betas is not None:
+        if (role == "actor_rollout_ref.actor" or critic_on(config)) and betas is not None:
             items = list(betas) if isinstance(betas, (list, tuple, ListConfig)) else None
             if (
                 items is None
@@ -440,7 +432,7 @@ def check_loggers(config: DictConfig) -> None:
     from verl.utils.tracking import Tracking
 
     loggers = config.trainer.get("logger", None)
-    names = _files(loggers)
+    names = as_list(loggers)
     for name in names:
         if name not in Tracking.supported_backend:
             raise SPPOConfigError(
@@ -467,7 +459,7 @@ def check_wandb(config: DictConfig, dry_run: bool = True) -> list[str]:
     warns; a launch refuses."""
     import importlib.util
 
-    if "wandb" not in _files(config.trainer.get("logger", None)):
+    if "wandb" not in as_list(config.trainer.get("logger", None)):
         return []
     if importlib.util.find_spec("wandb") is None:
         message = "trainer.logger includes wandb but the wandb package is not installed: pip install wandb"
@@ -519,7 +511,7 @@ def check_dynamic_batching(config: DictConfig) -> None:
     one full sequence (prompt + response) cannot hold the longest sample."""
     need = int(config.data.max_prompt_length) + int(config.data.max_response_length)
     roles = [("actor_rollout_ref.actor", config.actor_rollout_ref.actor)]
-    if _critic_on(config):
+    if critic_on(config):
         roles.append(("critic", config.critic))
     for name, sec in roles:
         if not sec.get("use_dynamic_bsz", False):
@@ -596,7 +588,7 @@ def check_writable_outputs(config: DictConfig) -> None:
     log = trainer_options(config).calibration_log
     if log:
         outputs.append(("sppo.calibration_log", log, False))
-    if "file" in _files(config.trainer.get("logger", None)):
+    if "file" in as_list(config.trainer.get("logger", None)):
         # verl's file logger (verl/utils/tracking.py) opens this path inside the Ray task runner
         metrics = os.environ.get("VERL_FILE_LOGGER_PATH") or os.path.join(
             os.path.expanduser(os.environ.get("VERL_FILE_LOGGER_ROOT", ".")),
@@ -635,7 +627,7 @@ def check_data_files(config: DictConfig) -> None:
     reward_path = str(OmegaConf.select(config, "reward.custom_reward_function.path") or "")
     math_scorer = reward_path.startswith("pkg://sppo.reward") and not reward_path.startswith("pkg://sppo.reward.")
     for key in ("data.train_files", "data.val_files"):
-        for path in _files(OmegaConf.select(config, key)):
+        for path in as_list(OmegaConf.select(config, key)):
             if _is_remote(path) or not os.path.isfile(os.path.expanduser(path)):
                 continue  # remote files are checked by verl; missing ones by check_files
             names = _parquet_columns(os.path.expanduser(path))
@@ -722,9 +714,13 @@ def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
     check_sequence_parallel_keys(config)
     check_batches(config)
     check_parallelism(config)
-    warnings = check_files(config, allow_missing=_flag("SPPO_DRY_RUN_ALLOW_MISSING"))
+    warnings = check_files(config, allow_missing=env_flag("SPPO_DRY_RUN_ALLOW_MISSING"))
     check_data_files(config)
     check_writable_outputs(config)
+    if (problem := check_checkpoint_space(config)) is not None:
+        if not dry_run:  # a real launch stops; a dry run (often on another machine than the GPU node) warns
+            raise SPPOConfigError(problem)
+        warnings.append(problem)
     warnings += check_gpus(config, dry_run=True)
     warnings += check_flash_attn(config, dry_run=dry_run)
     warnings += check_wandb(config, dry_run=dry_run)
@@ -740,7 +736,7 @@ def validate_with_verl(config: DictConfig) -> None:
     from verl.utils.config import validate_config
 
     try:
-        validate_config(config=config, use_reference_policy=_ref_on(config), use_critic=_critic_on(config))
+        validate_config(config=config, use_reference_policy=ref_on(config), use_critic=critic_on(config))
     except (AssertionError, ValueError) as exc:
         text = str(exc).strip().splitlines()
         raise SPPOConfigError(f"verl's validate_config: {text[0] if text else type(exc).__name__}") from exc

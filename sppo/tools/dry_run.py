@@ -25,15 +25,14 @@ from omegaconf import DictConfig, OmegaConf
 from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError, trainer_options
 from sppo.critic_batching import critic_batching, critic_sp_size, describe
 from sppo.launch_checks import (
-    _critic_on,
-    _files,
-    _flag,
-    _ref_on,
+    as_list,
+    env_flag,
     launch_checks,
     trainer_mode,
     validate_with_verl,
     visible_gpus,
 )
+from sppo.roles import critic_on, ref_on
 
 # --- summary --------------------------------------------------------------------------------------------------
 
@@ -44,7 +43,7 @@ def _train_rows(config: DictConfig) -> int | None:
     try:
         import pyarrow.parquet as pq
 
-        for path in _files(config.data.train_files):
+        for path in as_list(config.data.train_files):
             total += pq.ParquetFile(os.path.expanduser(path)).metadata.num_rows
     except Exception:  # noqa: BLE001 - remote or missing files: unknown
         return None
@@ -70,7 +69,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
     per_node, nnodes = int(config.trainer.n_gpus_per_node), int(config.trainer.nnodes)
     gpus = per_node * nnodes
     prompt, response = int(config.data.max_prompt_length), int(config.data.max_response_length)
-    critic = _critic_on(config)
+    critic = critic_on(config)
     sppo = est in SPPO_ESTIMATORS
     a_mini = int(arr.actor.ppo_mini_batch_size)
 
@@ -116,7 +115,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
                 if critic
                 else None
             ),
-            "ref": _ref_on(config),
+            "ref": ref_on(config),
         },
         "gpus": {"per_node": per_node, "nnodes": nnodes, "total": gpus, "visible_here": visible_gpus()},
         "batch": {
@@ -132,15 +131,15 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
         "max_generated_tokens_per_step": tbs * n * response,
         "steps": config.trainer.get("total_training_steps", None),
         "total_epochs": int(config.trainer.total_epochs),
-        "train_files": _files(config.data.train_files),
-        "val_files": _files(config.data.val_files),
+        "train_files": as_list(config.data.train_files),
+        "val_files": as_list(config.data.val_files),
         "checkpoints": {
             "dir": str(config.trainer.default_local_dir),
             "save_freq": int(config.trainer.save_freq),
             "resume_mode": str(config.trainer.resume_mode),
         },
         "test_freq": int(config.trainer.test_freq),
-        "logger": [str(x) for x in _files(config.trainer.logger)],
+        "logger": [str(x) for x in as_list(config.trainer.logger)],
         "trainer": f"v1 ({mode})" if mode else "legacy (main_ppo_v0)",
         "trainer_mode": mode,
     }
@@ -323,7 +322,7 @@ def dry_run(config: DictConfig) -> None:
     summary, more = summarize(config)
     warnings += more
     resolved = _to_container(config)
-    if not _flag("SPPO_DRY_RUN_QUIET"):
+    if not env_flag("SPPO_DRY_RUN_QUIET"):
         print(OmegaConf.to_yaml(OmegaConf.create(resolved)))
     print(format_summary(summary, warnings))
     if out:

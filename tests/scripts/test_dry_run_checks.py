@@ -12,7 +12,7 @@ from sppo.config_checks import SPPOConfigError
 
 @pytest.fixture(autouse=True)
 def no_verl(monkeypatch):
-    monkeypatch.setattr(dr, "_critic_on", lambda c: bool(c.critic.enable))
+    monkeypatch.setattr(dr, "critic_on", lambda c: bool(c.critic.enable))
     monkeypatch.setattr(dr, "visible_gpus", lambda: 0)
 
 
