@@ -33,10 +33,10 @@ from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int, wri
 from sppo_lab.critic_pays import mixes
 from sppo_lab.graded import task
 from sppo_lab.paths import RESULTS
+from sppo_lab.quickstart.run import RAY_START_TIMEOUT, read_metrics
 
 PROG = "python -m sppo_lab.critic_pays.comparison"
 REWARD_KEY = "critic/score/mean"
-RAY_START_TIMEOUT = "The current node timed out during startup"
 BATCH = 16
 VAL_PER_LEVEL = 8
 VAL_SAMPLES = 16
@@ -184,17 +184,6 @@ def overrides(
     return out
 
 
-def read_rows(path: Path) -> list[dict]:
-    rows = []
-    if path.exists():
-        for line in path.read_text().splitlines():
-            try:
-                rows.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue  # a line being written
-    return rows
-
-
 def summarize_run(rows: list[dict], mix: str) -> dict:
     """The small record of one run: per-step series and the final held-out success per level."""
     steps = [r for r in rows if REWARD_KEY in r["data"]]
@@ -252,7 +241,7 @@ def launch(
             try:
                 while proc.poll() is None:
                     time.sleep(5)
-                    steps_done = [r for r in read_rows(metrics) if REWARD_KEY in r["data"]]
+                    steps_done = [r for r in read_metrics(metrics) if REWARD_KEY in r["data"]]
                     if len(steps_done) >= shown + 10:
                         shown = len(steps_done)
                         d = steps_done[-1]["data"]
@@ -282,7 +271,7 @@ def launch(
         "budget": {"steps": total, "train_seconds": budget},
         "wall_s": round(time.time() - t0, 1),
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
-        **summarize_run(read_rows(metrics), mix),
+        **summarize_run(read_metrics(metrics), mix),
     }
     return record
 
