@@ -190,7 +190,7 @@ def load_checkpoint(spec: str, mix: str, work: Path):
     import torch
     from transformers import AutoConfig, AutoModelForTokenClassification
 
-    from sppo_lab.graded.evaluate import load_policy
+    from sppo_lab.graded.evaluate import load_policy, one_rank_state
     from sppo_lab.tiny import build_critic
 
     if spec == "warm":
@@ -206,9 +206,7 @@ def load_checkpoint(spec: str, mix: str, work: Path):
     policy, tokenizer = load_policy(path / "actor")
     hf = path / "critic" / "huggingface"
     critic = AutoModelForTokenClassification.from_config(AutoConfig.from_pretrained(hf), dtype=torch.float32)
-    shard = torch.load(path / "critic" / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
-    state = {k: (v._local_tensor if hasattr(v, "_local_tensor") else v).float() for k, v in shard.items()}
-    critic.load_state_dict(state)
+    critic.load_state_dict(one_rank_state(path / "critic"))
     return policy, tokenizer, critic.eval()
 
 

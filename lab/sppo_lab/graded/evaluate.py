@@ -70,10 +70,7 @@ def load_policy(model: str | Path):
         if actor is None:
             return AutoModelForCausalLM.from_pretrained(path, dtype=torch.float32).eval(), tokenizer
         policy = AutoModelForCausalLM.from_config(AutoConfig.from_pretrained(folder), dtype=torch.float32)
-        shard = torch.load(actor / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
-        # verl saves FSDP2 DTensors; with one rank each local tensor is the whole parameter
-        state = {k: (v._local_tensor if hasattr(v, "_local_tensor") else v).float() for k, v in shard.items()}
-        missing, unexpected = policy.load_state_dict(state, strict=False)
+        missing, unexpected = policy.load_state_dict(one_rank_state(actor), strict=False)
     except (KeyboardInterrupt, UserError):
         raise
     except Exception as exc:  # noqa: BLE001 - a damaged config, weight file or shard: torch/transformers types
@@ -84,6 +81,15 @@ def load_policy(model: str | Path):
         )
     policy.tie_weights()
     return policy.eval(), tokenizer
+
+
+def one_rank_state(role_dir: Path) -> dict:
+    """The float32 state dict of a one-rank verl FSDP checkpoint folder (``actor/`` or ``critic/``)."""
+    import torch
+
+    shard = torch.load(role_dir / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False)
+    # verl saves FSDP2 DTensors; with one rank each local tensor is the whole parameter
+    return {k: (v._local_tensor if hasattr(v, "_local_tensor") else v).float() for k, v in shard.items()}
 
 
 def _first_line(exc: BaseException) -> str:
