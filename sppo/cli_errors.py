@@ -20,6 +20,7 @@ import argparse
 import contextlib
 import math
 import os
+import signal
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
@@ -49,8 +50,20 @@ def _one_line(prog: str, message: str) -> str:
     return message.splitlines()[0] if message else f"{prog}: error"
 
 
+def ignore_further_interrupts() -> None:
+    """After the first Ctrl-C has been reported, while the process exits with 130: ignore any further one.
+
+    A second SIGINT would otherwise escape the shutdown as an unhandled KeyboardInterrupt or, once the interpreter
+    has put back the default handlers at its very end, kill the process by the signal: exit -2, not 130. (A Python
+    handler cannot cover that last window; only an ignored signal stays ignored.)
+    """
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to change
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def guarded(prog: str, body: Callable[[], int], error_classes: tuple[type[Exception], ...] = ()) -> int:
-    """Run ``body``; a user error prints one line and returns 2, Ctrl-C prints one line and returns 130.
+    """Run ``body``; a user error prints one line and returns 2, Ctrl-C prints one line and returns 130 (and
+    ignores any further Ctrl-C: :func:`ignore_further_interrupts`).
 
     ``error_classes`` (with :class:`UserError`) are user errors; an ``OSError`` that escapes (a path the
     user gave that cannot be read or written, a full disk) is one line too, naming the file.
@@ -61,6 +74,7 @@ def guarded(prog: str, body: Callable[[], int], error_classes: tuple[type[Except
         print(_one_line(prog, str(exc)), file=sys.stderr)
         return 2
     except KeyboardInterrupt:
+        ignore_further_interrupts()
         print(f"{prog}: {INTERRUPTED}", file=sys.stderr)
         return EXIT_INTERRUPTED
     except OSError as exc:

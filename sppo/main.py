@@ -27,6 +27,8 @@ if __name__ == "__main__":  # python -m sppo.main: Ctrl-C while hydra, torch and
 import hydra  # noqa: E402 - after the Ctrl-C handler of the import phase
 from omegaconf import DictConfig, open_dict  # noqa: E402
 
+from sppo.cli_errors import ignore_further_interrupts  # noqa: E402
+
 CONFIG_DIR = str(Path(__file__).resolve().parent / "configs")  # packaged with the plug-in: works from a wheel
 
 
@@ -131,6 +133,7 @@ def _hydra_main(config: DictConfig) -> None:
     except KeyboardInterrupt:
         # verl writes latest_checkpointed_iteration.txt only after a checkpoint is complete, so a rerun resumes
         # from the last complete one (trainer.resume_mode=auto)
+        ignore_further_interrupts()
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - turn SPPO and config errors into one line, re-raise the rest
@@ -224,6 +227,7 @@ def main() -> None:
     try:
         _check_command_line(sys.argv[1:])
     except KeyboardInterrupt:
+        ignore_further_interrupts()
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except _CommandLineError as exc:
@@ -235,6 +239,7 @@ def main() -> None:
     try:
         _hydra_main()
     except KeyboardInterrupt:  # while hydra composes the config, before the run (which reports its own)
+        ignore_further_interrupts()
         print(INTERRUPTED, file=sys.stderr)
         sys.exit(130)
     except Exception as exc:  # noqa: BLE001 - hydra's own errors (composition) become one line

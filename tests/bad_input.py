@@ -63,8 +63,11 @@ def check_case(module: str, prefix: str, argv: list[str], root: Path, needle: st
     return line
 
 
-def interrupt_after(module: str, argv: list[str], ready: str, cwd: Path, timeout: float = 240) -> tuple[int, str, str]:
-    """Start the CLI, wait for a stdout line containing ``ready``, send SIGINT; (exit code, stdout, stderr)."""
+def interrupt_after(
+    module: str, argv: list[str], ready: str, cwd: Path, timeout: float = 240, presses: int = 1
+) -> tuple[int, str, str]:
+    """Start the CLI, wait for a stdout line containing ``ready``, send SIGINT ``presses`` times (10 ms apart, an
+    impatient double Ctrl-C); (exit code, stdout, stderr)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", module, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
         env=_env(),
@@ -78,6 +81,9 @@ def interrupt_after(module: str, argv: list[str], ready: str, cwd: Path, timeout
             break
         assert time.monotonic() < deadline, "the CLI never became ready"
     time.sleep(0.5)
-    proc.send_signal(signal.SIGINT)
+    for press in range(presses):
+        if press:
+            time.sleep(0.01)
+        proc.send_signal(signal.SIGINT)
     rest, err = proc.communicate(timeout=120)
     return proc.returncode, "".join(out_lines) + rest, err

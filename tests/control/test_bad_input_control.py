@@ -127,10 +127,12 @@ def test_report_bad_input(tmp_path: Path, name: str, setup, needle: str) -> None
     check_case(CONTROL, "python -m sppo_lab.control report", setup(tmp_path), tmp_path, needle)
 
 
-def test_ctrl_c_during_training_is_one_line_and_leaves_no_partial_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize("presses", [1, 2], ids=["ctrl_c", "double_ctrl_c"])
+def test_ctrl_c_during_training_is_one_line_and_leaves_no_partial_file(tmp_path: Path, presses: int) -> None:
+    # twice: the second SIGINT used to escape the shutdown as an unhandled KeyboardInterrupt (exit -2, not 130)
     argv = ["run", "--env", "cartpole", "--algo", "sppo", "--horizon", "200", "--steps", "100000000",
             "--out", "out", "--set", "log_every_s=0"]  # fmt: skip
-    code, out, err = interrupt_after(CONTROL, argv, "training ...", tmp_path)
+    code, out, err = interrupt_after(CONTROL, argv, "training ...", tmp_path, presses=presses)
     assert code == 130, (code, err)
     assert err == "python -m sppo_lab.control run: interrupted; rerun the same command to resume\n"
     left = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
