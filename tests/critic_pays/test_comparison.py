@@ -64,15 +64,58 @@ def test_summarize_run_reads_verl_rows():
     assert s["val_after_mix"] == pytest.approx(0.5 * 1.0 + 0.1 * 0.5)
 
 
-def test_arm_overrides_come_last_and_grpo_gets_a_time_budget(tmp_path):
+def test_arm_overrides_come_last(tmp_path):
     info = {"policy": "p", "critic": "c", "train": "t", "val": "v"}
-    ov = cmp.overrides(cmp.ARMS["grpo"], "6e-5", 3, info, tmp_path, 60, 120.0, -1)
+    ov = cmp.overrides(cmp.ARMS["grpo"], "6e-5", 3, info, tmp_path, 13, -1)
     minis = [o for o in ov if o.startswith("actor_rollout_ref.actor.ppo_mini_batch_size=")]
     assert minis == ["actor_rollout_ref.actor.ppo_mini_batch_size=16", "actor_rollout_ref.actor.ppo_mini_batch_size=4"]
-    assert "actor_rollout_ref.rollout.n=8" in ov and "sppo.max_train_seconds=120.0" in ov
+    assert "actor_rollout_ref.rollout.n=8" in ov and "trainer.total_training_steps=13" in ov
     assert "actor_rollout_ref.actor.optim.lr=6e-5" in ov and "data.seed=3" in ov
-    prefit = cmp.overrides(cmp.ARMS["sppo_prefit"], "2e-5", 3, info, tmp_path, 60 + 9, None, -1)
+    assert not any(o.startswith("sppo.max_train_seconds") for o in ov)  # a fixed step budget, not the clock
+    prefit = cmp.overrides(cmp.ARMS["sppo_prefit"], "2e-5", 3, info, tmp_path, 60 + 9, -1)
     assert "trainer.critic_warmup=10" in prefit and "trainer.total_training_steps=69" in prefit
+
+
+def test_budgets_in_steps_equal_updates_and_equal_time():
+    calibration = {"grpo_over_sppo": 4.8}
+    assert cmp.budget_steps(cmp.ARMS["sppo"], 60, None) == 60
+    assert cmp.budget_steps(cmp.ARMS["sppo_prefit"], 60, None) == 69  # + the 9 critic-only steps
+    assert cmp.budget_steps(cmp.ARMS["grpo_updates"], 60, None) == 15  # 4 optimizer updates a step
+    assert cmp.budget_steps(cmp.ARMS["grpo"], 60, calibration) == 12  # round(60 / 4.8) = 12.5 -> 12 (banker's)
+    assert cmp.budget_steps(cmp.ARMS["grpo"], 60, {"grpo_over_sppo": 4.0}) == 15
+    with pytest.raises(UserError, match="time calibration"):
+        cmp.budget_steps(cmp.ARMS["grpo"], 60, None)
+
+
+def test_grpo_updates_takes_grpos_lr_and_is_not_swept():
+    s0, s1 = cmp.SWEEP_SEEDS
+    records = [_record("grpo", lr, s, v) for lr, v in (("2e-5", 0.6), ("6e-5", 0.7)) for s in (s0, s1)]
+    assert cmp.best_lrs(records, lrs=("2e-5", "6e-5")) == {"grpo": "6e-5", "grpo_updates": "6e-5"}
+    todo = cmp.plan("sweep", "u_shaped", ["grpo_updates", "grpo", "sppo"], [s0], lrs=["2e-5"])
+    assert todo == [("sppo", "2e-5", s0), ("grpo", "2e-5", s0)]
+
+
+def test_calibration_median_and_ratio(tmp_path, monkeypatch):
+    """Two rounds alternate SPPO and GRPO; the first 2 steps of each run are left out; the file is the result."""
+    calls = []
+
+    def fake_launch(arm, lr, seed, mix, work, total, save_freq, run_dir=None):
+        calls.append((arm.name, total, run_dir.name))
+        per_step = {"sppo": 1.0, "grpo": 5.0}[arm.name] * (1 + 0.1 * len(calls))
+        return {"step_s": [30.0, 9.0] + [per_step] * (total - 2)}
+
+    monkeypatch.setattr(cmp, "launch", fake_launch)
+    out = cmp.calibrate("u_shaped", tmp_path / "w", tmp_path / "r")
+    steps = cmp.CALIBRATION_STEPS
+    assert calls == [
+        ("sppo", steps, "sppo_0"),
+        ("grpo", steps, "grpo_0"),
+        ("sppo", steps, "sppo_1"),
+        ("grpo", steps, "grpo_1"),
+    ]
+    # sppo: 1.1 and 1.3 (10 steps each) -> median 1.2; grpo: 6.0 and 7.0 -> 6.5
+    assert out["sppo_step_s"] == 1.2 and out["grpo_step_s"] == 6.5 and out["grpo_over_sppo"] == round(6.5 / 1.2, 3)
+    assert cmp.calibrate("u_shaped", tmp_path / "w", tmp_path / "r") == out and len(calls) == 4  # not rerun
 
 
 @pytest.mark.ray

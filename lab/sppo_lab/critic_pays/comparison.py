@@ -7,8 +7,12 @@
 Every run is ``python -m sppo.main platform=cpu`` (verl's trainer, Ray, FSDP2, the ``hf`` rollout) on a mix of
 the graded task (``sppo_lab.critic_pays.mixes``), from the mix's committed warm start, 16 prompts a step, held-out
 validation after the last step (16 samples of 8 prompts a level). The N = 1 arms run ``--steps`` training steps
-(equal updates); GRPO (N = 8, mini-batches of a quarter of the step so the clip acts) runs for as many seconds of
-training steps as SPPO took on the same seed (equal time). Arms of one seed share the prompt order (``data.seed``)
+(equal updates). GRPO (N = 8, mini-batches of a quarter of the step so the clip acts) runs two budgets: ``grpo``
+as many steps as take SPPO's 60 steps' time (equal time) and ``grpo_updates`` as many optimizer updates as SPPO's
+(equal updates: 60 / 4 = 15 steps). GRPO's cost per step relative to SPPO's comes from a calibration measured side by
+side (``time_calibration.json``: SPPO and GRPO runs alternated on one machine, median step seconds), so the budget is
+a fixed number of steps that does not depend on the machine's load while a run trains. Arms of one seed share the
+prompt order (``data.seed``)
 and the critic's initial weights: common random numbers where the harness allows (generation sampling is not
 seeded across arms).
 
@@ -43,7 +47,13 @@ VAL_SAMPLES = 16
 PREFIT_STEPS = 10  # trainer.critic_warmup: steps 1..9 train the critic only, on rollouts of the initial policy
 SWEEP_SEEDS = (100, 101)  # tuning seeds, disjoint from the main seeds (no winner's curse in the comparison)
 MAIN_SEEDS = tuple(range(8))
-SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4")  # 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge)
+# 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4 won over 6e-5
+SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4", "4e-4")
+CALIBRATION_STEPS = 12  # per calibration run; the first 2 steps (warm-up) are left out of the median
+CALIBRATION_ROUNDS = 2  # SPPO, GRPO, SPPO, GRPO: the machine's state drifts over both alike
+
+
+GRPO_MINI_BATCHES = 4
 
 
 @dataclass(frozen=True)
@@ -52,8 +62,9 @@ class Arm:
     estimator: str
     n: int = 1
     overrides: tuple[str, ...] = ()
-    equal_time: bool = False  # budget: SPPO's training seconds on the same seed, instead of --steps
+    budget: str = "steps"  # "steps": --steps; "time": SPPO's time for --steps; "updates": SPPO's optimizer updates
     extra_steps: int = 0  # steps that make no actor update (critic pre-fit)
+    lr_of: str = ""  # an arm that is another budget of the same method takes that arm's tuned lr (no sweep of its own)
     what: str = ""
 
 
@@ -79,9 +90,18 @@ ARMS: dict[str, Arm] = {
             "grpo",
             "grpo",
             n=8,
-            overrides=(f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH // 4}",),
-            equal_time=True,
-            what="GRPO, 8 samples a prompt, 4 optimizer updates a step, SPPO's training time",
+            overrides=(f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH // GRPO_MINI_BATCHES}",),
+            budget="time",
+            what=f"GRPO, 8 samples a prompt, {GRPO_MINI_BATCHES} optimizer updates a step, SPPO's training time",
+        ),
+        Arm(
+            "grpo_updates",
+            "grpo",
+            n=8,
+            overrides=(f"actor_rollout_ref.actor.ppo_mini_batch_size={BATCH // GRPO_MINI_BATCHES}",),
+            budget="updates",
+            lr_of="grpo",
+            what="GRPO as above, as many optimizer updates as SPPO (at GRPO's tuned lr)",
         ),
         Arm("gae", "gae", what="token-level PPO with GAE (the same small critic, per token)"),
     )
@@ -136,9 +156,7 @@ def prepare_base(work: Path, mix: str, seed: int) -> dict:
     return info
 
 
-def overrides(
-    arm: Arm, lr: str, seed: int, info: dict, run_dir: Path, steps: int, budget_s: float | None, save_freq: int
-) -> list[str]:
+def overrides(arm: Arm, lr: str, seed: int, info: dict, run_dir: Path, steps: int, save_freq: int) -> list[str]:
     b = BATCH
     out = [
         "platform=cpu",
@@ -179,8 +197,6 @@ def overrides(
         "trainer.logger=[console,file]",
         *arm.overrides,  # later keys win in hydra: an arm's mini-batch replaces the default above
     ]
-    if budget_s is not None:
-        out.append(f"sppo.max_train_seconds={budget_s:.1f}")
     return out
 
 
@@ -212,27 +228,73 @@ def summarize_run(rows: list[dict], mix: str) -> dict:
     }
 
 
+def calibration_path(mix: str, results: Path = DEFAULT_RESULTS) -> Path:
+    return Path(results) / mix / "time_calibration.json"
+
+
+def budget_steps(arm: Arm, steps: int, calibration: dict | None) -> int:
+    """Training steps of ``arm`` for a budget of ``steps`` SPPO steps (one optimizer update each)."""
+    if arm.budget == "steps":
+        return steps + arm.extra_steps
+    if arm.budget == "updates":  # each GRPO step makes GRPO_MINI_BATCHES optimizer updates
+        return max(1, round(steps / GRPO_MINI_BATCHES))
+    if calibration is None:
+        raise UserError(f"{arm.name}: its equal-time budget needs the time calibration first")
+    return max(1, round(steps / calibration["grpo_over_sppo"]))
+
+
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    mid = len(ordered) // 2
+    return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+
+
+def calibrate(mix: str, work: Path, results: Path = DEFAULT_RESULTS) -> dict:
+    """GRPO's training seconds per step over SPPO's, measured side by side (idempotent: the file is the result)."""
+    path = calibration_path(mix, results)
+    if path.exists():
+        return json.loads(path.read_text())
+    step_s: dict[str, list[float]] = {"sppo": [], "grpo": []}
+    for rnd in range(CALIBRATION_ROUNDS):
+        for name in step_s:
+            print(f"[critic-pays] {mix} time calibration: {name}, round {rnd + 1}/{CALIBRATION_ROUNDS}", flush=True)
+            run_dir = work / mix / "calibration" / f"{name}_{rnd}"
+            record = launch(ARMS[name], "2e-5", SWEEP_SEEDS[0], mix, work, CALIBRATION_STEPS, -1, run_dir=run_dir)
+            step_s[name] += [t for t in record["step_s"][2:] if t is not None]
+    sppo_s, grpo_s = median(step_s["sppo"]), median(step_s["grpo"])
+    out = {
+        "mix": mix,
+        "how": f"{CALIBRATION_ROUNDS} rounds of SPPO then GRPO, {CALIBRATION_STEPS} steps each, one machine; "
+        "median training seconds per step without each run's first 2 steps",
+        "sppo_step_s": round(sppo_s, 3),
+        "grpo_step_s": round(grpo_s, 3),
+        "grpo_over_sppo": round(grpo_s / sppo_s, 3),
+        "step_s": step_s,
+        "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
+    }
+    write_text_atomic(path, json.dumps(out, indent=1) + "\n")
+    return out
+
+
 def launch(
-    arm: Arm, lr: str, seed: int, mix: str, work: Path, steps: int, save_freq: int, results: Path = DEFAULT_RESULTS
+    arm: Arm,
+    lr: str,
+    seed: int,
+    mix: str,
+    work: Path,
+    total: int,
+    save_freq: int,
+    run_dir: Path | None = None,
 ) -> dict:
-    """One real ``sppo.main`` run; returns its record."""
+    """One real ``sppo.main`` run of ``total`` training steps; returns its record."""
     info = prepare_base(work, mix, seed)
-    budget = None
-    total = steps + arm.extra_steps
-    if arm.equal_time:
-        sppo = records_dir(mix, results) / f"{run_name('sppo', lr, seed)}.json"
-        others = sorted(records_dir(mix, results).glob(f"sppo__lr*__seed{seed}.json"))
-        source = sppo if sppo.exists() else (others[0] if others else None)
-        if source is None:
-            raise UserError(f"{arm.name} seed {seed}: needs SPPO's run of the same seed first (its training time)")
-        budget = json.loads(source.read_text())["train_seconds"]
-    run_dir = work / mix / "runs" / run_name(arm.name, lr, seed)
+    run_dir = run_dir or work / mix / "runs" / run_name(arm.name, lr, seed)
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an unfinished earlier attempt: its times would not be comparable
     run_dir.mkdir(parents=True)
     metrics, log_path = run_dir / "metrics.jsonl", run_dir / "train.log"
     env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "sppo.main", *overrides(arm, lr, seed, info, run_dir, total, budget, save_freq)]
+    cmd = [sys.executable, "-m", "sppo.main", *overrides(arm, lr, seed, info, run_dir, total, save_freq)]
     t0 = time.time()
     for attempt in range(3):
         with open(log_path, "wb") as log:
@@ -260,7 +322,7 @@ def launch(
     if proc.returncode != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
         raise RuntimeError(f"{arm.name} lr {lr} seed {seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
-    record = {
+    return {
         "mix": mix,
         "arm": arm.name,
         "estimator": arm.estimator,
@@ -268,19 +330,20 @@ def launch(
         "lr": lr,
         "seed": seed,
         "batch": BATCH,
-        "budget": {"steps": total, "train_seconds": budget},
+        "budget": {"kind": arm.budget, "steps": total},
         "wall_s": round(time.time() - t0, 1),
         "load_avg_1m_at_end": round(os.getloadavg()[0], 2),
         **summarize_run(read_metrics(metrics), mix),
     }
-    return record
 
 
 def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str, str]:
     """Per arm, the sweep lr with the highest mean final held-out success (mix-weighted) over the sweep seeds;
-    ties go to the smaller lr. Arms whose sweep is incomplete are left out."""
+    ties go to the smaller lr. Arms whose sweep is incomplete are left out; an arm with ``lr_of`` takes that arm's."""
     out = {}
     for arm in ARMS:
+        if ARMS[arm].lr_of:
+            continue
         by_lr: dict[str, list[float]] = {}
         for r in records:
             if r["arm"] == arm and r["seed"] in SWEEP_SEEDS and r.get("val_after_mix") is not None:
@@ -288,6 +351,9 @@ def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str,
         complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS)}
         if set(complete) >= set(lrs):
             out[arm] = max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
+    for arm in ARMS.values():
+        if arm.lr_of in out:
+            out[arm.name] = out[arm.lr_of]
     return out
 
 
@@ -299,16 +365,16 @@ def plan(
     results: Path = DEFAULT_RESULTS,
     lrs: list[str] | None = None,
 ) -> list[tuple[str, str, int]]:
-    """(arm, lr, seed) of every run of the phase, SPPO first in each seed (GRPO's budget is SPPO's time)."""
-    order = sorted(arms, key=lambda a: (a != "sppo", ARMS[a].equal_time))
+    """(arm, lr, seed) of every run of the phase, SPPO first and the N = 8 arms last in each seed; the sweep leaves
+    out the arms that take another arm's lr."""
+    order = sorted(arms, key=lambda a: (a != "sppo", ARMS[a].n > 1))
     if phase == "sweep":
-        return [(a, lr, s) for s in (seeds or SWEEP_SEEDS) for lr in (lrs or SWEEP_LRS) for a in order]
+        swept = [a for a in order if not ARMS[a].lr_of]
+        return [(a, lr, s) for s in (seeds or SWEEP_SEEDS) for lr in (lrs or SWEEP_LRS) for a in swept]
     best = best_lrs(load_records(mix, results))
     missing = [a for a in arms if a not in best]
     if missing:
         raise UserError(f"--phase main: the lr sweep is not finished for {', '.join(missing)} (run --phase sweep)")
-    if "grpo" in arms and "sppo" not in arms:
-        raise UserError("--phase main with grpo needs sppo too: GRPO's time budget is SPPO's time on the same seed")
     return [(a, best[a], s) for s in (seeds or MAIN_SEEDS) for a in order]
 
 
@@ -336,6 +402,10 @@ def main(argv=None) -> int:
         work, results = Path(args.work).resolve(), Path(args.results).resolve()
         records_dir(args.mix, results).mkdir(parents=True, exist_ok=True)
         todo = plan(args.phase, args.mix, args.arms, args.seeds, results, args.lrs)
+        left = [t for t in todo if not (records_dir(args.mix, results) / f"{run_name(*t)}.json").exists()]
+        calibration = None
+        if any(ARMS[name].budget == "time" for name, _, _ in left):
+            calibration = calibrate(args.mix, work, results)
         failed = []
         for i, (name, lr, seed) in enumerate(todo):
             out = records_dir(args.mix, results) / f"{run_name(name, lr, seed)}.json"
@@ -346,7 +416,10 @@ def main(argv=None) -> int:
                 f"[critic-pays] {args.mix} {args.phase}: {name} lr {lr} seed {seed} ({i + 1}/{len(todo)})", flush=True
             )
             try:
-                record = launch(ARMS[name], lr, seed, args.mix, work, args.steps, save, results)
+                arm = ARMS[name]
+                record = launch(arm, lr, seed, args.mix, work, budget_steps(arm, args.steps, calibration), save)
+                if arm.budget == "time":
+                    record["budget"]["grpo_over_sppo"] = calibration["grpo_over_sppo"]
             except (RuntimeError, UserError) as err:
                 failed.append(run_name(name, lr, seed))
                 print(f"[critic-pays] {err}", file=sys.stderr, flush=True)
