@@ -30,8 +30,9 @@ def test_paired_interval_p_value_and_detectable_difference():
     assert wide["high"] - wide["mean"] == pytest.approx(10.886 * se, rel=1e-3)
 
 
-def _rec(arm, lr, seed, val, rewards=(0.5,) * 12):
+def _rec(arm, lr, seed, val, rewards=(0.5,) * 12, step_s=None):
     return {
+        "step_s": list(step_s or [9.0, 9.0] + [1.0] * (len(rewards) - 2)),
         "arm": arm,
         "lr": lr,
         "seed": seed,
@@ -71,6 +72,24 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
     text = md.read_text()
     assert f"| no_baseline | {hi} | 3 | 0.703 | +0.103 |" in text
     assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
+    assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 10_000
+
+
+def test_time_per_step_is_a_ratio_of_medians_without_warm_up_steps():
+    """SPPO runs: median step s 1.0 and 3.0 (run medians) -> 2.0; no_baseline 1.0 and 2.0 -> 1.5: ratio 0.75.
+    Each run's first 2 steps (here 50 s) are left out; GRPO's ratio is the calibration's."""
+    records = [
+        _rec("sppo", "2e-5", 0, 0.5, rewards=(0.5,) * 5, step_s=[50, 50, 1, 1, 9]),
+        _rec("sppo", "2e-5", 1, 0.5, rewards=(0.5,) * 5, step_s=[50, 50, 3, 3, 3]),
+        _rec("no_baseline", "2e-5", 0, 0.5, rewards=(0.5,) * 5, step_s=[50, 50, 1, 1, 1]),
+        _rec("no_baseline", "2e-5", 1, 0.5, rewards=(0.5,) * 5, step_s=[50, 50, 2, 2, 0.1]),
+        _rec("grpo", "2e-5", 0, 0.5, rewards=(0.5,) * 5),
+    ]
+    lrs = {"sppo": "2e-5", "no_baseline": "2e-5", "grpo": "2e-5"}
+    comp = report.comparison(records, lrs, seeds=(0, 1))
+    ratios = report.time_per_step_vs_sppo(comp, records, {"grpo_over_sppo": 4.8})
+    assert ratios == {"sppo": 1.0, "no_baseline": 0.75, "grpo": 4.8}
+    assert report.time_per_step_vs_sppo(comp, records, None)["grpo"] is None
 
 
 def test_gradient_variance_table_and_figure(tmp_path):

@@ -4,15 +4,17 @@ and the gradient-variance table.
     python -m sppo_lab.critic_pays.report [--mix u_shaped graded] [--results benchmarks/results/critic_pays]
 
 Per mix it reads the run records (``comparison.py``) and writes ``<mix>/comparison.json``, ``<mix>/comparison.md``
-and ``<mix>/curves.png``; with ``gradient_variance.json`` present, ``gradient_variance.md``.
+and ``<mix>/comparison.png``; with ``gradient_variance.json`` present, ``gradient_variance.md`` and its figure.
 
 Statistics. The outcome is the held-out success after training, weighted by the mix's level shares (``val_after_mix``).
 Each arm is compared with SPPO on the same seeds (paired differences: same prompt order, same initial critic).
 The family is the arms' comparisons with SPPO; p-values of the paired t-test are Holm-adjusted over it, and the
 intervals are simultaneous (Bonferroni: 1 − 0.05 / m per interval, valid for any dependence), so an interval that
 excludes 0 is significant after correction. The smallest difference detectable with 80 % power at the corrected
-level is (t_{1−α/2m} + t_{0.8}) · sd(d) / √n. Equal updates: the N = 1 arms ran the same number of actor updates;
-equal time: GRPO ran for SPPO's training seconds on the same seed; both budgets are in the table.
+level is (t_{1−α/2m} + t_{0.8}) · sd(d) / √n. Equal updates: the N = 1 arms ran the same number of actor updates
+and ``grpo_updates`` as many optimizer updates; equal time: ``grpo`` ran as many steps as take SPPO's 60 steps' time
+by the side-by-side calibration. Time per step relative to SPPO is the median over an arm's runs of its median step
+seconds over SPPO's (load-robust; GRPO's from the calibration), and the figure's time axis uses it.
 """
 
 from __future__ import annotations
@@ -125,11 +127,38 @@ def comparison(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...] 
     return out
 
 
+def median(values: list[float]) -> float | None:
+    return cmp.median(values) if values else None
+
+
+def time_per_step_vs_sppo(comp: dict, records: list[dict], calibration: dict | None) -> dict[str, float | None]:
+    """Per arm: its training seconds per step relative to SPPO's (medians: robust to a run's load and warm-up)."""
+    keyed = {(r["arm"], r["lr"], r["seed"]): r for r in records}
+
+    def arm_median(arm: str, a: dict) -> float | None:
+        per_run = []
+        for seed in a["seeds"]:
+            steps = [t for t in keyed[(arm, a["lr"], seed)].get("step_s", [])[2:] if t is not None]
+            if steps:
+                per_run.append(cmp.median(steps))
+        return median(per_run)
+
+    sppo = arm_median("sppo", comp["arms"]["sppo"]) if "sppo" in comp["arms"] else None
+    out: dict[str, float | None] = {}
+    for arm, a in comp["arms"].items():
+        if cmp.ARMS[arm].n > 1:
+            out[arm] = calibration["grpo_over_sppo"] if calibration else None
+        else:
+            mine = arm_median(arm, a)
+            out[arm] = mine / sppo if mine is not None and sppo else None
+    return out
+
+
 def _fmt(x: float | None, digits: int = 3) -> str:
     return "–" if x is None else f"{x:.{digits}f}"
 
 
-def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict) -> str:
+def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, calibration: dict | None = None) -> str:
     lines = [
         f"# Critic pays: {mix} mix",
         "",
@@ -150,9 +179,10 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict) 
     lines += ["", "## Comparison at each arm's lr (main seeds)", ""]
     lines.append(
         "| arm | lr | seeds | held-out after | minus SPPO (paired) | simultaneous 95 % CI | p (Holm) | detectable | "
-        "train reward, last 10 steps | actor-update steps | training s |"
+        "train reward, last 10 steps | steps | time per step vs SPPO |"
     )
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    ratios = comp.get("time_per_step_vs_sppo", {})
     for arm, a in comp["arms"].items():
         t = a.get("minus_sppo") or {}
         rewards = [r for r in a["final_train_reward"] if r is not None]
@@ -167,12 +197,64 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict) 
             _fmt(t.get("p_holm")),
             _fmt(t.get("detectable")),
             _fmt(sum(rewards) / len(rewards) if rewards else None),
-            f"{sum(a['actor_update_steps']) / len(a['seeds']):.0f}",
-            f"{sum(a['train_seconds']) / len(a['seeds']):.0f}",
+            f"{sum(a['steps']) / len(a['seeds']):.0f}",
+            _fmt(ratios.get(arm), 2),
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    if calibration:
+        lines.append(
+            f"Time calibration ({calibration['how']}): SPPO {calibration['sppo_step_s']:.2f} s a step, GRPO "
+            f"{calibration['grpo_step_s']:.2f} s, ratio {calibration['grpo_over_sppo']:.2f}."
+        )
+        lines.append("")
     return "\n".join(lines)
+
+
+def plot_comparison(comp: dict, records: list[dict], path: Path, mix: str) -> None:
+    """Left: held-out success per arm (seeds as dots, mean with its simultaneous interval shifted from SPPO's mean).
+    Middle: mean training reward by step (equal updates). Right: the same against time in SPPO-step units."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keyed = {(r["arm"], r["lr"], r["seed"]): r for r in records}
+    ratios = comp.get("time_per_step_vs_sppo", {})
+    fig, axes = plt.subplots(1, 3, figsize=(17, 4.8))
+    arms = list(comp["arms"])
+    base = comp["arms"].get("sppo", {}).get("held_out_mean")
+    for i, arm in enumerate(arms):
+        a = comp["arms"][arm]
+        axes[0].scatter([i] * len(a["held_out"]), a["held_out"], s=12, alpha=0.5, color=f"C{i}")
+        t = a.get("minus_sppo")
+        if t and t.get("low") is not None and base is not None:
+            mean = base + t["mean"]
+            axes[0].errorbar(i, mean, yerr=[[mean - (base + t["low"])], [(base + t["high"]) - mean]], fmt="o",
+                             color="black", capsize=4)  # fmt: skip
+        else:
+            axes[0].plot(i, a["held_out_mean"], "o", color="black")
+        curves = [keyed[(arm, a["lr"], s)]["reward"] for s in a["seeds"]]
+        length = min(len(c) for c in curves)
+        mean_curve = [sum(c[j] for c in curves) / len(curves) for j in range(length)]
+        xs = list(range(1, length + 1))
+        axes[1].plot(xs, mean_curve, label=f"{arm} (lr {a['lr']})", color=f"C{i}")
+        if ratios.get(arm):
+            axes[2].plot([x * ratios[arm] for x in xs], mean_curve, label=arm, color=f"C{i}")
+    if base is not None:
+        axes[0].axhline(base, color="C0", linewidth=0.8, linestyle="--")
+    axes[0].set_xticks(range(len(arms)), arms, rotation=30, ha="right")
+    axes[0].set_ylabel("held-out success after training (mix-weighted)")
+    axes[0].set_title(f"{mix}: per seed, and mean with its simultaneous 95 % CI vs SPPO")
+    axes[1].set_xlabel("training step (N = 1 arms: actor updates)")
+    axes[1].set_ylabel("training reward (mean over seeds)")
+    axes[1].set_title("equal updates")
+    axes[1].legend(fontsize=7)
+    axes[2].set_xlabel("training time, in SPPO steps")
+    axes[2].set_title("equal time")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
 
 
 def gradient_variance_markdown(data: dict) -> str:
@@ -240,12 +322,21 @@ def write_mix_report(mix: str, results: Path) -> Path | None:
     sweep = sweep_table(records)
     lrs = cmp.best_lrs(records)
     comp = comparison(records, lrs)
+    cal_path = cmp.calibration_path(mix, results)
+    calibration = json.loads(cal_path.read_text()) if cal_path.exists() else None
+    comp["time_per_step_vs_sppo"] = time_per_step_vs_sppo(comp, records, calibration)
     folder = results / mix
     write_text_atomic(
         folder / "comparison.json",
-        json.dumps({"mix": mix, "shares": mixes.MIXES[mix], "sweep": sweep, "lrs": lrs, **comp}, indent=1) + "\n",
+        json.dumps(
+            {"mix": mix, "shares": mixes.MIXES[mix], "sweep": sweep, "lrs": lrs, "calibration": calibration, **comp},
+            indent=1,
+        )
+        + "\n",
     )
-    write_text_atomic(folder / "comparison.md", comparison_markdown(mix, sweep, lrs, comp))
+    write_text_atomic(folder / "comparison.md", comparison_markdown(mix, sweep, lrs, comp, calibration))
+    if comp["arms"]:
+        plot_comparison(comp, records, folder / "comparison.png", mix)
     return folder / "comparison.md"
 
 
