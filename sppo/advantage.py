@@ -15,6 +15,7 @@ Options live under ``algorithm.sppo``: ``sppo.options.AdvantageOptions`` documen
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import torch
@@ -27,6 +28,35 @@ NORMALIZE_MODES = ("whiten", "scale")
 
 # Rewards this close outside [0, 1] are float noise, not a wrong reward function.
 _RANGE_TOLERANCE = 1e-6
+
+# id(config) -> (a weak reference to that config, its parsed options): see estimator_options
+_PARSED: dict[int, tuple[weakref.ref, AdvantageOptions]] = {}
+
+
+def estimator_options(config: Any) -> AdvantageOptions:
+    """``algorithm.sppo.*`` of ``config`` (the ``algorithm`` section), parsed and checked once per config object.
+
+    verl calls the estimators with the config alone, so they read their options themselves; the trainer passes the
+    same ``config.algorithm`` every step, so it is parsed once per run, not per step (the driver's
+    ``check_config`` checked the same values before Ray started). A config that cannot be weakly referenced (a
+    plain dict, None) is parsed at each call. The config must not change between calls; verl's never does.
+
+    Raises:
+        ValueError: a wrong type or a value out of range, in one line naming the key.
+    """
+    key = id(config)
+    cached = _PARSED.get(key)
+    if cached is not None and cached[0]() is config:
+        return cached[1]
+    options = AdvantageOptions.from_config(config)
+    if options.problems():
+        raise ValueError(options.problems()[0])
+    try:
+        ref = weakref.ref(config, lambda _, key=key: _PARSED.pop(key, None))
+    except TypeError:  # dict, None: nothing to tell a later object at the same address from this one
+        return options
+    _PARSED[key] = (ref, options)
+    return options
 
 
 def sequence_reward(
@@ -216,9 +246,7 @@ def compute_sppo_advantage(
             "the sppo estimator needs reward_baselines = sigmoid(V(prompt)) from the SPPO critic: "
             "run through `python -m sppo.main` with critic.enable=True"
         )
-    options = AdvantageOptions.from_config(config)
-    if options.problems():
-        raise ValueError(options.problems()[0])
+    options = estimator_options(config)
     mask = response_mask.to(token_level_rewards.dtype)
     rewards = sequence_reward(token_level_rewards, mask, options.reward_range)
     probs = reward_baselines.reshape(-1).to(rewards.dtype)
@@ -260,9 +288,7 @@ def compute_no_baseline_advantage(
         advantages: `(torch.Tensor)` shape `(bs, response_length)`: R times the mask.
         returns: `(torch.Tensor)` shape `(bs, response_length)`: the same (no critic trains on it).
     """
-    options = AdvantageOptions.from_config(config)
-    if options.problems():
-        raise ValueError(options.problems()[0])
+    options = estimator_options(config)
     mask = response_mask.to(token_level_rewards.dtype)
     rewards = sequence_reward(token_level_rewards, mask, options.reward_range)
     adv = rewards.unsqueeze(-1) * mask

@@ -32,7 +32,11 @@ def _vocab(path: str) -> dict:
 
 
 def trainer_options(config: DictConfig) -> TrainerOptions:
-    """The ``sppo.*`` options as one typed object (sppo/options.py); a wrong type is an ``SPPOConfigError``."""
+    """The ``sppo.*`` options as one typed object (sppo/options.py); a wrong type is an ``SPPOConfigError``.
+
+    The one parser of ``sppo.*``, called once per process: in the driver by ``check_config`` (which returns the
+    options for ``sppo.main`` to hand on), in the trainer's Ray actor by ``sppo.trainer.base.SPPOOptionsMixin``.
+    """
     try:
         return TrainerOptions.from_config(config)
     except OptionError as exc:
@@ -127,8 +131,9 @@ def check_option_combinations(config: DictConfig, options: TrainerOptions, advan
         )
 
 
-def check_config(config: DictConfig) -> None:
-    """Validate and complete ``config`` in place. Raises ``SPPOConfigError``."""
+def check_config(config: DictConfig) -> TrainerOptions:
+    """Validate and complete ``config`` in place; return the parsed ``sppo.*`` options, which the later readers in
+    this process (launch checks, dry run) take instead of parsing again. Raises ``SPPOConfigError``."""
     from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, AdvantageEstimator
 
     estimator = str(config.algorithm.adv_estimator)
@@ -153,7 +158,7 @@ def check_config(config: DictConfig) -> None:
                 f"{setting} needs algorithm.adv_estimator=sppo, not {estimator!r} (it works on SPPO's prompt-only critic)"
             )
     if not is_sppo(config):
-        return
+        return options
     advantage = advantage_options(config)
     if advantage.problems():
         raise SPPOConfigError(advantage.problems()[0])
@@ -181,3 +186,4 @@ def check_config(config: DictConfig) -> None:
             check_critic_chat_template(str(critic_tok), config.critic.model.get("custom_chat_template", None))
     elif policy_tok and critic_tok:
         check_tokenizers_match(str(policy_tok), str(critic_tok))
+    return options

@@ -23,9 +23,10 @@ from typing import Any
 
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError
+from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError, trainer_options
 from sppo.critic_batching import critic_sp_size
 from sppo.disk_space import check_checkpoint_space
+from sppo.options import TrainerOptions
 from sppo.roles import critic_on, ref_on
 
 # Estimators whose baseline comes from the other samples of the same prompt: they need N >= 2.
@@ -580,12 +581,12 @@ def _nearest_existing(path: Path) -> Path:
     return path
 
 
-def check_writable_outputs(config: DictConfig) -> None:
-    """Checkpoints and the calibration log must be writable before hours of GPU time are spent."""
-    from sppo.config_checks import trainer_options
+def check_writable_outputs(config: DictConfig, options: TrainerOptions | None = None) -> None:
+    """Checkpoints and the calibration log must be writable before hours of GPU time are spent.
 
+    ``options``: the ``sppo.*`` options ``check_config`` returned (None: parsed here)."""
     outputs = [("trainer.default_local_dir", str(config.trainer.default_local_dir), True)]
-    log = trainer_options(config).calibration_log
+    log = (options or trainer_options(config)).calibration_log
     if log:
         outputs.append(("sppo.calibration_log", log, False))
     if "file" in as_list(config.trainer.get("logger", None)):
@@ -702,11 +703,12 @@ def check_trainer_mode(config: DictConfig) -> None:
         )
 
 
-def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
+def launch_checks(config: DictConfig, dry_run: bool = True, *, options: TrainerOptions | None = None) -> list[str]:
     """All checks above; returns warnings, raises ``SPPOConfigError`` on the first error.
 
     ``dry_run=False`` (a real launch) turns what must hold on this node into errors: flash-attn on a GPU node.
-    GPUs not visible here stay a warning in both modes (the launch may come from a GPU-less Ray head)."""
+    GPUs not visible here stay a warning in both modes (the launch may come from a GPU-less Ray head).
+    ``options``: the ``sppo.*`` options ``check_config`` returned (None: parsed here)."""
     check_mandatory(config)
     check_verl_values(config)
     check_estimator(config)
@@ -716,7 +718,7 @@ def launch_checks(config: DictConfig, dry_run: bool = True) -> list[str]:
     check_parallelism(config)
     warnings = check_files(config, allow_missing=env_flag("SPPO_DRY_RUN_ALLOW_MISSING"))
     check_data_files(config)
-    check_writable_outputs(config)
+    check_writable_outputs(config, options)
     if (problem := check_checkpoint_space(config)) is not None:
         if not dry_run:  # a real launch stops; a dry run (often on another machine than the GPU node) warns
             raise SPPOConfigError(problem)

@@ -102,16 +102,18 @@ def _sppo_error_message(exc: BaseException) -> str | None:
 
 def run(config: DictConfig) -> None:
     """Validate (one-line errors), then hand ``config`` to verl's ``run_ppo`` with SPPO's task runner."""
-    from sppo.config_checks import check_config, trainer_options
+    from sppo.config_checks import check_config
     from sppo.launch_checks import launch_checks, validate_with_verl
     from sppo.tools.dry_run import dry_run
 
     _select_platform(config)
-    check_config(config)
-    if trainer_options(config).dry_run or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
-        dry_run(config)  # resource checks, resolved config, one-screen summary; never starts Ray
+    # this process's one parse of sppo.*: every check below reads this object (the trainer, in its Ray actor,
+    # parses the config it receives once more: sppo/trainer/base.py)
+    options = check_config(config)
+    if options.dry_run or os.environ.get("SPPO_DRY_RUN", "0") not in ("", "0"):
+        dry_run(config, options)  # resource checks, resolved config, one-screen summary; never starts Ray
         return
-    for warning in launch_checks(config, dry_run=False):
+    for warning in launch_checks(config, dry_run=False, options=options):
         print(f"sppo: warning: {warning}", file=sys.stderr)
     validate_with_verl(config)
 

@@ -9,6 +9,11 @@
 never guesses: a boolean must be a boolean (``whiten=no`` is an error, not ``bool("no") == True``), a number
 must be a finite number, and ``problems()`` lists every out-of-range value as a one-line message that names
 the key. ``sppo.config_checks.check_config`` raises the first of them before anything starts.
+
+Each block is parsed once per process: the driver's ``check_config`` returns the ``TrainerOptions`` that
+``sppo.main`` hands to the launch checks and the dry run; a trainer (in its Ray actor, which receives only the
+config) parses once and keeps them (sppo/trainer/base.py); the estimator parses ``algorithm.sppo.*`` once per config
+object (sppo/advantage.py ``estimator_options``).
 """
 
 from __future__ import annotations

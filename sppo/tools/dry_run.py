@@ -32,6 +32,7 @@ from sppo.launch_checks import (
     validate_with_verl,
     visible_gpus,
 )
+from sppo.options import TrainerOptions
 from sppo.roles import critic_on, ref_on
 
 # --- summary --------------------------------------------------------------------------------------------------
@@ -59,8 +60,10 @@ def _device_gib() -> float:
     return float(os.environ.get("SPPO_GPU_MEM_GIB", "80"))
 
 
-def summarize(config: DictConfig) -> tuple[dict, list[str]]:
-    """The facts a person checks before launching, as a dict, plus warnings found while collecting them."""
+def summarize(config: DictConfig, options: TrainerOptions | None = None) -> tuple[dict, list[str]]:
+    """The facts a person checks before launching, as a dict, plus warnings found while collecting them.
+
+    ``options``: the ``sppo.*`` options ``check_config`` returned (None: parsed here)."""
     warnings: list[str] = []
     arr = config.actor_rollout_ref
     est = str(config.algorithm.adv_estimator)
@@ -145,7 +148,7 @@ def summarize(config: DictConfig) -> tuple[dict, list[str]]:
     }
     if est == "remax":
         summary["greedy_baseline_tokens_per_step"] = tbs * response
-    options = trainer_options(config)
+    options = options or trainer_options(config)
     summary["adaptive_n"] = None
     if sppo and options.adaptive_n.enable:
         budget = options.adaptive_n.samples_per_step(tbs)
@@ -307,8 +310,10 @@ def _to_container(config: DictConfig) -> Any:
         return OmegaConf.to_container(config, resolve=False)
 
 
-def dry_run(config: DictConfig) -> None:
-    """Check ``config``, print it resolved and the summary, optionally write JSON; never starts Ray."""
+def dry_run(config: DictConfig, options: TrainerOptions | None = None) -> None:
+    """Check ``config``, print it resolved and the summary, optionally write JSON; never starts Ray.
+
+    ``options``: the ``sppo.*`` options ``check_config`` returned (sppo.main passes them; None: parsed here)."""
     out = os.environ.get("SPPO_DRY_RUN_JSON", "")
     if out:
         from sppo.cli_errors import UserError, check_output_file
@@ -317,9 +322,10 @@ def dry_run(config: DictConfig) -> None:
             check_output_file(out, flag="SPPO_DRY_RUN_JSON")
         except UserError as exc:
             raise SPPOConfigError(str(exc)) from None
-    warnings = launch_checks(config, dry_run=True)
+    options = options or trainer_options(config)
+    warnings = launch_checks(config, dry_run=True, options=options)
     validate_with_verl(config)
-    summary, more = summarize(config)
+    summary, more = summarize(config, options)
     warnings += more
     resolved = _to_container(config)
     if not env_flag("SPPO_DRY_RUN_QUIET"):

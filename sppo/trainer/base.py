@@ -13,5 +13,9 @@ class SPPOOptionsMixin:
 
     @cached_property
     def sppo_options(self) -> TrainerOptions:
-        """The ``sppo.*`` options, parsed once (checked by sppo.config_checks before the trainer starts)."""
+        """The ``sppo.*`` options, parsed on first use and kept on the trainer: every step reads this object.
+
+        The trainer lives in a Ray actor, another process that receives only the config, so it cannot take the
+        driver's parsed object; this is that process's one parse (sppo.main's ``check_config`` validated the same
+        values before Ray started)."""
         return trainer_options(self.config)
