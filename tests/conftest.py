@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,33 +87,17 @@ class RunResult:
         return [r for r in self.metrics if "critic/score/mean" in r["data"]]
 
 
-RAY_START_TIMEOUT = "The current node timed out during startup"
-
-
 def run_sppo_main(overrides: list[str], out: Path, timeout: int = 900) -> RunResult:
     """``python -m sppo.main`` in a subprocess (its own Ray cluster), metrics from verl's file logger."""
+    from sppo_lab.launch import launch_training, training_env
+
     out.mkdir(parents=True, exist_ok=True)
-    metrics = out / "metrics.jsonl"
-    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    env.pop("VERL_PLATFORM", None)
-    for attempt in range(3):
-        proc = subprocess.run(
-            [sys.executable, "-m", "sppo.main", *overrides],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
-        log = proc.stdout + proc.stderr
-        # Ray gives a starting node a fixed 30 s to register with its GCS; on 2 busy cores it can miss that before
-        # anything of SPPO or verl ran. Only that failure is retried.
-        if proc.returncode == 0 or RAY_START_TIMEOUT not in log or metrics.exists():
-            break
-        print(f"run_sppo_main: Ray's node did not start in time (attempt {attempt + 1}); retrying", file=sys.stderr)
-    (out / "run.log").write_text(log)
+    metrics, log_path = out / "metrics.jsonl", out / "run.log"
+    env = training_env(metrics, drop=("VERL_PLATFORM",))
+    log_path.unlink(missing_ok=True)  # a relaunch into the same folder (a resume) gets a log of its own
+    code = launch_training(overrides, metrics, log_path, env=env, cwd=REPO, timeout_s=timeout, who="run_sppo_main:")
     rows = [json.loads(line) for line in metrics.read_text().splitlines()] if metrics.exists() else []
-    return RunResult(proc.returncode, log, rows)
+    return RunResult(code, log_path.read_text(errors="replace"), rows)
 
 
 # --- test lanes (README, "Tests") ------------------------------------------------------------------------------
@@ -133,6 +114,7 @@ INTEGRATION_MODULES = {
     "tests.graded.test_graded_progress",
     "tests.graded.test_graded_cli_errors",
     "tests.e2e.test_interrupt_early",
+    "tests.e2e.test_launch",
     "tests.test_lint",
     "tests.analysis.test_bad_input_analysis",
     "tests.analysis.test_calibration",

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import threading
 import time
@@ -209,42 +208,45 @@ def policy_sized_critic(base: Path, seed: int) -> str:
 
 def launch(method: Method, args: argparse.Namespace, info: dict, run_dir: Path, steps: int) -> dict:
     """One real ``sppo.main`` run; returns its record (metrics rows, wall time, peak memory)."""
-    from sppo_lab.quickstart.run import read_metrics
+    from sppo_lab.launch import launch_training, read_metrics
 
     if run_dir.exists():
         shutil.rmtree(run_dir)  # an unfinished earlier attempt: its wall times would not be comparable
     run_dir.mkdir(parents=True)
     metrics_path, log_path = run_dir / "metrics.jsonl", run_dir / "train.log"
-    env = dict(
-        os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false"
-    )
-    cmd = [sys.executable, "-m", "sppo.main", *run_overrides(method, args, info, run_dir, steps)]
     t0 = time.time()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=REPO, start_new_session=True)
-        sampler = TreeMemorySampler(proc.pid)
-        sampler.start()
-        shown = 0
-        try:
-            while proc.poll() is None:
-                time.sleep(5)
-                rows = [r for r in read_metrics(metrics_path) if REWARD_KEY in r["data"]]
-                if len(rows) > shown:
-                    shown, d = len(rows), rows[-1]["data"]
-                    spent = sum(r["data"].get("timing_s/step", 0.0) for r in rows)
-                    print(
-                        f"  [{method.name} seed {args.seed}] step {rows[-1]['step']:>4}  reward {d[REWARD_KEY]:.3f}  "
-                        f"train time {spent:6.1f}/{args.budget_s:.0f} s  wall {time.time() - t0:6.0f} s",
-                        flush=True,
-                    )
-        except KeyboardInterrupt:
-            os.killpg(proc.pid, 15)
-            raise
-        finally:
-            sampler.stop()
-    if proc.returncode != 0:
+    shown = 0
+    samplers: list[TreeMemorySampler] = []
+
+    def started(proc) -> None:  # one memory sampler per attempt (a Ray start that timed out is relaunched)
+        if samplers:
+            samplers[-1].stop()
+        samplers.append(TreeMemorySampler(proc.pid))
+        samplers[-1].start()
+
+    def progress() -> None:
+        nonlocal shown
+        rows = [r for r in read_metrics(metrics_path) if REWARD_KEY in r["data"]]
+        if len(rows) > shown:
+            shown, d = len(rows), rows[-1]["data"]
+            spent = sum(r["data"].get("timing_s/step", 0.0) for r in rows)
+            print(
+                f"  [{method.name} seed {args.seed}] step {rows[-1]['step']:>4}  reward {d[REWARD_KEY]:.3f}  "
+                f"train time {spent:6.1f}/{args.budget_s:.0f} s  wall {time.time() - t0:6.0f} s",
+                flush=True,
+            )
+
+    overrides = run_overrides(method, args, info, run_dir, steps)
+    try:
+        code = launch_training(
+            overrides, metrics_path, log_path, cwd=REPO, on_start=started, on_poll=progress, who="  [time-to-target]"
+        )
+    finally:
+        if samplers:
+            samplers[-1].stop()
+    if code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-20:])
-        raise RuntimeError(f"{method.name} seed {args.seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+        raise RuntimeError(f"{method.name} seed {args.seed} failed (exit {code}); log {log_path}:\n{tail}")
     return {
         "method": method.name,
         "task": args.task,
@@ -254,7 +256,7 @@ def launch(method: Method, args: argparse.Namespace, info: dict, run_dir: Path, 
         "batch": args.batch,
         "trainer": "legacy" if method.legacy_trainer else "v1",
         "launch_wall_s": round(time.time() - t0, 1),
-        "peak_rss_gib": round(sampler.peak_bytes / 2**30, 3),
+        "peak_rss_gib": round(samplers[-1].peak_bytes / 2**30, 3) if samplers else None,
         "rows": read_metrics(metrics_path),
     }
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -36,8 +35,8 @@ from pathlib import Path
 from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int, write_text_atomic
 from sppo_lab.critic_pays import mixes
 from sppo_lab.graded import task
+from sppo_lab.launch import launch_training, read_metrics
 from sppo_lab.paths import RESULTS
-from sppo_lab.quickstart.run import RAY_START_TIMEOUT, read_metrics
 
 PROG = "python -m sppo_lab.critic_pays.comparison"
 REWARD_KEY = "critic/score/mean"
@@ -293,35 +292,30 @@ def launch(
         shutil.rmtree(run_dir)  # an unfinished earlier attempt: its times would not be comparable
     run_dir.mkdir(parents=True)
     metrics, log_path = run_dir / "metrics.jsonl", run_dir / "train.log"
-    env = dict(os.environ, VERL_FILE_LOGGER_PATH=str(metrics), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false")
-    cmd = [sys.executable, "-m", "sppo.main", *overrides(arm, lr, seed, info, run_dir, total, save_freq)]
     t0 = time.time()
-    for attempt in range(3):
-        with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-            shown = 0
-            try:
-                while proc.poll() is None:
-                    time.sleep(5)
-                    steps_done = [r for r in read_metrics(metrics) if REWARD_KEY in r["data"]]
-                    if len(steps_done) >= shown + 10:
-                        shown = len(steps_done)
-                        d = steps_done[-1]["data"]
-                        print(
-                            f"  [{mix} {arm.name} lr {lr} seed {seed}] step {shown}/{total} reward {d[REWARD_KEY]:.3f} "
-                            f"wall {time.time() - t0:.0f} s",
-                            flush=True,
-                        )
-            except KeyboardInterrupt:
-                os.killpg(proc.pid, 15)
-                raise
-        text = log_path.read_text(errors="replace")
-        if proc.returncode == 0 or RAY_START_TIMEOUT not in text or metrics.exists():
-            break
-        print(f"  Ray's node did not start in time (attempt {attempt + 1}); retrying", flush=True)
-    if proc.returncode != 0:
+    shown = 0
+
+    def progress() -> None:
+        nonlocal shown
+        steps_done = [r for r in read_metrics(metrics) if REWARD_KEY in r["data"]]
+        if len(steps_done) >= shown + 10:
+            shown = len(steps_done)
+            print(
+                f"  [{mix} {arm.name} lr {lr} seed {seed}] step {shown}/{total} "
+                f"reward {steps_done[-1]['data'][REWARD_KEY]:.3f} wall {time.time() - t0:.0f} s",
+                flush=True,
+            )
+
+    code = launch_training(
+        overrides(arm, lr, seed, info, run_dir, total, save_freq),
+        metrics,
+        log_path,
+        on_poll=progress,
+        who="  [critic-pays]",
+    )
+    if code != 0:
         tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-15:])
-        raise RuntimeError(f"{arm.name} lr {lr} seed {seed} failed (exit {proc.returncode}); log {log_path}:\n{tail}")
+        raise RuntimeError(f"{arm.name} lr {lr} seed {seed} failed (exit {code}); log {log_path}:\n{tail}")
     return {
         "mix": mix,
         "arm": arm.name,

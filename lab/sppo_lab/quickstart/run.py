@@ -24,18 +24,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import threading
 import time
 from pathlib import Path
 
 from sppo.cli_errors import UserError, write_json_atomic
+from sppo_lab.launch import launch_training, read_metrics
 
 VAL_KEY = "val-core/sppo_addition/acc/mean@4"  # verl: mean success of 4 samples per held-out prompt
 TASKS = ("addition", "graded")
-RAY_START_TIMEOUT = "The current node timed out during startup"
 GRADED_VAL_PER_LEVEL = 8  # held-out prompts per level in verl's validation (x 16 samples = 128 a level)
 DEFAULT_TASK = "graded"
 
@@ -239,27 +237,6 @@ def trainer_overrides(args: argparse.Namespace, info: dict, out: Path) -> list[s
     ]
 
 
-def read_metrics(path: Path) -> list[dict]:
-    """Rows of verl's file logger, including earlier (interrupted) attempts kept as ``<name>.partN``.
-
-    verl's file logger truncates its file when a run starts, so ``train`` moves an earlier file aside first;
-    for a step logged by several attempts (a resumed run repeats steps after the last checkpoint), the
-    latest attempt wins.
-    """
-    parts = sorted(path.parent.glob(path.name + ".part*"), key=lambda p: int(p.suffix[len(".part") :]))
-    by_step: dict[tuple[int, bool], dict] = {}
-    for part in [*parts, path]:
-        if not part.exists():
-            continue
-        for line in part.read_text().splitlines():
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError:
-                continue  # a line being written
-            by_step[(row["step"], "critic/score/mean" in row["data"])] = row
-    return [by_step[k] for k in sorted(by_step)]
-
-
 def _keep_earlier_metrics(path: Path) -> None:
     if path.exists() and path.stat().st_size > 0:
         n = len(list(path.parent.glob(path.name + ".part*")))
@@ -286,34 +263,24 @@ def train(args: argparse.Namespace, info: dict, out: Path) -> int:
     metrics_path = out / "metrics.jsonl"
     log_path = out / "train.log"
     _keep_earlier_metrics(metrics_path)
-    env = dict(
-        os.environ, VERL_FILE_LOGGER_PATH=str(metrics_path), PYTHONUNBUFFERED="1", TOKENIZERS_PARALLELISM="false"
-    )
-    cmd = [sys.executable, "-m", "sppo.main", *trainer_overrides(args, info, out)]
     print(f"[quickstart] training through verl (log: {log_path}) ...", flush=True)
     t0 = time.time()
     stop = threading.Event()
     watcher = threading.Thread(target=_progress, args=(metrics_path, args.steps, stop, t0), daemon=True)
     watcher.start()
-    for attempt in range(3):
-        start = log_path.stat().st_size if log_path.exists() else 0
-        with open(log_path, "ab") as log:
-            proc = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, env=env)
-        with open(log_path, "rb") as log:
-            log.seek(start)
-            attempt_log = log.read().decode(errors="replace")
-        # Ray gives a starting node a fixed 30 s to register with its GCS; on busy cores it can miss that before
-        # anything of verl ran (no step logged). Only that failure is retried.
-        if proc.returncode == 0 or RAY_START_TIMEOUT not in attempt_log or "critic/score/mean" in attempt_log:
-            break
-        print(f"[quickstart] Ray's node did not start in time (attempt {attempt + 1}); retrying", flush=True)
-    stop.set()
-    watcher.join()
-    if proc.returncode != 0:
+    try:
+        # in the terminal's process group: a Ctrl-C reaches the run itself, which reports it and exits
+        code = launch_training(
+            trainer_overrides(args, info, out), metrics_path, log_path, own_session=False, who="[quickstart]"
+        )
+    finally:
+        stop.set()
+        watcher.join()
+    if code != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-15:]
         print("\n".join(tail), file=sys.stderr)
-        print(f"[quickstart] training failed (exit {proc.returncode}); full log: {log_path}", file=sys.stderr)
-    return proc.returncode
+        print(f"[quickstart] training failed (exit {code}); full log: {log_path}", file=sys.stderr)
+    return code
 
 
 def val_points(rows: list[dict], task_name: str) -> tuple[list[tuple[int, float]], dict[str, list[float]]]:
