@@ -1,8 +1,9 @@
 # shellcheck shell=bash
 # Shared settings of the experiment scripts run_scripts/run_*.sh (sourced by them, never run directly).
 #
-# An experiment = COMMON (every run) + one column of the paper's table (DS15B or R1_7B) + one algorithm
-# (ALGO_SPPO, ALGO_GAE, ALGO_GRPO, ALGO_RLOO, ALGO_REMAX) + the script's own overrides + its "$@".
+# An experiment = COMMON (every run) + ENGINE (verl's engine: FSDP, or Megatron with model_engine=megatron among the
+# overrides) + one column of the paper's table (DS15B or R1_7B) + one algorithm (ALGO_SPPO, ALGO_GAE, ALGO_GRPO,
+# ALGO_RLOO, ALGO_REMAX) + the script's own overrides + its "$@".
 # Later overrides win, so any value below can be changed from the command line:
 #     bash run_scripts/run_ds1.5B_GRPO.sh trainer.total_training_steps=10 data.train_batch_size=64
 #
@@ -48,7 +49,41 @@ NNODES=${NNODES:-1}
 MAX_CKPT_TO_KEEP=${MAX_CKPT_TO_KEEP:-2}
 if [ -n "${WANDB_API_KEY:-}" ] || [ "${WANDB_MODE:-}" = offline ]; then LOGGER='[console,wandb]'; else LOGGER='[console]'; fi
 
+# --- verl's engine: FSDP (model_engine=dp, verl's default) or Megatron (model_engine=megatron) ----------------------
+# The shared settings name each engine's own keys: where the engine config lives (fsdp_config / fsdp or megatron), the
+# constant-lr key (FSDP's lr_scheduler_type, Megatron's lr_decay_style) and activation recompute (FSDP: the model's
+# enable_gradient_checkpointing; Megatron ignores it and reads megatron.override_transformer_config.recompute_*).
+# Megatron keeps verl's layout defaults, TP = PP = CP = 1: 4 data-parallel ranks, as FSDP; set the sizes on the
+# command line for both roles (the critic shares the actor's process and its parallel groups: sppo/megatron.py).
+engine_keys() {  # engine_keys ENGINE: ACTOR_ENGINE, CRITIC_ENGINE and ENGINE (the engine-specific overrides)
+  case "$1" in
+    dp)
+      ACTOR_ENGINE=fsdp_config CRITIC_ENGINE=fsdp
+      ENGINE=(
+        actor_rollout_ref.actor.optim.lr_scheduler_type=constant   # paper: constant lr
+        critic.optim.lr_scheduler_type=constant
+      )
+      ;;
+    megatron)
+      ACTOR_ENGINE=megatron CRITIC_ENGINE=megatron
+      ENGINE=(
+        actor_rollout_ref.actor.optim.lr_decay_style=constant      # paper: constant lr (Megatron's scheduler key)
+        critic.optim.lr_decay_style=constant
+        # paper: gradient checkpointing, as Megatron spells it (full recompute of every layer)
+        actor_rollout_ref.actor.megatron.override_transformer_config.recompute_granularity=full
+        actor_rollout_ref.actor.megatron.override_transformer_config.recompute_method=uniform
+        actor_rollout_ref.actor.megatron.override_transformer_config.recompute_num_layers=1
+        critic.megatron.override_transformer_config.recompute_granularity=full
+        critic.megatron.override_transformer_config.recompute_method=uniform
+        critic.megatron.override_transformer_config.recompute_num_layers=1
+      )
+      ;;
+    *) echo "sppo_launch: model_engine=$1: the scripts map their settings for dp (FSDP) and megatron" >&2; return 2 ;;
+  esac
+}
+
 # --- every experiment --------------------------------------------------------------------------------
+common_overrides() {  # COMMON, after engine_keys
 COMMON=(
   # validation: AIME24 repeated 8x (240 rows, i.e. 8 samples per problem) and MATH500 (paper)
   "data.val_files=['$DATA_DIR/offline_eval/math__aime_repeated_8x_240.parquet','$DATA_DIR/offline_eval/math__math_500.parquet']"
@@ -64,10 +99,8 @@ COMMON=(
   actor_rollout_ref.actor.use_kl_loss=False
   algorithm.use_kl_in_reward=False
   actor_rollout_ref.actor.entropy_coeff=0
-  # optimiser: constant lr, no warm-up (paper); the lr values are per model size below
-  actor_rollout_ref.actor.optim.lr_scheduler_type=constant
+  # optimiser: constant lr (the engine's own key, ENGINE below), no warm-up (paper); the lr values are per model size
   actor_rollout_ref.actor.optim.lr_warmup_steps_ratio=0
-  critic.optim.lr_scheduler_type=constant
   critic.optim.lr_warmup_steps_ratio=0
   # critic weight decay: paper silent, official script keeps verl's default
   critic.optim.weight_decay=0.01
@@ -79,8 +112,8 @@ COMMON=(
   # ours: remove-padding on the critic too. The official critic could not use it (a known defect of the
   # release); ours reads prompt-only, unpadded sequences either way, and verl's GAE critic supports it.
   critic.model.use_remove_padding=True
-  critic.fsdp.param_offload=False        # official script: the critic is never offloaded
-  critic.fsdp.optimizer_offload=False
+  "critic.$CRITIC_ENGINE.param_offload=False"      # official script: the critic is never offloaded
+  "critic.$CRITIC_ENGINE.optimizer_offload=False"
   # rollout: vLLM, temperature 0.6 for training and validation, sampling in both (paper)
   actor_rollout_ref.rollout.name=vllm
   actor_rollout_ref.rollout.gpu_memory_utilization=0.8   # paper; both columns below lower it for vLLM 0.24
@@ -104,6 +137,7 @@ COMMON=(
   trainer.max_actor_ckpt_to_keep="$MAX_CKPT_TO_KEEP"
   trainer.max_critic_ckpt_to_keep="$MAX_CKPT_TO_KEEP"
 )
+}
 
 # --- DeepSeek-R1-Distill-Qwen-1.5B on DeepScaleR (paper table, column 1) ------------------------------
 ds15b() {
@@ -122,8 +156,8 @@ ds15b() {
     actor_rollout_ref.actor.optim.weight_decay=0.01      # paper
     critic.optim.lr=5e-6                                 # paper
     actor_rollout_ref.rollout.tensor_model_parallel_size=1   # paper: vLLM TP 1
-    actor_rollout_ref.actor.fsdp_config.param_offload=False  # paper: offload only for 7B
-    actor_rollout_ref.actor.fsdp_config.optimizer_offload=False
+    "actor_rollout_ref.actor.$ACTOR_ENGINE.param_offload=False"  # paper: offload only for 7B
+    "actor_rollout_ref.actor.$ACTOR_ENGINE.optimizer_offload=False"
     # micro-batches (official script; paper silent): fixed sizes, no dynamic batching
     actor_rollout_ref.actor.use_dynamic_bsz=False
     actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=2
@@ -168,8 +202,8 @@ r1_7b() {
     actor_rollout_ref.actor.optim.weight_decay=0.1       # paper
     critic.optim.lr=1e-5                                 # paper
     actor_rollout_ref.rollout.tensor_model_parallel_size=4   # paper: vLLM TP 4
-    actor_rollout_ref.actor.fsdp_config.param_offload=True   # paper: actor param + optimizer offload
-    actor_rollout_ref.actor.fsdp_config.optimizer_offload=True
+    "actor_rollout_ref.actor.$ACTOR_ENGINE.param_offload=True"   # paper: actor param + optimizer offload
+    "actor_rollout_ref.actor.$ACTOR_ENGINE.optimizer_offload=True"
     # micro-batches (official script; paper silent)
     actor_rollout_ref.actor.use_dynamic_bsz=False
     actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu=1
@@ -283,8 +317,11 @@ smoke_run() {
 
 # sppo_launch SIZE ALGO [overrides...]: SIZE is ds1.5B or R1-7B; ALGO is sppo, gae, grpo, rloo or remax.
 sppo_launch() {
-  local size=$1 algo=$2
+  local size=$1 algo=$2 engine=dp arg
   shift 2
+  for arg in "$@"; do case "$arg" in model_engine=*) engine=${arg#model_engine=} ;; esac; done  # the last one wins
+  engine_keys "$engine" || return 2
+  common_overrides
   case "$size" in
     ds1.5B) ds15b ;;
     R1-7B) r1_7b ;;
@@ -310,7 +347,7 @@ sppo_launch() {
   local -a SMOKE=()
   [ "${SPPO_SMOKE:-0}" = 1 ] && smoke_overrides
   local -a cmd=("$PYTHON" -m sppo.main
-    "${COMMON[@]}" "${SIZE[@]}" "${algo_args[@]}"
+    "${COMMON[@]}" "${ENGINE[@]}" "${SIZE[@]}" "${algo_args[@]}"
     actor_rollout_ref.model.path="$MODEL_PATH"
     critic.model.path="$CRITIC_MODEL_PATH"
     "${SMOKE[@]}" "$@")
