@@ -143,6 +143,7 @@ COMMON=(
 ds15b() {
   MODEL_PATH=${MODEL_PATH:-deepseek-ai/DeepSeek-R1-Distill-Qwen-1.5B}
   CRITIC_MODEL_PATH=${CRITIC_MODEL_PATH:-$MODEL_PATH}    # paper: critic = the same 1.5B
+  MEGATRON_TP=1                                          # ours (model_engine=megatron): 4 data-parallel ranks, as FSDP
   SIZE=(
     "data.train_files=['$DATA_DIR/deepscaler-math.parquet']"
     data.train_batch_size=256                            # paper: train batch 256
@@ -189,6 +190,11 @@ ds15b() {
 r1_7b() {
   MODEL_PATH=${MODEL_PATH:-deepseek-ai/DeepSeek-R1-Distill-Qwen-7B}
   CRITIC_MODEL_PATH=${CRITIC_MODEL_PATH:-$MODEL_PATH}    # paper: 7B critic (1.5B in the small-critic script)
+  # ours (model_engine=megatron): tensor parallel 2 for both roles. Megatron keeps bf16 weights and an fp32 gradient
+  # buffer whole on each TP x PP shard: at TP 1 the 7B actor's update needs ~85 GiB per GPU (the planner), at TP 2
+  # ~58 GiB. TP 2 divides the KV heads of both models (7B: 4, 1.5B: 2), so the 1.5B small critic can share it (the
+  # critic must: it shares the actor's process and Megatron's parallel groups, sppo/megatron.py).
+  MEGATRON_TP=2
   SIZE=(
     "data.train_files=['$DATA_DIR/dapo-math-17k_dedup.parquet']"
     data.train_batch_size=512                            # paper: train batch 512
@@ -327,6 +333,12 @@ sppo_launch() {
     R1-7B) r1_7b ;;
     *) echo "sppo_launch: unknown size '$size' (ds1.5B, R1-7B)" >&2; return 2 ;;
   esac
+  if [ "$engine" = megatron ]; then
+    ENGINE+=(
+      "actor_rollout_ref.actor.megatron.tensor_model_parallel_size=$MEGATRON_TP"
+      "critic.megatron.tensor_model_parallel_size=$MEGATRON_TP"
+    )
+  fi
   local -a algo_args
   case "$algo" in
     sppo) algo_args=("${ALGO_SPPO[@]}") ;;

@@ -32,6 +32,7 @@ from sppo.launch_checks import (
     validate_with_verl,
     visible_gpus,
 )
+from sppo.megatron import describe_engine, engine_summary, megatron_sizes
 from sppo.options import TrainerOptions
 from sppo.roles import critic_on, ref_on
 
@@ -81,7 +82,8 @@ def summarize(config: DictConfig, options: TrainerOptions | None = None) -> tupl
             return f"dynamic, <= {sec.get('ppo_max_token_len_per_gpu')} tokens"
         return sec.get("ppo_micro_batch_size_per_gpu", None)
 
-    fsdp = arr.actor.get("fsdp_config", {})
+    mg = megatron_sizes(config, "actor")
+    fsdp = arr.actor.get("fsdp_config", {}) if mg is None else {}
     mode = trainer_mode(config)
     summary: dict[str, Any] = {
         "estimator": est,
@@ -90,8 +92,8 @@ def summarize(config: DictConfig, options: TrainerOptions | None = None) -> tupl
             "actor": {
                 "model": str(arr.model.path),
                 "strategy": str(arr.actor.strategy),
-                "param_offload": bool(fsdp.get("param_offload", False)),
-                "optimizer_offload": bool(fsdp.get("optimizer_offload", False)),
+                "param_offload": bool(fsdp.get("param_offload", False)) if mg is None else mg.param_offload,
+                "optimizer_offload": bool(fsdp.get("optimizer_offload", False)) if mg is None else mg.optimizer_offload,
                 "lr": float(arr.actor.optim.lr),
                 "weight_decay": float(arr.actor.optim.weight_decay),
             },
@@ -120,6 +122,7 @@ def summarize(config: DictConfig, options: TrainerOptions | None = None) -> tupl
             ),
             "ref": ref_on(config),
         },
+        "engine": engine_summary(config),
         "gpus": {"per_node": per_node, "nnodes": nnodes, "total": gpus, "visible_here": visible_gpus()},
         "batch": {
             "prompts_per_step": tbs,
@@ -276,6 +279,7 @@ def format_summary(s: dict, warnings: list[str]) -> str:
         f"  critic   {critic}",
         *([f"  options  {'; '.join(s['critic_options'])}"] if s.get("critic_options") else []),
         f"  ref      {'on (KL term)' if r['ref'] else 'none (no KL)'}",
+        f"  engine   {describe_engine(s['engine'])}",
         (
             f"  GPUs     {s['gpus']['nnodes']} node(s) x {s['gpus']['per_node']} = {s['gpus']['total']} "
             f"(visible here: {s['gpus']['visible_here']})"

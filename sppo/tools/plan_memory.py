@@ -46,6 +46,7 @@ from typing import Any
 
 from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
 from sppo.critic_batching import SPPO_ESTIMATORS, critic_batching, critic_sp_size, describe
+from sppo.megatron import MegatronSizes, megatron_sizes
 from sppo.roles import critic_on, ref_on
 
 GIB = 1024**3
@@ -178,6 +179,15 @@ class RoleSpec:
     # prompt-only critic scores the held-out prompts at every validation (sppo/trainer/heldout.py) and the pool of
     # prompt selection at a step's start, both after verl's update_weights has woken vLLM at its full size.
     awake_forward_tokens: int = 0
+    # verl's Megatron engine (model_engine=megatron): the role's TP/PP/CP layout; None: FSDP (fully sharded)
+    megatron: MegatronSizes | None = None
+
+
+# Megatron (verl's McoreEngineConfig: bf16 weights, fp32 gradient buffer, distributed optimizer with fp32 master
+# weights and Adam moments): bytes per parameter of one model-parallel shard
+MEGATRON_PARAM_BYTES = 2  # bf16 weights on every data-parallel rank
+MEGATRON_GRAD_BYTES = 4  # fp32 gradient buffer (grad_reduce_in_fp32), on every data-parallel rank
+MEGATRON_OPTIM_BYTES = 12  # fp32 master weights + two Adam moments, sharded over data-parallel ranks
 
 
 @dataclass
@@ -250,7 +260,20 @@ ROWS = (
 
 
 def _state(role: RoleSpec, gpus: int) -> dict[str, float]:
-    """Sharded training state of a role during its own update, GiB per GPU."""
+    """Sharded training state of a role during its own update, GiB per GPU.
+
+    FSDP shards everything over all GPUs. Megatron splits the model over TP x PP ranks and keeps weights and the
+    gradient buffer whole on each data-parallel rank; its distributed optimizer shards the fp32 master weights and
+    Adam moments (the "Adam states" row) over the data-parallel ranks too."""
+    m = role.megatron
+    if m is not None:
+        shard = role.params / (m.tp * m.pp)
+        dp = max(1, m.dp(gpus)) if m.distributed_optimizer else 1
+        return {
+            "params": shard * MEGATRON_PARAM_BYTES / GIB,
+            "grads": shard * MEGATRON_GRAD_BYTES / GIB,
+            "adam": shard * MEGATRON_OPTIM_BYTES / dp / GIB,
+        }
     return {
         "params": role.params * PARAM_BYTES / gpus / GIB,
         "grads": role.params * GRAD_BYTES / gpus / GIB,
@@ -268,7 +291,10 @@ def _resident(role: RoleSpec | None, gpus: int) -> tuple[float, float]:
 
 def _gather(role: RoleSpec) -> float:
     """FSDP all-gather buffers (bf16): the root unit (embeddings, and the lm_head of an untied LM) stays
-    gathered through forward/backward, plus the current and the prefetched decoder layer."""
+    gathered through forward/backward, plus the current and the prefetched decoder layer. Megatron gathers
+    nothing: each rank computes with its own TP/PP shard."""
+    if role.megatron is not None:
+        return 0.0
     a = role.arch
     root = a.embed_params() + (a.embed_params() if role.logits and not a.tied_embeddings else 0)
     return COMPUTE_BYTES * (root + 2 * a.layer_params()) / GIB
@@ -283,6 +309,12 @@ def _activations(role: RoleSpec) -> tuple[float, float]:
     else:
         acts = a.layers * per_layer
     logits = t * a.vocab * LOGIT_BYTES if role.logits else 0
+    m = role.megatron
+    if m is not None:
+        # sequence parallel splits the activations over TP ranks, context parallel every sequence over CP ranks; a
+        # pipeline stage holds layers / PP layers for up to PP micro-batches in flight (1F1B), about all of them
+        acts /= (m.tp if m.sequence_parallel else 1) * m.cp
+        logits /= m.tp * m.cp  # vocabulary-parallel output layer
     return acts / GIB, logits / GIB
 
 
@@ -294,6 +326,8 @@ def _awake_forward(role: RoleSpec | None) -> float:
         return 0.0
     a = role.arch
     acts = role.awake_forward_tokens * (a.layer_activation_elems() + a.hidden) * COMPUTE_BYTES
+    if role.megatron is not None:
+        acts /= (role.megatron.tp if role.megatron.sequence_parallel else 1) * role.megatron.cp
     return _gather(role) + acts / GIB
 
 
@@ -489,6 +523,18 @@ def actor_sp_size(cfg: dict) -> int:
     return old if old > 1 else new
 
 
+def _checkpointing(cfg: dict, role: str, model: str, megatron: MegatronSizes | None) -> bool:
+    """Activation recompute: the model's ``enable_gradient_checkpointing`` on FSDP; on Megatron (which ignores that
+    key) ``<role>.megatron.override_transformer_config.recompute_granularity`` set."""
+    if megatron is None:
+        return bool(_get(cfg, f"{model}.enable_gradient_checkpointing", True))
+    return _get(cfg, f"{role}.megatron.override_transformer_config.recompute_granularity") is not None
+
+
+def _layout(m: MegatronSizes | None) -> str:
+    return "" if m is None else f", Megatron TP {m.tp} PP {m.pp} CP {m.cp}"
+
+
 def _micro_tokens(batching: dict, seq_len: int, per_rank: int, sp: int) -> int:
     """Tokens of one micro-batch on one GPU under ``batching`` (``critic_batching``'s form): a fixed number of
     sequences, or a dynamic token budget per GPU (verl scales it by the Ulysses size, then splits each sequence
@@ -499,14 +545,14 @@ def _micro_tokens(batching: dict, seq_len: int, per_rank: int, sp: int) -> int:
     return int(batching["micro_batch_size_per_gpu"]) * math.ceil(seq_len / sp)
 
 
-def _actor_batching(cfg: dict, gpus: int) -> dict:
+def _actor_batching(cfg: dict, dp: int) -> dict:
     a = "actor_rollout_ref.actor"
     if _get(cfg, f"{a}.use_dynamic_bsz", False):
         budget = int(_get(cfg, f"{a}.ppo_max_token_len_per_gpu", 16384))
         return {"use_dynamic_bsz": True, "max_token_len_per_gpu": budget}
     micro = _get(cfg, f"{a}.ppo_micro_batch_size_per_gpu")
     if micro is None:
-        micro = max(1, int(_get(cfg, f"{a}.ppo_micro_batch_size", 1) or 1) // gpus)
+        micro = max(1, int(_get(cfg, f"{a}.ppo_micro_batch_size", 1) or 1) // dp)
     return {"use_dynamic_bsz": False, "micro_batch_size_per_gpu": int(micro)}
 
 
@@ -540,19 +586,23 @@ def from_config(
         return arch
 
     a_arch = arch_of(_get(cfg, "actor_rollout_ref.model.path", ""), "policy")
-    a_sp = actor_sp_size(cfg)
-    a_batching = _actor_batching(cfg, gpus)
+    a_mg = megatron_sizes(cfg, "actor")
+    a_sp = actor_sp_size(cfg) if a_mg is None else 1  # Ulysses splits sequences; Megatron's CP is in _activations
+    a_dp = gpus // a_sp if a_mg is None else max(1, a_mg.dp(gpus))
+    a_batching = _actor_batching(cfg, gpus if a_mg is None else a_dp)
     a_mini = int(_get(cfg, "actor_rollout_ref.actor.ppo_mini_batch_size", 1) or 1)
-    a_per_rank = max(1, a_mini * n // max(1, gpus // a_sp))  # sequences of one mini-batch on one dp rank
+    a_per_rank = max(1, a_mini * n // max(1, a_dp))  # sequences of one mini-batch on one dp rank
+    a_engine = "actor_rollout_ref.actor.fsdp_config" if a_mg is None else "actor_rollout_ref.actor.megatron"
     actor = RoleSpec(
         arch=a_arch,
         params=a_arch.lm_params(),
-        param_offload=bool(_get(cfg, "actor_rollout_ref.actor.fsdp_config.param_offload", False)),
-        optimizer_offload=bool(_get(cfg, "actor_rollout_ref.actor.fsdp_config.optimizer_offload", False)),
+        param_offload=bool(_get(cfg, f"{a_engine}.param_offload", False)),
+        optimizer_offload=bool(_get(cfg, f"{a_engine}.optimizer_offload", False)),
         tokens_per_micro_batch=_micro_tokens(a_batching, prompt + response, a_per_rank, a_sp),
-        gradient_checkpointing=bool(_get(cfg, "actor_rollout_ref.model.enable_gradient_checkpointing", True)),
+        gradient_checkpointing=_checkpointing(cfg, "actor_rollout_ref.actor", "actor_rollout_ref.model", a_mg),
         logits=True,
-        batching=describe(a_batching, "sequence") + (f", Ulysses SP {a_sp}" if a_sp > 1 else ""),
+        batching=describe(a_batching, "sequence") + (f", Ulysses SP {a_sp}" if a_sp > 1 else "") + _layout(a_mg),
+        megatron=a_mg,
     )
     critic = None
     if critic_on(cfg):
@@ -564,8 +614,10 @@ def from_config(
             "trainer": _get(cfg, "trainer", {}),
         }
         batching = critic_batching(view, training=True)
-        c_sp = critic_sp_size(view)
-        c_per_rank = max(1, int(_get(cfg, "critic.ppo_mini_batch_size", 1) or 1) * n // max(1, gpus // c_sp))
+        c_mg = megatron_sizes(cfg, "critic")
+        c_sp = critic_sp_size(view) if c_mg is None else 1
+        c_dp = gpus // c_sp if c_mg is None else max(1, c_mg.dp(gpus))
+        c_per_rank = max(1, int(_get(cfg, "critic.ppo_mini_batch_size", 1) or 1) * n // max(1, c_dp))
         unit = "prompt" if prompt_only else "sequence"
         # SPPO scores prompts with the critic while vLLM is awake (validation, prompt selection): the forward's
         # batching, over a pool larger than any budget (a dynamic budget is not capped by a mini-batch there)
@@ -573,16 +625,25 @@ def from_config(
         critic = RoleSpec(
             arch=c_arch,
             params=c_arch.value_params(),
-            param_offload=bool(_get(cfg, "critic.fsdp.param_offload", False)),
-            optimizer_offload=bool(_get(cfg, "critic.fsdp.optimizer_offload", False)),
+            param_offload=bool(_get(cfg, f"critic.{'fsdp' if c_mg is None else 'megatron'}.param_offload", False)),
+            optimizer_offload=bool(
+                _get(cfg, f"critic.{'fsdp' if c_mg is None else 'megatron'}.optimizer_offload", False)
+            ),
             tokens_per_micro_batch=_micro_tokens(
                 batching, prompt if prompt_only else prompt + response, c_per_rank, c_sp
             ),
-            gradient_checkpointing=bool(_get(cfg, "critic.model.enable_gradient_checkpointing", True)),
-            batching=describe(batching, unit) + (f", Ulysses SP {c_sp}" if c_sp > 1 else ""),
+            gradient_checkpointing=_checkpointing(cfg, "critic", "critic.model", c_mg),
+            batching=describe(batching, unit) + (f", Ulysses SP {c_sp}" if c_sp > 1 else "") + _layout(c_mg),
             awake_forward_tokens=awake,
+            megatron=c_mg,
         )
         notes.append(f"critic reads {'the prompt only (SPPO)' if prompt_only else 'prompt + response (token-level)'}")
+    if a_mg is not None:
+        notes.append(
+            "Megatron: bf16 weights and the fp32 gradient buffer / (TP x PP) on every rank, fp32 master weights + Adam "
+            "moments (the 'Adam states' rows) / (TP x PP x DP) with the distributed optimizer, no FSDP all-gather, "
+            "activations / (TP with sequence parallel x CP)"
+        )
     if ref_on(cfg):
         notes.append("reference model: kept on CPU by verl (FSDP CPU offload), not counted")
     r = "actor_rollout_ref.rollout"
