@@ -125,10 +125,10 @@ def test_eval_stage_uses_the_newest_checkpoint(tmp_path):
 
 
 def test_stage_budgets_fit_a_ten_minute_command_and_scale_with_budget_s():
-    assert driver.STAGE_BUDGET_S == {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240}
-    assert driver.TOTAL_BUDGET_S == 1410 and max(driver.STAGE_BUDGET_S.values()) < 600
+    assert driver.STAGE_BUDGET_S == {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240, "e2e_megatron": 540}
+    assert driver.TOTAL_BUDGET_S == 1950 and max(driver.STAGE_BUDGET_S.values()) < 600
     assert driver.stage_caps() == {name: float(cap) for name, cap in driver.STAGE_BUDGET_S.items()}
-    assert driver.stage_caps(2820)["e2e_same"] == 1080  # a slow node: --budget-s doubles every cap
+    assert driver.stage_caps(3900)["e2e_same"] == 1080  # a slow node: --budget-s doubles every cap
     caps = {s.name: s.cap_s for s in driver.build_stages("cuda", Path("/w"), list(driver.ALL_STAGES))}
     assert caps == driver.stage_caps()
 
@@ -137,7 +137,9 @@ def test_build_stages_cuda_commands_and_budget(tmp_path):
     stages = driver.build_stages("cuda", tmp_path, list(driver.ALL_STAGES), budget_s=470)
     assert [s.name for s in stages] == list(driver.ALL_STAGES)
     assert sum(s.cap_s for s in stages) == pytest.approx(470)
-    engine, same, small, ev = (s.command for s in stages)
+    engine, same, small, ev, megatron = (s.command for s in stages)
+    assert megatron[1:3] == ["-m", "sppo_lab.gpu_check.e2e_megatron"]
+    assert megatron[megatron.index("--root") + 1] == str(tmp_path)
     assert engine[1:3] == ["-m", "sppo_lab.gpu_check.engine_check"] and engine[engine.index("--device") + 1] == "cuda"
     assert same[same.index("--critic") + 1] == "same" and small[small.index("--critic") + 1] == "small"
     assert ev[ev.index("--model") + 1] == str(tmp_path / "e2e_same" / "ckpt" / "global_step_3")

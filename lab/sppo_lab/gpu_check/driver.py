@@ -1,6 +1,6 @@
 """The one-command GPU check: every stage in its own subprocess with a timeout, then one JSON report.
 
-    bash run_scripts/gpu_check.sh [--out REPORT.json] [--workdir DIR] [--stages engine e2e_same e2e_small eval]
+    bash run_scripts/gpu_check.sh [--out REPORT.json] [--workdir DIR] [--stages engine e2e_same e2e_small eval e2e_megatron]
     python -m sppo_lab.gpu_check ...                          (the same)
 
 Without CUDA (``torch.cuda.is_available()`` false) it prints one line saying it was skipped, writes nothing and
@@ -11,6 +11,8 @@ exits 0, unless nvidia-smi lists GPUs that torch cannot use (a driver too old fo
   e2e_same   sppo_lab.gpu_check.e2e --critic same   (sppo.main: vLLM, 2 steps + checkpoints, resume, weights equal)
   e2e_small  sppo_lab.gpu_check.e2e --critic small  (the same with a smaller critic)
   eval       sppo_lab.gpu_check.evalcheck (sppo.eval generate --backend vllm vs hf on the checkpoint, score)
+  e2e_megatron  sppo_lab.gpu_check.e2e_megatron (model_engine=megatron, TP 1: 2 steps, resume, weights equal;
+             skipped in a second, checking nothing, where megatron-core is not installed)
 while ``nvidia-smi --query-gpu=memory.used --format=csv -lms 500 -i <the GPU in use>`` samples memory in the
 background. The report records each stage's seconds beside its budget.
 The report (``--out``; default ``$OUT/report.json`` when OUT is set, else runs/gpu_check/report.json) is
@@ -36,7 +38,7 @@ from sppo_lab.gpu_check.cuda_driver import nvidia_smi_gpus, required_driver, unu
 from sppo_lab.paths import REPO
 
 SKIP_LINE = "gpu_check: skipped: no CUDA device (torch.cuda.is_available() is False); nothing was checked"
-ALL_STAGES = ("engine", "e2e_same", "e2e_small", "eval")
+ALL_STAGES = ("engine", "e2e_same", "e2e_small", "eval", "e2e_megatron")
 # Each stage's time cap in seconds, from start-up costs plus margin (issue 27). Measured on our 2-core CPU machine:
 # importing verl's trainer costs 6 s of CPU with bytecode compiled (13-35 s on 2 busy cores; uv_verl.sh compiles it),
 # the e2e stage's own overrides dry-run (one process: imports, compose, every launch check) in 45 s on 2 busy cores,
@@ -49,9 +51,11 @@ ALL_STAGES = ("engine", "e2e_same", "e2e_small", "eval")
 #              -> x1.4; each launch gets half of what is left after the task, the resume at least that half
 #   e2e_small  the two launches -> x1.4
 #   eval       checkpoint merge ~15 s + vLLM start (eager) ~60 s + HF sampling ~30 s + two scores ~20 s -> x1.5
+#   e2e_megatron  e2e_small's two launches with Megatron's engines (building Megatron modules and the bridge's weight
+#              conversion instead of FSDP wrapping, no torch.compile) -> as e2e_same; 0 s where megatron-core is absent
 # Every cap is under 600 s, so a 10-minute command can run any one stage (--stages NAME; keep one --workdir: the
 # eval stage reads the e2e stages' checkpoint). --budget-s scales all of them (raise it on a slow node).
-STAGE_BUDGET_S = {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240}
+STAGE_BUDGET_S = {"engine": 150, "e2e_same": 540, "e2e_small": 480, "eval": 240, "e2e_megatron": 540}
 TOTAL_BUDGET_S = sum(STAGE_BUDGET_S.values())
 
 
@@ -180,6 +184,9 @@ def build_stages(device: str, workdir: Path, names: list[str], budget_s: float =
             out.append(stage(name, [py, "-m", "sppo_lab.gpu_check.evalcheck", "--model", str(trained_checkpoint(workdir)),
                                     "--data", str(workdir / "task" / "eval.parquet"), "--root", str(workdir / "eval"),
                                     "--out", res, "--timeout", f"{caps[name] - 5:.0f}"]))  # fmt: skip
+        elif name == "e2e_megatron":
+            out.append(stage(name, [py, "-m", "sppo_lab.gpu_check.e2e_megatron", "--root", str(workdir), "--out", res,
+                                    "--timeout", f"{caps[name] - 10:.0f}"]))  # fmt: skip
         else:
             raise ValueError(f"unknown stage {name!r} (stages: {', '.join(ALL_STAGES)})")
     return out
