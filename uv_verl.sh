@@ -21,7 +21,9 @@
 # SPPO_FLASH_ATTN=auto|wheel|build|skip (default auto; SPPO_SKIP_FLASH_ATTN=1 = skip: the critic cannot load on a GPU
 # then), SPPO_FLASH_ATTN_WHEEL=URL|file + SPPO_FLASH_ATTN_SHA256=hex (a prebuilt wheel you verified),
 # FLASH_ATTN_CUDA_ARCHS (e.g. "90"; default: the visible GPUs'), MAX_JOBS (parallel compile jobs; default from cores
-# and memory), CUDA_HOME (the CUDA toolkit whose nvcc compiles flash-attn).
+# and memory), CUDA_HOME (the CUDA toolkit whose nvcc compiles flash-attn), SPPO_MEGATRON=1 (GPU: also the plug-in's
+# `megatron` extra for verl's Megatron engine: megatron-core and mbridge, wheels only; Transformer Engine, which verl's
+# Megatron layers also need, is source-only on PyPI and is not compiled here: docs/running.md, "Megatron").
 set -euo pipefail
 
 log() { echo "[uv_verl] $*"; }
@@ -234,7 +236,9 @@ init() { # init MODE: the settings every step uses
   MODE=$1
   VENV=${SPPO_VENV:-.venv}
   if [ "$MODE" = cpu ]; then LAB_EXTRAS=control${SPPO_EXTRAS:+,$SPPO_EXTRAS}; else LAB_EXTRAS=${SPPO_EXTRAS:-}; fi
-  PROJECT=(-e ".[test]" -e "lab${LAB_EXTRAS:+[$LAB_EXTRAS]}")
+  PLUGIN_EXTRAS=test
+  if [ "$MODE" = gpu ] && [ "${SPPO_MEGATRON:-0}" = 1 ]; then PLUGIN_EXTRAS=test,megatron; fi
+  PROJECT=(-e ".[$PLUGIN_EXTRAS]" -e "lab${LAB_EXTRAS:+[$LAB_EXTRAS]}")
   CONSTRAINTS=constraints/$MODE.txt
   PY="$VENV/bin/python"
   UVPIP=(uv pip install --python "$PY" -c "$CONSTRAINTS")
@@ -280,7 +284,7 @@ check() {
   echo "[uv_verl] $MODE stack in $VENV (pins: $CONSTRAINTS):"
   local fa_required=1
   if [ "${SPPO_FLASH_ATTN:-auto}" = skip ] || [ "${SPPO_SKIP_FLASH_ATTN:-0}" != 0 ]; then fa_required=0; fi
-  FLASH_ATTN_REQUIRED=$fa_required "$PY" - "$MODE" "$CONSTRAINTS" <<'PYEOF'
+  FLASH_ATTN_REQUIRED=$fa_required MEGATRON_REQUIRED=${SPPO_MEGATRON:-0} "$PY" - "$MODE" "$CONSTRAINTS" <<'PYEOF'
 """Import every piece, print its version next to its pin, fail on a missing piece or a version off its pin; on a GPU
 node, fail in one line when nvidia-smi lists GPUs that torch cannot use (a driver too old for torch's CUDA)."""
 import importlib
@@ -311,6 +315,10 @@ pieces = [("torch", "torch", True), ("verl", "verl", True), ("transformers", "tr
 if mode == "gpu":
     pieces += [("vllm", "vllm", True), ("cupy", "cupy-cuda13x", True),
                ("flash_attn", "flash-attn", os.environ.get("FLASH_ATTN_REQUIRED") == "1")]
+    # verl's Megatron engine (SPPO_MEGATRON=1); Transformer Engine is reported, never required (not installed here)
+    megatron = os.environ.get("MEGATRON_REQUIRED") == "1"
+    pieces += [("megatron.core", "megatron-core", megatron), ("mbridge", "mbridge", megatron),
+               ("transformer_engine", "transformer-engine", False)]
 
 bad = []
 for module, dist, required in pieces:
@@ -376,7 +384,7 @@ main() {
       --cpu) mode=cpu ;;
       --check) check_only=1 ;;
       -h | --help)
-        sed -n '2,23p' "${BASH_SOURCE[0]}"
+        sed -n '2,26p' "${BASH_SOURCE[0]}"
         exit 0
         ;;
       *)
