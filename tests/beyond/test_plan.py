@@ -84,12 +84,19 @@ def test_harness_arm_overrides_come_after_the_harness_defaults(tmp_path):
 
 
 def _rows():
+    """verl's file-logger rows: the validation before training (step 0), a warm-up step, an actor step."""
     val = {f"val-core/sppo_graded_k{k:02d}/acc/mean@16": v for k, v in ((2, 1.0), (12, 0.5))}
     return [
         {"step": 0, "data": {**val, "val-critic/auc": 0.4, "val-critic/spearman": -0.3}},
         {"step": 1, "data": {cmp.REWARD_KEY: 0.5, "response_length/mean": 30.0, "critic_warmstart/replay_rows": 16.0}},
-        {"step": 2, "data": {cmp.REWARD_KEY: 0.6, "response_length/mean": 20.5, "actor/pg_loss": 0.1}},
-        {"step": 2, "data": {**val, "val-critic/auc": 0.8, "val-critic/spearman": 0.7, "val-critic/pearson": 0.6}},
+        # verl logs a validation after a training step in that step's row
+        {
+            "step": 2,
+            "data": {
+                **{cmp.REWARD_KEY: 0.6, "response_length/mean": 20.5, "actor/pg_loss": 0.1},
+                **{**val, "val-critic/auc": 0.8, "val-critic/spearman": 0.7, "val-critic/pearson": 0.6},
+            },
+        },
     ]
 
 
