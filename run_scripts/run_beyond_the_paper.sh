@@ -30,9 +30,11 @@ for part in $PARTS; do
   esac
 done
 run() { echo "[beyond] $*"; nice -n "$NICE" "$@"; }
+KEEP_NICE=()
+[ "$NICE" = 0 ] || KEEP_NICE=(--keep-nice)  # each run has its own session: pass the niceness on (see above)
 for part in $PARTS; do
   case "$part" in
-    warmstart_check|sweep|main) run "$PYTHON" -m sppo_lab.beyond_the_paper.run --phase "$part" --work "$WORK" ;;
+    warmstart_check|sweep|main) run "$PYTHON" -m sppo_lab.beyond_the_paper.run --phase "$part" --work "$WORK" "${KEEP_NICE[@]}" ;;
     report) run "$PYTHON" -m sppo_lab.beyond_the_paper.report ;;
   esac
 done

@@ -26,6 +26,14 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
         ["bash", str(SCRIPT)], env=dict(env, PARTS="main report"), capture_output=True, text=True, timeout=60
     )
     assert [line for line in some.stdout.splitlines() if not line.startswith("[beyond]")] == lines[2:]
+    niced = subprocess.run(
+        ["bash", str(SCRIPT)], env=dict(env, PARTS="sweep", NICE="5"), capture_output=True, text=True, timeout=60
+    )
+    assert niced.returncode == 0, niced.stderr
+    assert (
+        niced.stdout.splitlines()[-1]
+        == f"-m sppo_lab.beyond_the_paper.run --phase sweep --work {tmp_path}/w --keep-nice"
+    )
 
 
 def test_unknown_part_is_one_line_exit_2(tmp_path):

@@ -8,11 +8,12 @@
 Each run is ``sppo_lab.critic_pays.comparison.launch`` (``python -m sppo.main platform=cpu``: verl's trainer, Ray,
 FSDP2, the hf rollout) from the mix's committed warm start; its record goes to
 ``<results>/<mix>/runs/<phase>/<arm>__lr<lr>__seed<seed>.json`` and its run folder (logs, metrics) to
-``<work>/<mix>/<phase>/``. Under ``nice`` the runs keep the caller's niceness (``niceness.py``).
+``<work>/<mix>/<phase>/``. With ``--keep-nice`` the runs keep the caller's niceness (``niceness.py``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -51,6 +52,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="runs/beyond_the_paper", help="run folders: logs, metrics")
     parser.add_argument("--results", default=str(plan.DEFAULT_RESULTS), help="run records (the resume point)")
     parser.add_argument("--list", action="store_true", help="print the runs still to do and exit")
+    parser.add_argument(
+        "--keep-nice",
+        action="store_true",
+        help="give each run's own session this process's niceness (niceness.py); without it, on a kernel that "
+        "schedules by autogroup, a run's session competes at nice 0 whatever this process's niceness",
+    )
     argv = sys.argv[1:] if argv is None else argv
 
     def body() -> int:
@@ -78,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         folder.mkdir(parents=True, exist_ok=True)
         failed = []
-        with keep_runs_nice():
+        with keep_runs_nice() if args.keep_nice else contextlib.nullcontext():
             for i, (name, lr, seed) in enumerate(left):
                 print(f"[beyond] {args.mix} {phase.name}: {name} lr {lr} seed {seed} ({i + 1}/{len(left)})", flush=True)
                 try:
