@@ -67,6 +67,9 @@ SMOKE_CASES = {
     "smoke_R1-7B_DAPO_SEQUENCE_small_critic": ("run_R1-7B_DAPO_SEQUENCE_small_critic.sh", [], {"SPPO_SMOKE": "1"}),
 }
 
+# Every script on verl's Megatron engine (model_engine=megatron, tests/scripts/test_megatron_scripts.py): name -> script.
+MEGATRON_CASES = {f"megatron_{s}": s for s in ALL_SCRIPTS}
+
 # Run end to end with the real interpreter too (name -> the batched job it must agree with).
 REAL_RUNS = {
     "real_run_ds1.5B_PPO_SEQUENCE_shuffle.sh": "run_ds1.5B_PPO_SEQUENCE_shuffle.sh",
@@ -305,6 +308,7 @@ def dry_runs(script_env) -> dict[str, DryRun]:
     specs = [(s, [], {}, s) for s in ALL_SCRIPTS]
     specs += [(script, overrides, change, case) for case, (script, overrides, change) in BAD_CASES.items()]
     specs += [(script, overrides, change, case) for case, (script, overrides, change) in SMOKE_CASES.items()]
+    specs += [(script, ["model_engine=megatron"], {}, case) for case, script in MEGATRON_CASES.items()]
     by_name = {name: (script, overrides, change) for script, overrides, change, name in specs}
     jobs = [
         record_job(script, _job_env(script_env, change), overrides, name) for script, overrides, change, name in specs
