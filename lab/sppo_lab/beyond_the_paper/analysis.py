@@ -95,8 +95,8 @@ def warmstart_check(records: list[dict], actor_updates: int = 20) -> dict:
                 target[metric] = {
                     "per_seed": diffs,
                     "mean": mean,
-                    "low": mean - half,
-                    "high": mean + half,
+                    "low": mean - half if len(diffs) > 1 else None,  # no interval from one seed
+                    "high": mean + half if len(diffs) > 1 else None,
                     "met": sum(d >= 0 for d in diffs.values()),
                 }
         out["target"][arm] = target

@@ -69,7 +69,7 @@ def check_markdown(check: dict) -> list[str]:
     for arm, metrics in check["target"].items():
         for metric, t in metrics.items():
             per_seed = ", ".join(f"{d:+.3f}" for d in t["per_seed"].values())
-            ci = f"({t['low']:+.3f}, {t['high']:+.3f})"
+            ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t["low"] is not None else "–"
             lines.append(
                 f"| {arm} | {metric} | {per_seed} | {t['mean']:+.3f} | {ci} | {t['met']} of {len(t['per_seed'])} |"
             )
