@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sppo.megatron import megatron_model_parallel_size
 from sppo.options import SPPO_ESTIMATORS
 
 
@@ -25,10 +26,11 @@ def _get(section: Any, key: str, default: Any = None) -> Any:
 
 
 def critic_dp_size(config: Any) -> int:
-    """Data-parallel ranks of the critic: all GPUs over its Ulysses sequence-parallel size."""
+    """Data-parallel ranks of the critic: all GPUs over its GPUs per model copy (Megatron: TP x PP x CP; FSDP: its
+    Ulysses sequence-parallel size)."""
     trainer = config["trainer"]
     gpus = int(_get(trainer, "n_gpus_per_node", 1)) * int(_get(trainer, "nnodes", 1))
-    return max(1, gpus // critic_sp_size(config))
+    return max(1, gpus // (megatron_model_parallel_size(config, "critic") or critic_sp_size(config)))
 
 
 def critic_sp_size(config: Any) -> int:

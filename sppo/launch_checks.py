@@ -26,6 +26,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 from sppo.config_checks import SPPO_ESTIMATORS, SPPOConfigError, trainer_options
 from sppo.critic_batching import critic_sp_size
 from sppo.disk_space import check_checkpoint_space
+from sppo.megatron import check_megatron, megatron_model_parallel_size
 from sppo.options import TrainerOptions
 from sppo.roles import critic_on, ref_on
 
@@ -75,9 +76,12 @@ def check_batches(config: DictConfig) -> None:
             f"data.train_batch_size x rollout.n = {tbs} x {n} = {tbs * n} sequences per step do not split over "
             f"{gpus} GPUs (trainer.n_gpus_per_node x trainer.nnodes)"
         )
-    roles = [("actor_rollout_ref.actor", arr.actor, actor_sp_size(config), "fsdp_config")]
+    # GPUs per model copy: TP x PP x CP on Megatron (checked by check_megatron first), the Ulysses size on FSDP
+    actor_mp = megatron_model_parallel_size(config, "actor") or actor_sp_size(config)
+    roles = [("actor_rollout_ref.actor", arr.actor, actor_mp, "fsdp_config")]
     if critic_on(config):
-        roles.append(("critic", config.critic, critic_sp_size(config), "fsdp"))
+        critic_mp = megatron_model_parallel_size(config, "critic") or critic_sp_size(config)
+        roles.append(("critic", config.critic, critic_mp, "fsdp"))
     for name, sec, sp, engine_key in roles:
         if gpus % sp:
             raise SPPOConfigError(
@@ -714,6 +718,7 @@ def launch_checks(config: DictConfig, dry_run: bool = True, *, options: TrainerO
     check_estimator(config)
     check_trainer_mode(config)
     check_sequence_parallel_keys(config)
+    check_megatron(config)
     check_batches(config)
     check_parallelism(config)
     warnings = check_files(config, allow_missing=env_flag("SPPO_DRY_RUN_ALLOW_MISSING"))

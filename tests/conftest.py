@@ -115,6 +115,7 @@ INTEGRATION_MODULES = {
     "tests.graded.test_graded_cli_errors",
     "tests.e2e.test_interrupt_early",
     "tests.e2e.test_launch",
+    "tests.scripts.test_megatron_scripts",
     "tests.test_lint",
     "tests.analysis.test_bad_input_analysis",
     "tests.analysis.test_calibration",

@@ -180,7 +180,7 @@ def test_last_prompt_token_of_a_megatron_style_thd_output():
 
 def test_verl_thd_round_trip_reads_the_last_prompt_token():
     """The same with verl's own packing and unpacking (needs megatron-core: the GPU stack's megatron extra)."""
-    pytest.importorskip("megatron.core", reason="megatron-core not installed (SPPO_EXTRAS=megatron bash uv_verl.sh)")
+    pytest.importorskip("megatron.core", reason="megatron-core not installed (SPPO_MEGATRON=1 bash uv_verl.sh)")
     import os
 
     import torch.distributed as dist

@@ -17,7 +17,7 @@ Face export != step 1's); step 3's actor and critic weights EQUAL step 2's (the 
 checkpoint manager writes weights as a Hugging Face export through the bridge, optimizer states as Megatron
 distributed checkpoints, which this stage does not compare); the tracker says 3.
 
-Without megatron-core (``SPPO_EXTRAS=megatron bash uv_verl.sh`` installs it) the stage writes a result with one
+Without megatron-core (``SPPO_MEGATRON=1 bash uv_verl.sh`` installs it) the stage writes a result with one
 assertion-free ``skipped`` line and exits 0: nothing was checked, and the report says so.
 """
 
@@ -36,7 +36,7 @@ from sppo_lab.gpu_check.e2e import _finite_losses, _log_text, _steps, _val_keys,
 STAGE = "e2e_megatron"
 SKIP_REASON = (
     "megatron-core is not installed: the Megatron stage was skipped, nothing was checked "
-    "(SPPO_EXTRAS=megatron bash uv_verl.sh installs it; verl's Megatron engine also needs Transformer Engine)"
+    "(SPPO_MEGATRON=1 bash uv_verl.sh installs it; verl's Megatron engine also needs Transformer Engine)"
 )
 _FSDP_ONLY = "actor_rollout_ref.actor.fsdp_config."
 
