@@ -159,3 +159,19 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
     assert bad.stderr.strip().splitlines() == [
         "run_critic_pays.sh: unknown part 'plots' (allowed: checkpoints variance sweep_u main_u sweep_graded main_graded report)"
     ]
+
+
+def test_an_lr_that_collapsed_on_the_first_sweep_seed_is_not_run_on_the_second(tmp_path):
+    s0, s1 = cmp.SWEEP_SEEDS
+    runs = tmp_path / "u_shaped" / "runs"
+    runs.mkdir(parents=True)
+    first = {"2e-5": 0.60, "6e-5": 0.70, "1.5e-4": 0.46, "4e-4": 0.44}  # 0.70 - 0.25 = 0.45: only 4e-4 collapsed
+    for lr, v in first.items():
+        (runs / f"{cmp.run_name('sppo', lr, s0)}.json").write_text(json.dumps(_record("sppo", lr, s0, v)))
+    records = cmp.load_records("u_shaped", tmp_path)
+    assert cmp.pruned_lrs(records, "sppo") == {"4e-4"} and cmp.pruned_lrs(records, "gae") == set()
+    todo = cmp.plan("sweep", "u_shaped", ["sppo"], None, results=tmp_path)
+    assert [(lr, s) for _, lr, s in todo if s == s1] == [("2e-5", s1), ("6e-5", s1), ("1.5e-4", s1)]
+    assert cmp.best_lrs(records) == {}  # the second seed is still missing at the other lrs
+    second = [_record("sppo", lr, s1, v) for lr, v in (("2e-5", 0.62), ("6e-5", 0.64), ("1.5e-4", 0.50))]
+    assert cmp.best_lrs(records + second) == {"sppo": "6e-5"}  # mean 0.67 over 0.61 and 0.48; 4e-4 was pruned

@@ -48,6 +48,9 @@ SWEEP_SEEDS = (100, 101)  # tuning seeds, disjoint from the main seeds (no winne
 MAIN_SEEDS = tuple(range(8))
 # 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4 won over 6e-5
 SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4", "4e-4")
+# an lr whose held-out success on the first sweep seed is this far below the arm's best lr on that seed (a collapse)
+# is not run on the second sweep seed: it cannot be chosen
+PRUNE_MARGIN = 0.25
 CALIBRATION_STEPS = 12  # per calibration run; the first 2 steps (warm-up) are left out of the median
 CALIBRATION_ROUNDS = 2  # SPPO, GRPO, SPPO, GRPO: the machine's state drifts over both alike
 
@@ -331,19 +334,32 @@ def launch(
     }
 
 
+def pruned_lrs(records: list[dict], arm: str) -> set[str]:
+    """The lrs of ``arm`` that collapsed on the first sweep seed (``PRUNE_MARGIN`` below its best lr there)."""
+    first = {
+        r["lr"]: r["val_after_mix"]
+        for r in records
+        if r["arm"] == arm and r["seed"] == SWEEP_SEEDS[0] and r.get("val_after_mix") is not None
+    }
+    best = max(first.values(), default=0.0)
+    return {lr for lr, v in first.items() if v < best - PRUNE_MARGIN}
+
+
 def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str, str]:
     """Per arm, the sweep lr with the highest mean final held-out success (mix-weighted) over the sweep seeds;
-    ties go to the smaller lr. Arms whose sweep is incomplete are left out; an arm with ``lr_of`` takes that arm's."""
+    ties go to the smaller lr. Arms whose sweep is incomplete (a pruned lr counts as done) are left out; an arm with
+    ``lr_of`` takes that arm's."""
     out = {}
     for arm in ARMS:
         if ARMS[arm].lr_of:
             continue
+        pruned = pruned_lrs(records, arm)
         by_lr: dict[str, list[float]] = {}
         for r in records:
             if r["arm"] == arm and r["seed"] in SWEEP_SEEDS and r.get("val_after_mix") is not None:
                 by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
-        complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS)}
-        if set(complete) >= set(lrs):
+        complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS) and lr not in pruned}
+        if set(complete) | pruned >= set(lrs):
             out[arm] = max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
     for arm in ARMS.values():
         if arm.lr_of in out:
@@ -364,7 +380,15 @@ def plan(
     order = sorted(arms, key=lambda a: (a != "sppo", ARMS[a].n > 1))
     if phase == "sweep":
         swept = [a for a in order if not ARMS[a].lr_of]
-        return [(a, lr, s) for s in (seeds or SWEEP_SEEDS) for lr in (lrs or SWEEP_LRS) for a in swept]
+        records = load_records(mix, results)
+        pruned = {a: pruned_lrs(records, a) for a in swept}
+        return [
+            (a, lr, s)
+            for s in (seeds or SWEEP_SEEDS)
+            for lr in (lrs or SWEEP_LRS)
+            for a in swept
+            if s == SWEEP_SEEDS[0] or lr not in pruned[a]
+        ]
     best = best_lrs(load_records(mix, results))
     missing = [a for a in arms if a not in best]
     if missing:

@@ -78,9 +78,11 @@ def sweep_table(records: list[dict]) -> dict[str, dict[str, dict]]:
         if r["seed"] in cmp.SWEEP_SEEDS and r.get("val_after_mix") is not None:
             cell = out.setdefault(r["arm"], {}).setdefault(r["lr"], {"values": []})
             cell["values"].append(r["val_after_mix"])
-    for lrs in out.values():
-        for cell in lrs.values():
+    for arm, lrs in out.items():
+        pruned = cmp.pruned_lrs(records, arm)
+        for lr, cell in lrs.items():
             cell["mean"] = sum(cell["values"]) / len(cell["values"])
+            cell["pruned"] = lr in pruned  # collapsed on the first sweep seed: not run on the second
     return out
 
 
@@ -164,6 +166,9 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         "",
         "## lr sweep (held-out success, mix-weighted, mean over the sweep seeds)",
         "",
+        f"collapsed: more than {cmp.PRUNE_MARGIN} below the arm's best lr on the first sweep seed, so not run on the "
+        "second.",
+        "",
     ]
     all_lrs = sorted({lr for arm in sweep.values() for lr in arm}, key=float)
     lines.append("| arm | " + " | ".join(all_lrs) + " | chosen |")
@@ -172,7 +177,10 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         if arm not in sweep:
             continue
         cells = [
-            f"{sweep[arm][lr]['mean']:.3f} (n={len(sweep[arm][lr]['values'])})" if lr in sweep[arm] else "–"
+            f"{sweep[arm][lr]['mean']:.3f} (n={len(sweep[arm][lr]['values'])}"
+            + (", collapsed)" if sweep[arm][lr].get("pruned") else ")")
+            if lr in sweep[arm]
+            else "–"
             for lr in all_lrs
         ]
         lines.append(f"| {arm} | " + " | ".join(cells) + f" | {lrs.get(arm, '–')} |")
