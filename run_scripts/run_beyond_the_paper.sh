@@ -10,12 +10,12 @@
 #
 # Parts:
 #   warmstart_check  the warm-start target: plain SPPO, warm start, verl's critic warm-up; 3 seeds x 20 actor steps
-#   sweep            every arm (10) at 3 lrs on the 2 sweep seeds, 60 base steps (60 runs)
+#   sweep            every arm (10) at 2 lrs (6e-5, 1.5e-4) on the 2 sweep seeds, 60 base steps (40 runs)
 #   main             every arm at its tuned lr on 8 seeds (80 runs)
 #   report           comparison.json, comparison.md, comparison.png from the records
 # Env: PARTS, NICE (default 0: the runs measure time; a positive NICE also applies to each run's own session, see
 #      lab/sppo_lab/beyond_the_paper/niceness.py), PYTHON (default .venv/bin/python), WORK (run folders, default
-#      runs/beyond_the_paper). On 2 otherwise idle cores: warmstart_check ~0.5 h, sweep ~5 h, main ~7 h.
+#      runs/beyond_the_paper). On 2 otherwise idle cores: warmstart_check ~0.3 h, sweep ~2.8 h, main ~5.6 h.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-.venv/bin/python}

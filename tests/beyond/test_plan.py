@@ -24,9 +24,9 @@ def test_check_plan_seed_by_seed_reference_first():
 
 def test_sweep_plan_covers_every_arm_lr_and_seed():
     todo = plan.plan(plan.PHASES["sweep"])
-    assert len(todo) == 10 * 3 * 2
+    assert len(todo) == 10 * 2 * 2
     assert todo[:2] == [("sppo", "6e-5", 100), ("sppo_warmstart", "6e-5", 100)]
-    assert todo[-1] == ("reinforce_pp", "4e-4", 101)
+    assert todo[-1] == ("reinforce_pp", "1.5e-4", 101)
 
 
 def _rec(arm, lr, seed, val):
