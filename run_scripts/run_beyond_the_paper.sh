@@ -13,8 +13,8 @@
 #   sweep            every arm (10) at 2 lrs (6e-5, 1.5e-4) on the 2 sweep seeds, 60 base steps (40 runs)
 #   main             every arm at its tuned lr on 8 seeds (80 runs)
 #   report           comparison.json, comparison.md, comparison.png from the records
-# Env: PARTS, NICE (default 0: the runs measure time; a positive NICE also applies to each run's own session, see
-#      lab/sppo_lab/beyond_the_paper/niceness.py), PYTHON (default .venv/bin/python), WORK (run folders, default
+# Env: PARTS, NICE (default 0: the runs measure time; each run's own session gets the same niceness,
+#      sppo_lab.launch.share_niceness), PYTHON (default .venv/bin/python), WORK (run folders, default
 #      runs/beyond_the_paper). On 2 otherwise idle cores: warmstart_check ~0.3 h, sweep ~2.8 h, main ~5.6 h.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -30,11 +30,9 @@ for part in $PARTS; do
   esac
 done
 run() { echo "[beyond] $*"; nice -n "$NICE" "$@"; }
-KEEP_NICE=()
-[ "$NICE" = 0 ] || KEEP_NICE=(--keep-nice)  # each run has its own session: pass the niceness on (see above)
 for part in $PARTS; do
   case "$part" in
-    warmstart_check|sweep|main) run "$PYTHON" -m sppo_lab.beyond_the_paper.run --phase "$part" --work "$WORK" "${KEEP_NICE[@]}" ;;
+    warmstart_check|sweep|main) run "$PYTHON" -m sppo_lab.beyond_the_paper.run --phase "$part" --work "$WORK" ;;
     report) run "$PYTHON" -m sppo_lab.beyond_the_paper.report ;;
   esac
 done

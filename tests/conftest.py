@@ -116,6 +116,8 @@ INTEGRATION_MODULES = {
     "tests.e2e.test_interrupt_early",
     "tests.e2e.test_launch",
     "tests.scripts.test_megatron_scripts",
+    "tests.beyond.test_run_script",
+    "tests.beyond.test_real_run",
     "tests.test_lint",
     "tests.analysis.test_bad_input_analysis",
     "tests.analysis.test_calibration",

@@ -50,6 +50,23 @@ def training_env(metrics: Path, drop: tuple[str, ...] = ()) -> dict[str, str]:
     return env
 
 
+def share_niceness(pid: int) -> bool:
+    """Give the session ``pid`` leads this process's niceness; False where that is not possible or not needed.
+
+    Linux with autogroup scheduling (``/proc/sys/kernel/sched_autogroup_enabled`` = 1) weighs each session as one
+    group, at the group's own nice value, which starts at 0: a run in its own session would otherwise take an equal
+    share of the machine whatever ``nice`` its caller runs under.
+    """
+    nice = os.getpriority(os.PRIO_PROCESS, 0)
+    if nice == 0:
+        return False
+    try:
+        Path(f"/proc/{pid}/autogroup").write_text(f"{nice}\n")
+    except OSError:  # no autogroup support, or a raised priority (< 0) without the right to it
+        return False
+    return True
+
+
 def _steps_logged(metrics: Path) -> bool:
     return metrics.exists() and STEP_KEY in metrics.read_text(errors="replace")
 
@@ -85,6 +102,8 @@ def launch_training(
         with open(log_path, "ab") as log:
             proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=env, cwd=cwd,
                                     start_new_session=own_session)  # fmt: skip
+            if own_session:
+                share_niceness(proc.pid)
             if on_start is not None:
                 on_start(proc)
             deadline = None if timeout_s is None else time.monotonic() + timeout_s

@@ -30,10 +30,8 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
         ["bash", str(SCRIPT)], env=dict(env, PARTS="sweep", NICE="5"), capture_output=True, text=True, timeout=60
     )
     assert niced.returncode == 0, niced.stderr
-    assert (
-        niced.stdout.splitlines()[-1]
-        == f"-m sppo_lab.beyond_the_paper.run --phase sweep --work {tmp_path}/w --keep-nice"
-    )
+    # the runs' own sessions take the niceness from the launcher (sppo_lab.launch.share_niceness): no flag
+    assert niced.stdout.splitlines()[-1] == f"-m sppo_lab.beyond_the_paper.run --phase sweep --work {tmp_path}/w"
 
 
 def test_unknown_part_is_one_line_exit_2(tmp_path):

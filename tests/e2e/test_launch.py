@@ -4,6 +4,7 @@ critic-pays harness and these tests' ``run_sppo_main``, on real (dry-run) launch
 from __future__ import annotations
 
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -41,3 +42,27 @@ def test_the_time_limit_ends_the_run_and_says_so(tiny_task, tmp_path):
         launch_training([*tiny_overrides(tiny_task, tmp_path, steps=1), "sppo.dry_run=true"], tmp_path / "m.jsonl",
                         tmp_path / "train.log", cwd=REPO, timeout_s=1, poll_s=0.1, on_start=started.append, who="t:")  # fmt: skip
     assert len(started) == 1 and started[0].poll() is not None  # the process group was ended, not left running
+
+
+def test_a_run_in_its_own_session_gets_the_launchers_niceness(tmp_path):
+    """Under autogroup scheduling each session is weighed as one group at its own nice value (0 for a new one):
+    the launcher gives the run's session its own niceness, so ``nice`` on a driver means what it says."""
+    import sys
+
+    code = (
+        "import os, subprocess, sys, time; from pathlib import Path; from sppo_lab.launch import share_niceness\n"
+        "os.nice(7)\n"
+        "child = subprocess.Popen(['sleep', '30'], start_new_session=True)\n"
+        "done = share_niceness(child.pid)\n"
+        "group = Path(f'/proc/{child.pid}/autogroup')\n"
+        "nice = os.getpriority(os.PRIO_PROCESS, 0)\n"
+        "print(done, nice, group.read_text().split()[-1] if group.exists() else 'none'); child.kill()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    enabled = Path("/proc/sys/kernel/sched_autogroup_enabled")
+    if enabled.exists() and enabled.read_text().strip() == "1":
+        done, nice, group = out.stdout.split()
+        assert done == "True" and int(nice) >= 7 and group == nice  # os.nice(7) adds to pytest's own niceness
+    else:  # no autogroup: nothing to share, and nothing written
+        assert out.stdout.split()[0] == "False"

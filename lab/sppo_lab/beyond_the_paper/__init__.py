@@ -9,7 +9,6 @@ GRPO N = k and REINFORCE++ N = 1 at equal generated tokens (docs/beyond_the_pape
 
 Modules: ``arms`` (what each arm runs, the comparisons), ``budget`` (steps, samples, generated tokens, equal-token
 alignment), ``targets`` (time to target), ``plan`` (phases, the runs of a phase, resume, lr selection), ``records``
-(what a run leaves: the critic-pays record plus the series read here), ``niceness`` (the caller's niceness for the
-runs' own sessions), ``run`` and ``report`` (the CLIs). Every run is the critic-pays harness's
+(what a run leaves: the critic-pays record plus the series read here), ``run`` and ``report`` (the CLIs). Every run is the critic-pays harness's
 ``sppo_lab.critic_pays.comparison.launch``.
 """

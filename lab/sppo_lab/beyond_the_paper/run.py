@@ -8,12 +8,11 @@
 Each run is ``sppo_lab.critic_pays.comparison.launch`` (``python -m sppo.main platform=cpu``: verl's trainer, Ray,
 FSDP2, the hf rollout) from the mix's committed warm start; its record goes to
 ``<results>/<mix>/runs/<phase>/<arm>__lr<lr>__seed<seed>.json`` and its run folder (logs, metrics) to
-``<work>/<mix>/<phase>/``. With ``--keep-nice`` the runs keep the caller's niceness (``niceness.py``).
+``<work>/<mix>/<phase>/``.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import sys
 from pathlib import Path
@@ -21,7 +20,6 @@ from pathlib import Path
 from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int, write_text_atomic
 from sppo_lab.beyond_the_paper import budget, plan, records
 from sppo_lab.beyond_the_paper.arms import ARMS
-from sppo_lab.beyond_the_paper.niceness import keep_runs_nice
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
 
@@ -52,12 +50,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--work", default="runs/beyond_the_paper", help="run folders: logs, metrics")
     parser.add_argument("--results", default=str(plan.DEFAULT_RESULTS), help="run records (the resume point)")
     parser.add_argument("--list", action="store_true", help="print the runs still to do and exit")
-    parser.add_argument(
-        "--keep-nice",
-        action="store_true",
-        help="give each run's own session this process's niceness (niceness.py); without it, on a kernel that "
-        "schedules by autogroup, a run's session competes at nice 0 whatever this process's niceness",
-    )
     argv = sys.argv[1:] if argv is None else argv
 
     def body() -> int:
@@ -85,21 +77,20 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         folder.mkdir(parents=True, exist_ok=True)
         failed = []
-        with keep_runs_nice() if args.keep_nice else contextlib.nullcontext():
-            for i, (name, lr, seed) in enumerate(left):
-                print(f"[beyond] {args.mix} {phase.name}: {name} lr {lr} seed {seed} ({i + 1}/{len(left)})", flush=True)
-                try:
-                    record = run_one(name, lr, seed, phase.name, steps, args.mix, work)
-                except (RuntimeError, UserError) as err:
-                    failed.append(cmp.run_name(name, lr, seed))
-                    print(f"[beyond] {err}", file=sys.stderr, flush=True)
-                    continue
-                write_text_atomic(folder / f"{cmp.run_name(name, lr, seed)}.json", json.dumps(record) + "\n")
-                print(
-                    f"[beyond] done: held-out {record['val_after_mix']:.3f}, {record['steps']} steps, "
-                    f"{record['generated_tokens_total']:.0f} generated tokens, wall {record['wall_s']:.0f} s",
-                    flush=True,
-                )
+        for i, (name, lr, seed) in enumerate(left):
+            print(f"[beyond] {args.mix} {phase.name}: {name} lr {lr} seed {seed} ({i + 1}/{len(left)})", flush=True)
+            try:
+                record = run_one(name, lr, seed, phase.name, steps, args.mix, work)
+            except (RuntimeError, UserError) as err:
+                failed.append(cmp.run_name(name, lr, seed))
+                print(f"[beyond] {err}", file=sys.stderr, flush=True)
+                continue
+            write_text_atomic(folder / f"{cmp.run_name(name, lr, seed)}.json", json.dumps(record) + "\n")
+            print(
+                f"[beyond] done: held-out {record['val_after_mix']:.3f}, {record['steps']} steps, "
+                f"{record['generated_tokens_total']:.0f} generated tokens, wall {record['wall_s']:.0f} s",
+                flush=True,
+            )
         if failed:
             print(f"[beyond] failed (rerun to retry): {', '.join(failed)}", file=sys.stderr)
             return 1
