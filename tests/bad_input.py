@@ -63,6 +63,12 @@ def check_case(module: str, prefix: str, argv: list[str], root: Path, needle: st
     return line
 
 
+def _default_sigint() -> None:
+    # A shell starts a background job (`bash .ci/run &`, nohup) with SIGINT ignored, children inherit that, and Python
+    # then keeps it ignored: the CLI would never see the test's Ctrl-C. A terminal's Ctrl-C reaches a foreground job.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def interrupt_after(
     module: str, argv: list[str], ready: str, cwd: Path, timeout: float = 240, presses: int = 1
 ) -> tuple[int, str, str]:
@@ -70,7 +76,7 @@ def interrupt_after(
     impatient double Ctrl-C); (exit code, stdout, stderr)."""
     proc = subprocess.Popen(
         [sys.executable, "-m", module, *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=cwd,
-        env=_env(),
+        env=_env(), preexec_fn=_default_sigint,
     )  # fmt: skip
     out_lines = []
     deadline = time.monotonic() + timeout
