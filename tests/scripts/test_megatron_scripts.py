@@ -7,6 +7,7 @@ role's TP/PP/CP/DP and the critic's batching; the same-size and the small critic
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import pytest
@@ -38,7 +39,7 @@ def test_every_script_passes_the_dry_run_on_megatron(dry_runs, case):
 
 
 @pytest.mark.parametrize("script", ["run_ds1.5B_PPO_SEQUENCE_shuffle.sh", *SPPO_7B])
-def test_sppo_critic_on_megatron_shares_the_actor_layout(dry_runs, script):
+def test_sppo_critic_on_megatron_shares_the_actor_layout(dry_runs, script_env, script):
     run = dry_runs[f"megatron_{script}"]
     cfg, engine = run.config, run.summary["engine"]
     assert get(cfg, "critic.strategy") == "megatron" and "fsdp" not in cfg["critic"]
@@ -50,16 +51,23 @@ def test_sppo_critic_on_megatron_shares_the_actor_layout(dry_runs, script):
     if script in SPPO_7B:  # the paper's actor offload, on Megatron's key
         assert get(cfg, "actor_rollout_ref.actor.megatron.param_offload") is True
         assert run.summary["roles"]["actor"]["param_offload"] is True
-    check_megatron(cfg)  # the launch check passes on the composed config
+    check_megatron(_local_models(cfg, script_env))  # the launch check passes on the composed config
+
+
+def _local_models(cfg: dict, script_env: dict) -> dict:
+    """The config with each role's hub id replaced by its snapshot in the offline hub, a local folder (this process
+    may not be offline: a hub id would make the head and layer check reach for the network)."""
+    cfg = copy.deepcopy(cfg)  # the dry runs are shared by the module's tests
+    hub = Path(script_env["HF_HOME"]) / "hub"
+    for section in (cfg["actor_rollout_ref"], cfg["critic"]):
+        name = section["model"]["path"].replace("/", "--")
+        section["model"]["path"] = str(next((hub / f"models--{name}" / "snapshots").iterdir()))
+    return cfg
 
 
 def test_small_critic_refuses_a_tensor_parallel_size_its_kv_heads_do_not_split(dry_runs, script_env):
     """The 1.5B critic has 2 KV heads: TP 4 (fine for the 7B policy's 4) is refused in one line, before any GPU."""
-    cfg = dry_runs["megatron_run_R1-7B_DAPO_SEQUENCE_small_critic.sh"].config
-    hub = Path(script_env["HF_HOME"]) / "hub"
-    for section in (cfg["actor_rollout_ref"], cfg["critic"]):  # the offline hub's snapshots, as local folders
-        name = section["model"]["path"].replace("/", "--")
-        section["model"]["path"] = str(next((hub / f"models--{name}" / "snapshots").iterdir()))
+    cfg = _local_models(dry_runs["megatron_run_R1-7B_DAPO_SEQUENCE_small_critic.sh"].config, script_env)
     for role in (cfg["actor_rollout_ref"]["actor"], cfg["critic"]):
         role["megatron"]["tensor_model_parallel_size"] = 4
     with pytest.raises(SPPOConfigError, match="does not divide the 2 key-value heads of the critic model"):
