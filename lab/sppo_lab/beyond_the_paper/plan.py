@@ -76,15 +76,8 @@ def harness_arm(arm: StudyArm, steps: int) -> cmp.Arm:
 def best_lrs(records: list[dict], arms: tuple[str, ...], lrs: tuple[str, ...], seeds: tuple[int, ...]) -> dict:
     """arm -> the lr with the highest mean held-out success (mix-weighted) over ``seeds``; ties to the smaller lr.
     An arm is left out until every lr has a record for every seed."""
-    out = {}
-    for arm in arms:
-        by_lr: dict[str, list[float]] = {}
-        for r in records:
-            if r["arm"] == arm and r["seed"] in seeds and r.get("val_after_mix") is not None:
-                by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
-        if all(len(by_lr.get(lr, ())) == len(seeds) for lr in lrs):
-            out[arm] = max(sorted(lrs, key=float), key=lambda lr: sum(by_lr[lr]) / len(seeds))
-    return out
+    chosen = {arm: cmp.best_lr(records, arm, lrs, seeds) for arm in arms}
+    return {arm: lr for arm, lr in chosen.items() if lr is not None}
 
 
 def plan(

@@ -345,22 +345,35 @@ def pruned_lrs(records: list[dict], arm: str) -> set[str]:
     return {lr for lr, v in first.items() if v < best - PRUNE_MARGIN}
 
 
+def best_lr(
+    records: list[dict],
+    arm: str,
+    lrs: tuple[str, ...],
+    seeds: tuple[int, ...],
+    pruned: set[str] | frozenset[str] = frozenset(),
+) -> str | None:
+    """The lr of ``arm`` with the highest mean held-out success (mix-weighted) over ``seeds``, ties to the smaller
+    lr; None until every lr of ``lrs`` not in ``pruned`` has a record for every seed."""
+    by_lr: dict[str, list[float]] = {}
+    for r in records:
+        if r["arm"] == arm and r["seed"] in seeds and r.get("val_after_mix") is not None:
+            by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
+    complete = {lr: v for lr, v in by_lr.items() if lr in lrs and len(v) == len(seeds) and lr not in pruned}
+    if not set(complete) | set(pruned) >= set(lrs):
+        return None
+    return max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
+
+
 def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str, str]:
-    """Per arm, the sweep lr with the highest mean final held-out success (mix-weighted) over the sweep seeds;
-    ties go to the smaller lr. Arms whose sweep is incomplete (a pruned lr counts as done) are left out; an arm with
-    ``lr_of`` takes that arm's."""
+    """Per arm, :func:`best_lr` over the sweep seeds, a pruned lr counting as done; arms whose sweep is incomplete
+    are left out; an arm with ``lr_of`` takes that arm's."""
     out = {}
     for arm in ARMS:
         if ARMS[arm].lr_of:
             continue
-        pruned = pruned_lrs(records, arm)
-        by_lr: dict[str, list[float]] = {}
-        for r in records:
-            if r["arm"] == arm and r["seed"] in SWEEP_SEEDS and r.get("val_after_mix") is not None:
-                by_lr.setdefault(r["lr"], []).append(r["val_after_mix"])
-        complete = {lr: v for lr, v in by_lr.items() if len(v) == len(SWEEP_SEEDS) and lr not in pruned}
-        if set(complete) | pruned >= set(lrs):
-            out[arm] = max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
+        lr = best_lr(records, arm, lrs, SWEEP_SEEDS, pruned_lrs(records, arm))
+        if lr is not None:
+            out[arm] = lr
     for arm in ARMS.values():
         if arm.lr_of in out:
             out[arm.name] = out[arm.lr_of]
