@@ -71,8 +71,23 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
     md = report.write_mix_report("u_shaped", tmp_path)
     text = md.read_text()
     assert f"| no_baseline | {hi} | 3 | 0.703 | +0.103 |" in text
+    assert "| no_baseline | 0.703 |" in text.split("by level")[1]  # the records' one level: (0.70 + 0.70 + 0.71) / 3
     assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 10_000
+
+
+def test_levels_table_averages_each_level_over_seeds():
+    comp = {
+        "arms": {
+            "sppo": {"val_after_by_level": [{"2": 1.0, "12": 0.0}, {"2": 0.5, "12": 0.25}]},
+            "no_baseline": {"val_after_by_level": [{"2": 0.75, "10": 0.5}]},
+        }
+    }
+    lines = report.levels_markdown(comp)
+    assert lines[2] == "| arm | k = 2 | k = 10 | k = 12 |"  # levels in numeric order, not string order
+    assert lines[4] == "| sppo | 0.750 | – | 0.125 |"
+    assert lines[5] == "| no_baseline | 0.750 | 0.500 | – |"
+    assert report.levels_markdown({"arms": {}}) == []
 
 
 def test_time_per_step_is_a_ratio_of_medians_without_warm_up_steps():

@@ -210,6 +210,7 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += levels_markdown(comp)
     if calibration:
         lines.append(
             f"Time calibration ({calibration['how']}): SPPO {calibration['sppo_step_s']:.2f} s a step, GRPO "
@@ -217,6 +218,26 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def levels_markdown(comp: dict) -> list[str]:
+    """Held-out success per level (mean over each arm's main seeds): where an arm's gain or loss comes from."""
+    levels = sorted({lv for a in comp["arms"].values() for run in a["val_after_by_level"] for lv in run}, key=int)
+    if not levels:
+        return []
+    lines = [
+        "## Held-out success by level (mean over the main seeds)",
+        "",
+        "| arm | " + " | ".join(f"k = {lv}" for lv in levels) + " |",
+        "|---|" + "---|" * len(levels),
+    ]
+    for arm, a in comp["arms"].items():
+        cells = []
+        for lv in levels:
+            vals = [run[lv] for run in a["val_after_by_level"] if lv in run]
+            cells.append(_fmt(sum(vals) / len(vals) if vals else None))
+        lines.append(f"| {arm} | " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def plot_comparison(comp: dict, records: list[dict], path: Path, mix: str) -> None:
