@@ -9,20 +9,23 @@
 # Parts:
 #   checkpoints   one SPPO run per mix saving every 20 steps (also the sweep's sppo lr 2e-5 seed 100 run)
 #   variance      gradient variance under each baseline on the warm start and those checkpoints (no Ray)
-#   sweep_u main_u sweep_graded main_graded    the lr sweep (7 arms x 2 lrs x 2 seeds), then 8 seeds at the best lrs
+#   sweep_u main_u sweep_graded main_graded    the lr sweep (7 arms x 4 lrs x 2 seeds, collapsed lrs not run on the
+#                 second seed), then 8 seeds (0-7) of every arm at its best lr
+#   confirm_u     the confirmatory phase: SPPO, A = R and GRPO (equal time) on 8 fresh seeds (8-15)
 #   report        tables, JSON and figures from the records
 # Env: PARTS, NICE (default 0; the runs measure time: give them the machine), PYTHON (default .venv/bin/python),
-#      WORK (run folders, default runs/critic_pays). About 5 min a run on 2 cores: a sweep ~2.5 h, a main phase ~5 h.
+#      WORK (run folders, default runs/critic_pays). About 3.5 min a run on 2 idle cores: a sweep
+#      ~2 h, a main phase ~3.5 h (two `comparison run` commands with disjoint --seeds side by side: ~2 min a run).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 PYTHON=${PYTHON:-.venv/bin/python}
 NICE=${NICE:-0}
 WORK=${WORK:-runs/critic_pays}
-PARTS=${PARTS:-checkpoints variance sweep_u main_u sweep_graded main_graded report}
+PARTS=${PARTS:-checkpoints variance sweep_u main_u confirm_u sweep_graded main_graded report}
 for part in $PARTS; do
   case "$part" in
-    checkpoints|variance|sweep_u|main_u|sweep_graded|main_graded|report) ;;
-    *) echo "run_critic_pays.sh: unknown part '$part' (allowed: checkpoints variance sweep_u main_u sweep_graded main_graded report)" >&2
+    checkpoints|variance|sweep_u|main_u|confirm_u|sweep_graded|main_graded|report) ;;
+    *) echo "run_critic_pays.sh: unknown part '$part' (allowed: checkpoints variance sweep_u main_u confirm_u sweep_graded main_graded report)" >&2
        exit 2 ;;
   esac
 done
@@ -42,6 +45,7 @@ for part in $PARTS; do
       done ;;
     sweep_u) run "$PYTHON" "${CMP[@]}" --mix u_shaped --phase sweep ;;
     main_u) run "$PYTHON" "${CMP[@]}" --mix u_shaped --phase main ;;
+    confirm_u) run "$PYTHON" "${CMP[@]}" --mix u_shaped --phase confirm ;;
     sweep_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase sweep ;;
     main_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase main ;;
     report) run "$PYTHON" -m sppo_lab.critic_pays.report ;;

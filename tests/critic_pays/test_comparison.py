@@ -143,21 +143,22 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
     from tests.conftest import REPO
 
     script = REPO / "run_scripts" / "run_critic_pays.sh"
-    env = dict(os.environ, PYTHON="echo", WORK=str(tmp_path / "w"), PARTS="checkpoints variance main_u report")
+    env = dict(os.environ, PYTHON="echo", WORK=str(tmp_path / "w"), PARTS="checkpoints variance main_u confirm_u report")
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if not line.startswith("[critic-pays]")]
-    ckpt_u, ckpt_g, var_u, var_g, main_u, rep = lines
+    ckpt_u, ckpt_g, var_u, var_g, main_u, confirm_u, rep = lines
     assert ckpt_u.endswith("--mix u_shaped --phase sweep --arms sppo --seeds 100 --lrs 2e-5 --checkpoint-run")
     assert "--mix graded" in ckpt_g
     step20 = f"{tmp_path}/w/u_shaped/runs/sppo__lr2e-5__seed100/checkpoints/global_step_20"
     assert var_u.startswith("-m sppo_lab.critic_pays.gradient_variance --mix u_shaped") and f"warm {step20} " in var_u
     assert var_g.endswith("graded/runs/sppo__lr2e-5__seed100/checkpoints/global_step_60")
+    assert confirm_u.endswith("--mix u_shaped --phase confirm")
     assert main_u.endswith("--mix u_shaped --phase main") and rep == "-m sppo_lab.critic_pays.report"
     bad = subprocess.run(["bash", str(script)], env=dict(env, PARTS="sweep_u plots"), capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [
-        "run_critic_pays.sh: unknown part 'plots' (allowed: checkpoints variance sweep_u main_u sweep_graded main_graded report)"
+        "run_critic_pays.sh: unknown part 'plots' (allowed: checkpoints variance sweep_u main_u confirm_u sweep_graded main_graded report)"
     ]
 
 
@@ -175,3 +176,36 @@ def test_an_lr_that_collapsed_on_the_first_sweep_seed_is_not_run_on_the_second(t
     assert cmp.best_lrs(records) == {}  # the second seed is still missing at the other lrs
     second = [_record("sppo", lr, s1, v) for lr, v in (("2e-5", 0.62), ("6e-5", 0.64), ("1.5e-4", 0.50))]
     assert cmp.best_lrs(records + second) == {"sppo": "6e-5"}  # mean 0.67 over 0.61 and 0.48; 4e-4 was pruned
+
+
+def test_one_sweep_invocation_skips_an_lr_that_collapsed_on_its_first_seed(tmp_path, monkeypatch):
+    """Both sweep seeds in one command: the collapse on seed 100 is seen before seed 101's runs start."""
+    values = {("2e-5", 100): 0.60, ("6e-5", 100): 0.30, ("2e-5", 101): 0.61}  # 0.30 < 0.60 - 0.25: collapsed
+    calls = []
+
+    def fake_launch(arm, lr, seed, mix, work, total, save_freq, run_dir=None):
+        calls.append((lr, seed))
+        return {**_record(arm.name, lr, seed, values[(lr, seed)]), "steps": total, "train_seconds": 1.0, "wall_s": 1.0}
+
+    monkeypatch.setattr(cmp, "launch", fake_launch)
+    argv = ["run", "--mix", "u_shaped", "--phase", "sweep", "--arms", "sppo", "--lrs", "2e-5", "6e-5"]
+    argv += ["--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]
+    assert cmp.main(argv) == 0
+    assert calls == [("2e-5", 100), ("6e-5", 100), ("2e-5", 101)]
+    assert cmp.best_lrs(cmp.load_records("u_shaped", tmp_path / "r"), lrs=("2e-5", "6e-5")) == {"sppo": "2e-5"}
+
+
+def test_confirm_plan_is_the_main_runs_of_the_confirm_arms_on_fresh_seeds(tmp_path):
+    runs = tmp_path / "u_shaped" / "runs"
+    runs.mkdir(parents=True)
+    for arm in ("sppo", "no_baseline", "grpo"):
+        for seed in cmp.SWEEP_SEEDS:
+            for lr in cmp.SWEEP_LRS:
+                rec = _record(arm, lr, seed, 0.7 if lr == "6e-5" else 0.5)
+                (runs / f"{cmp.run_name(arm, lr, seed)}.json").write_text(json.dumps(rec))
+    todo = cmp.plan("confirm", "u_shaped", None, None, results=tmp_path)
+    assert not set(cmp.CONFIRM_SEEDS) & (set(cmp.MAIN_SEEDS) | set(cmp.SWEEP_SEEDS))
+    assert todo[:3] == [("sppo", "6e-5", 8), ("no_baseline", "6e-5", 8), ("grpo", "6e-5", 8)]
+    assert len(todo) == 3 * len(cmp.CONFIRM_SEEDS) and {s for _, _, s in todo} == set(cmp.CONFIRM_SEEDS)
+    # the same runs as the main phase on those seeds: records are shared, nothing reruns
+    assert todo == cmp.plan("main", "u_shaped", ["grpo", "sppo", "no_baseline"], list(cmp.CONFIRM_SEEDS), tmp_path)

@@ -73,6 +73,18 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
     assert f"| no_baseline | {hi} | 3 | 0.703 | +0.103 |" in text
     assert "| no_baseline | 0.703 |" in text.split("by level")[1]  # the records' one level: (0.70 + 0.70 + 0.71) / 3
     assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["lrs"] == lrs
+    assert "Confirmatory" not in text  # no confirm seeds yet
+
+    # the confirmatory phase: fresh seeds, its own family (here no_baseline alone), kept apart from the main seeds
+    for seed, (s, n) in zip(cmp.CONFIRM_SEEDS, [(0.5, 0.9), (0.6, 0.8), (0.55, 0.95)]):
+        for r in (_rec("sppo", lo, seed, s), _rec("no_baseline", hi, seed, n)):
+            (out / f"{cmp.run_name(r['arm'], r['lr'], r['seed'])}.json").write_text(json.dumps(r))
+    text = report.write_mix_report("u_shaped", tmp_path).read_text()
+    assert f"| no_baseline | {hi} | 3 | 0.703 | +0.103 |" in text  # the main table is unchanged
+    confirm = json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["confirm"]
+    assert confirm["family"] == 1 and confirm["arms"]["no_baseline"]["seeds"] == list(cmp.CONFIRM_SEEDS[:3])
+    assert confirm["arms"]["no_baseline"]["minus_sppo"]["mean"] == pytest.approx((0.4 + 0.2 + 0.4) / 3)
+    assert f"| no_baseline | {hi} | 3 | 0.883 | +0.333 |" in text.split("Confirmatory")[1]
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 10_000
 
 

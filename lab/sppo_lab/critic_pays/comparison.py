@@ -1,8 +1,9 @@
 """The fair comparison: SPPO against critic-free and group baselines, each arm at its own tuned learning rate.
 
-    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase sweep          # 7 arms x 2 lrs x 2 seeds
-    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase main           # 7 arms x 8 seeds, best lrs
-    python -m sppo_lab.critic_pays.comparison report --mix u_shaped                     # tables, JSON, figures
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase sweep    # 7 arms x SWEEP_LRS x 2 seeds
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase main     # 8 arms x 8 seeds, tuned lrs
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase confirm  # CONFIRM_ARMS x 8 fresh seeds
+    python -m sppo_lab.critic_pays.report --mix u_shaped                          # tables, JSON, figures
 
 Every run is ``python -m sppo.main platform=cpu`` (verl's trainer, Ray, FSDP2, the ``hf`` rollout) on a mix of
 the graded task (``sppo_lab.critic_pays.mixes``), from the mix's committed warm start, 16 prompts a step, held-out
@@ -46,6 +47,10 @@ VAL_SAMPLES = 16
 PREFIT_STEPS = 10  # trainer.critic_warmup: steps 1..9 train the critic only, on rollouts of the initial policy
 SWEEP_SEEDS = (100, 101)  # tuning seeds, disjoint from the main seeds (no winner's curse in the comparison)
 MAIN_SEEDS = tuple(range(8))
+# Confirmatory phase, fixed after the main phase's Holm-corrected family found no difference: the two arms that led
+# SPPO there (A = R at equal updates, GRPO at equal time) against SPPO on 8 fresh seeds, a family of 2
+CONFIRM_SEEDS = tuple(range(8, 16))
+CONFIRM_ARMS = ("sppo", "no_baseline", "grpo")
 # 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4 won over 6e-5
 SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4", "4e-4")
 # an lr whose held-out success on the first sweep seed is this far below the arm's best lr on that seed (a collapse)
@@ -383,13 +388,17 @@ def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str,
 def plan(
     phase: str,
     mix: str,
-    arms: list[str],
+    arms: list[str] | None,
     seeds: list[int] | None,
     results: Path = DEFAULT_RESULTS,
     lrs: list[str] | None = None,
 ) -> list[tuple[str, str, int]]:
     """(arm, lr, seed) of every run of the phase, SPPO first and the N = 8 arms last in each seed; the sweep leaves
-    out the arms that take another arm's lr."""
+    out the arms that take another arm's lr; ``confirm`` is the main phase's runs for ``CONFIRM_ARMS`` on
+    ``CONFIRM_SEEDS``."""
+    if phase == "confirm":
+        arms, seeds = arms or list(CONFIRM_ARMS), seeds or list(CONFIRM_SEEDS)
+    arms = arms or list(ARMS)
     order = sorted(arms, key=lambda a: (a != "sppo", ARMS[a].n > 1))
     if phase == "sweep":
         swept = [a for a in order if not ARMS[a].lr_of]
@@ -405,8 +414,8 @@ def plan(
     best = best_lrs(load_records(mix, results))
     missing = [a for a in arms if a not in best]
     if missing:
-        raise UserError(f"--phase main: the lr sweep is not finished for {', '.join(missing)} (run --phase sweep)")
-    return [(a, best[a], s) for s in (seeds or MAIN_SEEDS) for a in order]
+        raise UserError(f"--phase {phase}: the lr sweep is not finished for {', '.join(missing)} (run --phase sweep)")
+    return [(a, best[a], s) for s in (seeds or MAIN_SEEDS) for a in order]  # main and confirm
 
 
 def main(argv=None) -> int:
@@ -414,8 +423,8 @@ def main(argv=None) -> int:
     sub = parser.add_subparsers(dest="verb", required=True)
     run = sub.add_parser("run", help="run the missing runs of a phase (resumable)")
     run.add_argument("--mix", choices=list(mixes.MIXES), required=True)
-    run.add_argument("--phase", choices=["sweep", "main"], required=True)
-    run.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS))
+    run.add_argument("--phase", choices=["sweep", "main", "confirm"], required=True)
+    run.add_argument("--arms", nargs="+", choices=list(ARMS), help="default: every arm (confirm: CONFIRM_ARMS)")
     run.add_argument("--seeds", nargs="+", type=int)
     run.add_argument("--steps", type=positive_int, default=60, help="training steps of the N = 1 arms")
     run.add_argument("--work", default="runs/critic_pays", help="run folders: logs, checkpoints")
@@ -433,6 +442,8 @@ def main(argv=None) -> int:
         work, results = Path(args.work).resolve(), Path(args.results).resolve()
         records_dir(args.mix, results).mkdir(parents=True, exist_ok=True)
         todo = plan(args.phase, args.mix, args.arms, args.seeds, results, args.lrs)
+        if not todo:
+            raise UserError(f"--phase {args.phase}: nothing to run for these arms and seeds")
         left = [t for t in todo if not (records_dir(args.mix, results) / f"{run_name(*t)}.json").exists()]
         calibration = None
         if any(ARMS[name].budget == "time" for name, _, _ in left):
@@ -442,6 +453,11 @@ def main(argv=None) -> int:
             out = records_dir(args.mix, results) / f"{run_name(name, lr, seed)}.json"
             if out.exists():
                 continue
+            if args.phase == "sweep" and seed != SWEEP_SEEDS[0]:
+                # the plan saw the records of its start: a collapse on the first seed during this invocation counts too
+                if lr in pruned_lrs(load_records(args.mix, results), name):
+                    print(f"[critic-pays] {args.mix} sweep: {name} lr {lr} collapsed on seed {SWEEP_SEEDS[0]}: skipped")
+                    continue
             save = 20 if args.checkpoint_run and name == "sppo" and i == 0 else -1
             print(
                 f"[critic-pays] {args.mix} {args.phase}: {name} lr {lr} seed {seed} ({i + 1}/{len(todo)})", flush=True

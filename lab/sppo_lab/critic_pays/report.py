@@ -210,6 +210,7 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         ]
         lines.append("| " + " | ".join(cells) + " |")
     lines.append("")
+    lines += confirm_markdown(comp["confirm"]) if "confirm" in comp else []
     lines += levels_markdown(comp)
     if calibration:
         lines.append(
@@ -218,6 +219,26 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
         )
         lines.append("")
     return "\n".join(lines)
+
+
+def confirm_markdown(confirm: dict) -> list[str]:
+    """The confirmatory phase: each confirm arm minus SPPO on the fresh seeds, Holm over its own family."""
+    if len(confirm["arms"]) < 2:
+        return []
+    lines = [
+        f"## Confirmatory phase (fresh seeds {min(cmp.CONFIRM_SEEDS)}-{max(cmp.CONFIRM_SEEDS)}, a family of "
+        f"{confirm['family']})",
+        "",
+        "| arm | lr | seeds | held-out after | minus SPPO (paired) | simultaneous 95 % CI | p (Holm) | detectable |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for arm, a in confirm["arms"].items():
+        t = a.get("minus_sppo") or {}
+        ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t.get("low") is not None else "–"
+        cells = [arm, a["lr"], str(len(a["seeds"])), f"{a['held_out_mean']:.3f}", f"{t['mean']:+.3f}" if t else "0"]
+        cells += [ci, _fmt(t.get("p_holm")), _fmt(t.get("detectable"))]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines + [""]
 
 
 def levels_markdown(comp: dict) -> list[str]:
@@ -354,6 +375,8 @@ def write_mix_report(mix: str, results: Path) -> Path | None:
     cal_path = cmp.calibration_path(mix, results)
     calibration = json.loads(cal_path.read_text()) if cal_path.exists() else None
     comp["time_per_step_vs_sppo"] = time_per_step_vs_sppo(comp, records, calibration)
+    confirm_lrs = {arm: lr for arm, lr in lrs.items() if arm in cmp.CONFIRM_ARMS}
+    comp["confirm"] = comparison(records, confirm_lrs, seeds=cmp.CONFIRM_SEEDS)
     folder = results / mix
     write_text_atomic(
         folder / "comparison.json",
