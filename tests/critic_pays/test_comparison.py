@@ -143,7 +143,9 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
     from tests.conftest import REPO
 
     script = REPO / "run_scripts" / "run_critic_pays.sh"
-    env = dict(os.environ, PYTHON="echo", WORK=str(tmp_path / "w"), PARTS="checkpoints variance main_u confirm_u report")
+    env = dict(
+        os.environ, PYTHON="echo", WORK=str(tmp_path / "w"), PARTS="checkpoints variance main_u confirm_u report"
+    )
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if not line.startswith("[critic-pays]")]
