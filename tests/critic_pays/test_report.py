@@ -136,3 +136,8 @@ def test_gradient_variance_table_and_figure(tmp_path):
     assert "| batch_mean | 2.00 (0.50) | 2.00 (0.50) |" in text
     report.plot_gradient_variance(data, tmp_path / "gv.png")
     assert (tmp_path / "gv.png").stat().st_size > 10_000
+
+
+def test_moving_average_is_trailing():
+    assert report.moving_average([1.0, 3.0, 5.0, 7.0], 2) == [1.0, 2.0, 4.0, 6.0]
+    assert report.moving_average([1.0, 3.0], 1) == [1.0, 3.0]

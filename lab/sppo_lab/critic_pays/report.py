@@ -261,6 +261,14 @@ def levels_markdown(comp: dict) -> list[str]:
     return lines + [""]
 
 
+REWARD_WINDOW_SAMPLES = 80  # the curves' moving average: 5 steps of an N = 1 arm, 1 of GRPO N = 8 (128 samples)
+
+
+def moving_average(values: list[float], window: int) -> list[float]:
+    """Mean of each value and the up to ``window - 1`` before it (a trailing window: no future data)."""
+    return [sum(values[max(0, j - window + 1) : j + 1]) / (j - max(0, j - window + 1) + 1) for j in range(len(values))]
+
+
 def plot_comparison(comp: dict, records: list[dict], path: Path, mix: str) -> None:
     """Left: held-out success per arm (seeds as dots, mean with its simultaneous interval shifted from SPPO's mean).
     Middle: mean training reward by step (equal updates). Right: the same against time in SPPO-step units."""
@@ -284,20 +292,29 @@ def plot_comparison(comp: dict, records: list[dict], path: Path, mix: str) -> No
                              color="black", capsize=4)  # fmt: skip
         else:
             axes[0].plot(i, a["held_out_mean"], "o", color="black")
-        curves = [keyed[(arm, a["lr"], s)]["reward"] for s in a["seeds"]]
+        runs = [keyed[(arm, a["lr"], s)] for s in a["seeds"]]
+        curves = [r["reward"] for r in runs]
         length = min(len(c) for c in curves)
         mean_curve = [sum(c[j] for c in curves) / len(curves) for j in range(length)]
+        n = cmp.ARMS[arm].n
+        smooth = moving_average(mean_curve, max(1, round(REWARD_WINDOW_SAMPLES / (cmp.BATCH * n))))
         xs = list(range(1, length + 1))
-        axes[1].plot(xs, mean_curve, label=f"{arm} (lr {a['lr']})", color=f"C{i}")
+        # x of the equal-updates panel: optimizer updates (GRPO: mini-batches per step); critic-only steps left out
+        critic_only = min(r["steps"] - r["actor_updates_steps"] for r in runs)
+        per_step = cmp.GRPO_MINI_BATCHES if n > 1 else 1
+        updates = [(x - critic_only) * per_step for x in xs]
+        kept = [j for j, u in enumerate(updates) if u > 0]
+        axes[1].plot([updates[j] for j in kept], [smooth[j] for j in kept], label=f"{arm} (lr {a['lr']})",
+                     color=f"C{i}")  # fmt: skip
         if ratios.get(arm):
-            axes[2].plot([x * ratios[arm] for x in xs], mean_curve, label=arm, color=f"C{i}")
+            axes[2].plot([x * ratios[arm] for x in xs], smooth, label=arm, color=f"C{i}")
     if base is not None:
         axes[0].axhline(base, color="C0", linewidth=0.8, linestyle="--")
     axes[0].set_xticks(range(len(arms)), arms, rotation=30, ha="right")
     axes[0].set_ylabel("held-out success after training (mix-weighted)")
-    axes[0].set_title(f"{mix}: per seed, and mean with its simultaneous 95 % CI vs SPPO")
-    axes[1].set_xlabel("training step (N = 1 arms: actor updates)")
-    axes[1].set_ylabel("training reward (mean over seeds)")
+    axes[0].set_title(f"{mix}: seeds; mean, simultaneous 95 % CI vs SPPO", fontsize=10)
+    axes[1].set_xlabel("optimizer updates of the actor (GRPO: 4 a step)")
+    axes[1].set_ylabel(f"training reward (seed mean, ~{REWARD_WINDOW_SAMPLES}-sample average)")
     axes[1].set_title("equal updates")
     axes[1].legend(fontsize=7)
     axes[2].set_xlabel("training time, in SPPO steps")
