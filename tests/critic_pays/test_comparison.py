@@ -211,3 +211,11 @@ def test_confirm_plan_is_the_main_runs_of_the_confirm_arms_on_fresh_seeds(tmp_pa
     assert len(todo) == 3 * len(cmp.CONFIRM_SEEDS) and {s for _, _, s in todo} == set(cmp.CONFIRM_SEEDS)
     # the same runs as the main phase on those seeds: records are shared, nothing reruns
     assert todo == cmp.plan("main", "u_shaped", ["grpo", "sppo", "no_baseline"], list(cmp.CONFIRM_SEEDS), tmp_path)
+
+
+def test_a_phase_with_nothing_to_run_is_one_line_and_exit_2(tmp_path, capsys):
+    """grpo_updates takes GRPO's lr and is not swept: a sweep of it alone has no runs."""
+    argv = ["run", "--mix", "u_shaped", "--phase", "sweep", "--arms", "grpo_updates"]
+    assert cmp.main([*argv, "--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"{cmp.PROG}: error: --phase sweep: nothing to run for these arms and seeds"]

@@ -192,18 +192,8 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
     lines.append("|---|---|---|---|---|---|---|---|---|---|---|")
     ratios = comp.get("time_per_step_vs_sppo", {})
     for arm, a in comp["arms"].items():
-        t = a.get("minus_sppo") or {}
         rewards = [r for r in a["final_train_reward"] if r is not None]
-        ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t.get("low") is not None else "–"
-        cells = [
-            arm,
-            a["lr"],
-            str(len(a["seeds"])),
-            f"{a['held_out_mean']:.3f}",
-            f"{t['mean']:+.3f}" if t else "0",
-            ci,
-            _fmt(t.get("p_holm")),
-            _fmt(t.get("detectable")),
+        cells = paired_cells(arm, a) + [
             _fmt(sum(rewards) / len(rewards) if rewards else None),
             f"{sum(a['steps']) / len(a['seeds']):.0f}",
             _fmt(ratios.get(arm), 2),
@@ -221,6 +211,22 @@ def comparison_markdown(mix: str, sweep: dict, lrs: dict[str, str], comp: dict, 
     return "\n".join(lines)
 
 
+def paired_cells(arm: str, a: dict) -> list[str]:
+    """arm, lr, seeds, held-out mean, and its paired difference against SPPO: mean, interval, Holm p, detectable."""
+    t = a.get("minus_sppo") or {}
+    ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t.get("low") is not None else "–"
+    return [
+        arm,
+        a["lr"],
+        str(len(a["seeds"])),
+        f"{a['held_out_mean']:.3f}",
+        f"{t['mean']:+.3f}" if t else "0",
+        ci,
+        _fmt(t.get("p_holm")),
+        _fmt(t.get("detectable")),
+    ]
+
+
 def confirm_markdown(confirm: dict) -> list[str]:
     """The confirmatory phase: each confirm arm minus SPPO on the fresh seeds, Holm over its own family."""
     if len(confirm["arms"]) < 2:
@@ -233,11 +239,7 @@ def confirm_markdown(confirm: dict) -> list[str]:
         "|---|---|---|---|---|---|---|---|",
     ]
     for arm, a in confirm["arms"].items():
-        t = a.get("minus_sppo") or {}
-        ci = f"({t['low']:+.3f}, {t['high']:+.3f})" if t.get("low") is not None else "–"
-        cells = [arm, a["lr"], str(len(a["seeds"])), f"{a['held_out_mean']:.3f}", f"{t['mean']:+.3f}" if t else "0"]
-        cells += [ci, _fmt(t.get("p_holm")), _fmt(t.get("detectable"))]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines.append("| " + " | ".join(paired_cells(arm, a)) + " |")
     return lines + [""]
 
 
