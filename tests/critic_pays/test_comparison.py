@@ -46,6 +46,24 @@ def test_best_lr_is_the_highest_mean_held_out_success_over_both_sweep_seeds():
     assert cmp.best_lrs(records, lrs=(a, b, "1e-4")) == {}  # a third lr not swept yet: no arm is finished
 
 
+def test_each_mix_sweeps_its_own_grid_and_its_main_phase_chooses_from_it(tmp_path):
+    assert cmp.SWEEP_LRS["graded"] == ("6e-5", "1.5e-4")
+    todo = cmp.plan("sweep", "graded", ["sppo"], None, results=tmp_path)
+    assert todo == [("sppo", "6e-5", 100), ("sppo", "1.5e-4", 100), ("sppo", "6e-5", 101), ("sppo", "1.5e-4", 101)]
+    runs = tmp_path / "graded" / "runs"
+    runs.mkdir(parents=True)
+    values = {("6e-5", 100): 0.40, ("1.5e-4", 100): 0.50, ("6e-5", 101): 0.44, ("1.5e-4", 101): 0.42}
+    values |= {("2e-5", 100): 0.90}  # an lr off the mix's grid is never chosen and prunes nothing
+    for (lr, seed), v in values.items():
+        (runs / f"{cmp.run_name('sppo', lr, seed)}.json").write_text(json.dumps(_record("sppo", lr, seed, v)))
+    assert cmp.plan("main", "graded", ["sppo"], [0, 1], results=tmp_path) == [
+        ("sppo", "1.5e-4", 0),
+        ("sppo", "1.5e-4", 1),
+    ]
+    with pytest.raises(UserError, match="sweep is not finished for sppo"):  # u_shaped's grid has 4 lrs
+        cmp.plan("main", "u_shaped", ["sppo"], [0], results=tmp_path)
+
+
 def test_main_plan_refuses_an_unfinished_sweep(tmp_path):
     with pytest.raises(UserError, match="sweep is not finished for sppo"):
         cmp.plan("main", "u_shaped", ["sppo"], [0], results=tmp_path)
@@ -172,12 +190,15 @@ def test_an_lr_that_collapsed_on_the_first_sweep_seed_is_not_run_on_the_second(t
     for lr, v in first.items():
         (runs / f"{cmp.run_name('sppo', lr, s0)}.json").write_text(json.dumps(_record("sppo", lr, s0, v)))
     records = cmp.load_records("u_shaped", tmp_path)
-    assert cmp.pruned_lrs(records, "sppo") == {"4e-4"} and cmp.pruned_lrs(records, "gae") == set()
+    grid = cmp.SWEEP_LRS["u_shaped"]
+    assert cmp.pruned_lrs(records, "sppo", grid) == {"4e-4"} and cmp.pruned_lrs(records, "gae", grid) == set()
     todo = cmp.plan("sweep", "u_shaped", ["sppo"], None, results=tmp_path)
     assert [(lr, s) for _, lr, s in todo if s == s1] == [("2e-5", s1), ("6e-5", s1), ("1.5e-4", s1)]
-    assert cmp.best_lrs(records) == {}  # the second seed is still missing at the other lrs
+    assert cmp.best_lrs(records, cmp.SWEEP_LRS["u_shaped"]) == {}  # the second seed is still missing at the other lrs
     second = [_record("sppo", lr, s1, v) for lr, v in (("2e-5", 0.62), ("6e-5", 0.64), ("1.5e-4", 0.50))]
-    assert cmp.best_lrs(records + second) == {"sppo": "6e-5"}  # mean 0.67 over 0.61 and 0.48; 4e-4 was pruned
+    assert cmp.best_lrs(records + second, cmp.SWEEP_LRS["u_shaped"]) == {
+        "sppo": "6e-5"
+    }  # mean 0.67 over 0.61 and 0.48; 4e-4 was pruned
 
 
 def test_one_sweep_invocation_skips_an_lr_that_collapsed_on_its_first_seed(tmp_path, monkeypatch):
@@ -202,7 +223,7 @@ def test_confirm_plan_is_the_main_runs_of_the_confirm_arms_on_fresh_seeds(tmp_pa
     runs.mkdir(parents=True)
     for arm in ("sppo", "no_baseline", "grpo"):
         for seed in cmp.SWEEP_SEEDS:
-            for lr in cmp.SWEEP_LRS:
+            for lr in cmp.SWEEP_LRS["u_shaped"]:
                 rec = _record(arm, lr, seed, 0.7 if lr == "6e-5" else 0.5)
                 (runs / f"{cmp.run_name(arm, lr, seed)}.json").write_text(json.dumps(rec))
     todo = cmp.plan("confirm", "u_shaped", None, None, results=tmp_path)

@@ -46,7 +46,7 @@ def _rec(arm, lr, seed, val, rewards=(0.5,) * 12, step_s=None):
 
 
 def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
-    lo, hi, *others = cmp.SWEEP_LRS
+    lo, hi, *others = cmp.SWEEP_LRS["u_shaped"]
     records = []
     for seed in cmp.SWEEP_SEEDS:
         records += [_rec("sppo", lo, seed, 0.60), _rec("sppo", hi, seed, 0.50)]
@@ -54,7 +54,7 @@ def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
         records += [_rec(arm, lr, seed, 0.1) for lr in others for arm in ("sppo", "no_baseline")]
     for seed, (s, n) in enumerate([(0.60, 0.70), (0.62, 0.70), (0.58, 0.71)]):
         records += [_rec("sppo", lo, seed, s), _rec("no_baseline", hi, seed, n), _rec("no_baseline", lo, seed, 0.0)]
-    lrs = cmp.best_lrs(records)
+    lrs = cmp.best_lrs(records, cmp.SWEEP_LRS["u_shaped"])
     assert lrs == {"sppo": lo, "no_baseline": hi}
     comp = report.comparison(records, lrs)
     assert comp["family"] == 1

@@ -1,6 +1,6 @@
 """The fair comparison: SPPO against critic-free and group baselines, each arm at its own tuned learning rate.
 
-    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase sweep    # 7 arms x SWEEP_LRS x 2 seeds
+    python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase sweep    # 7 arms x the mix's SWEEP_LRS x 2 seeds
     python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase main     # 8 arms x 8 seeds, tuned lrs
     python -m sppo_lab.critic_pays.comparison run --mix u_shaped --phase confirm  # CONFIRM_ARMS x 8 fresh seeds
     python -m sppo_lab.critic_pays.report --mix u_shaped                          # tables, JSON, figures
@@ -51,8 +51,13 @@ MAIN_SEEDS = tuple(range(8))
 # SPPO there (A = R at equal updates, GRPO at equal time) against SPPO on 8 fresh seeds, a family of 2
 CONFIRM_SEEDS = tuple(range(8, 16))
 CONFIRM_ARMS = ("sppo", "no_baseline", "grpo")
-# 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4 won over 6e-5
-SWEEP_LRS = ("2e-5", "6e-5", "1.5e-4", "4e-4")
+# Each mix's lr grid. u_shaped: 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4
+# won over 6e-5. graded (swept after u_shaped): the two lrs every u_shaped arm chose from (2e-5 lost for every arm,
+# 4e-4 collapsed for every arm but one there), the issue's minimum of 2 lrs x 2 seeds.
+SWEEP_LRS: dict[str, tuple[str, ...]] = {
+    "u_shaped": ("2e-5", "6e-5", "1.5e-4", "4e-4"),
+    "graded": ("6e-5", "1.5e-4"),
+}
 # an lr whose held-out success on the first sweep seed is this far below the arm's best lr on that seed (a collapse)
 # is not run on the second sweep seed: it cannot be chosen
 PRUNE_MARGIN = 0.25
@@ -339,12 +344,13 @@ def launch(
     }
 
 
-def pruned_lrs(records: list[dict], arm: str) -> set[str]:
-    """The lrs of ``arm`` that collapsed on the first sweep seed (``PRUNE_MARGIN`` below its best lr there)."""
+def pruned_lrs(records: list[dict], arm: str, lrs: tuple[str, ...]) -> set[str]:
+    """The lrs of the grid ``lrs`` at which ``arm`` collapsed on the first sweep seed (``PRUNE_MARGIN`` below its
+    best lr of the grid there; a record at an lr off the grid counts for nothing)."""
     first = {
         r["lr"]: r["val_after_mix"]
         for r in records
-        if r["arm"] == arm and r["seed"] == SWEEP_SEEDS[0] and r.get("val_after_mix") is not None
+        if r["arm"] == arm and r["lr"] in lrs and r["seed"] == SWEEP_SEEDS[0] and r.get("val_after_mix") is not None
     }
     best = max(first.values(), default=0.0)
     return {lr for lr, v in first.items() if v < best - PRUNE_MARGIN}
@@ -369,14 +375,14 @@ def best_lr(
     return max(sorted(complete, key=float), key=lambda lr: sum(complete[lr]) / len(complete[lr]))
 
 
-def best_lrs(records: list[dict], lrs: tuple[str, ...] = SWEEP_LRS) -> dict[str, str]:
+def best_lrs(records: list[dict], lrs: tuple[str, ...]) -> dict[str, str]:
     """Per arm, :func:`best_lr` over the sweep seeds, a pruned lr counting as done; arms whose sweep is incomplete
     are left out; an arm with ``lr_of`` takes that arm's."""
     out = {}
     for arm in ARMS:
         if ARMS[arm].lr_of:
             continue
-        lr = best_lr(records, arm, lrs, SWEEP_SEEDS, pruned_lrs(records, arm))
+        lr = best_lr(records, arm, lrs, SWEEP_SEEDS, pruned_lrs(records, arm, lrs))
         if lr is not None:
             out[arm] = lr
     for arm in ARMS.values():
@@ -403,15 +409,16 @@ def plan(
     if phase == "sweep":
         swept = [a for a in order if not ARMS[a].lr_of]
         records = load_records(mix, results)
-        pruned = {a: pruned_lrs(records, a) for a in swept}
+        grid = tuple(lrs or SWEEP_LRS[mix])
+        pruned = {a: pruned_lrs(records, a, grid) for a in swept}
         return [
             (a, lr, s)
             for s in (seeds or SWEEP_SEEDS)
-            for lr in (lrs or SWEEP_LRS)
+            for lr in grid
             for a in swept
             if s == SWEEP_SEEDS[0] or lr not in pruned[a]
         ]
-    best = best_lrs(load_records(mix, results))
+    best = best_lrs(load_records(mix, results), SWEEP_LRS[mix])
     missing = [a for a in arms if a not in best]
     if missing:
         raise UserError(f"--phase {phase}: the lr sweep is not finished for {', '.join(missing)} (run --phase sweep)")
@@ -429,7 +436,7 @@ def main(argv=None) -> int:
     run.add_argument("--steps", type=positive_int, default=60, help="training steps of the N = 1 arms")
     run.add_argument("--work", default="runs/critic_pays", help="run folders: logs, checkpoints")
     run.add_argument("--results", default=str(DEFAULT_RESULTS), help="where the run records go (the resume point)")
-    run.add_argument("--lrs", nargs="+", help="sweep learning rates (default: SWEEP_LRS)")
+    run.add_argument("--lrs", nargs="+", help="sweep learning rates (default: the mix's SWEEP_LRS)")
     run.add_argument(
         "--checkpoint-run",
         action="store_true",
@@ -455,7 +462,8 @@ def main(argv=None) -> int:
                 continue
             if args.phase == "sweep" and seed != SWEEP_SEEDS[0]:
                 # the plan saw the records of its start: a collapse on the first seed during this invocation counts too
-                if lr in pruned_lrs(load_records(args.mix, results), name):
+                grid = tuple(args.lrs or SWEEP_LRS[args.mix])
+                if lr in pruned_lrs(load_records(args.mix, results), name, grid):
                     print(f"[critic-pays] {args.mix} sweep: {name} lr {lr} collapsed on seed {SWEEP_SEEDS[0]}: skipped")
                     continue
             save = 20 if args.checkpoint_run and name == "sppo" and i == 0 else -1

@@ -71,15 +71,16 @@ def paired(diffs: list[float], family: int, alpha: float = 0.05) -> dict:
     }
 
 
-def sweep_table(records: list[dict]) -> dict[str, dict[str, dict]]:
-    """arm -> lr -> {"values": [...], "mean": ...} over the sweep seeds."""
+def sweep_table(records: list[dict], lrs: tuple[str, ...]) -> dict[str, dict[str, dict]]:
+    """arm -> lr -> {"values": [...], "mean": ...} over the sweep seeds (every lr with a record; the grid ``lrs``
+    decides what is pruned)."""
     out: dict[str, dict[str, dict]] = {}
     for r in records:
         if r["seed"] in cmp.SWEEP_SEEDS and r.get("val_after_mix") is not None:
             cell = out.setdefault(r["arm"], {}).setdefault(r["lr"], {"values": []})
             cell["values"].append(r["val_after_mix"])
     for arm, lrs in out.items():
-        pruned = cmp.pruned_lrs(records, arm)
+        pruned = cmp.pruned_lrs(records, arm, lrs)
         for lr, cell in lrs.items():
             cell["mean"] = sum(cell["values"]) / len(cell["values"])
             cell["pruned"] = lr in pruned  # collapsed on the first sweep seed: not run on the second
@@ -388,8 +389,8 @@ def write_mix_report(mix: str, results: Path) -> Path | None:
     records = cmp.load_records(mix, results)
     if not records:
         return None
-    sweep = sweep_table(records)
-    lrs = cmp.best_lrs(records)
+    sweep = sweep_table(records, cmp.SWEEP_LRS[mix])
+    lrs = cmp.best_lrs(records, cmp.SWEEP_LRS[mix])
     comp = comparison(records, lrs)
     cal_path = cmp.calibration_path(mix, results)
     calibration = json.loads(cal_path.read_text()) if cal_path.exists() else None
