@@ -7,6 +7,11 @@ whether the critic orders prompts by difficulty, whatever its calibration) and t
 response's 0/1 outcome (the probability that a random solved sample's prompt gets a higher σ(V) than a random
 unsolved one's; 0.5 = no better than chance). Per validation group (``data_source``, the level of the graded
 task): mean σ(V) beside the measured success.
+
+Beside the critic's AUC, two ceilings on the same samples: ``auc_ceiling`` scores each sample with its own prompt's
+measured success (no prompt-only score can rank these samples better; in-sample, so slightly optimistic) and
+``auc_group_ceiling`` with its group's (what knowing only the group, e.g. the level, is worth). The policy's spread
+of per-prompt success moves both during training, so an AUC is comparable across steps only against them.
 """
 
 from __future__ import annotations
@@ -67,6 +72,17 @@ def auc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
     return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def group_ceiling_auc(success: Mapping[str, float], samples: Mapping[str, int]) -> float | None:
+    """AUC of a score that is each sample's group success rate: ``success[g]`` of the ``samples[g]`` 0/1 outcomes
+    of group ``g`` were 1 (the count is rounded to the nearest sample). None without both outcomes."""
+    scores, labels = [], []
+    for group, n in samples.items():
+        solved = round(success[group] * n)
+        scores += [success[group]] * n
+        labels += [1.0] * solved + [0.0] * (n - solved)
+    return auc(scores, labels)
+
+
 def explained_variance(predictions, targets) -> float:
     """The share of the targets' variance the predictions explain: 1 − Var(target − pred) / Var(target).
 
@@ -108,7 +124,8 @@ def heldout_critic_metrics(
         groups: prompt uid -> its validation group (``data_source``).
 
     Returns:
-        ``val-critic/{spearman,pearson,auc}`` (omitted where undefined), ``val-critic/prompts``,
+        ``val-critic/{spearman,pearson,auc,auc_ceiling,auc_group_ceiling}`` (omitted where undefined),
+        ``val-critic/prompts``,
         ``val-critic/samples_per_prompt_min`` and per group ``val-critic/<group>/{sigmoid_v_mean,success_mean}``.
     """
     uids = [u for u in probs if len(outcomes.get(u, ())) > 0]
@@ -118,6 +135,12 @@ def heldout_critic_metrics(
     success = [float(np.mean(outcomes[u])) for u in uids]
     sample_p = [float(probs[u]) for u in uids for _ in outcomes[u]]
     sample_r = [float(r) for u in uids for r in outcomes[u]]
+    sample_success = [success[i] for i, u in enumerate(uids) for _ in outcomes[u]]
+    group_samples: dict[str, int] = {}
+    group_solved: dict[str, float] = {}
+    for u in uids:
+        group_samples[groups[u]] = group_samples.get(groups[u], 0) + len(outcomes[u])
+        group_solved[groups[u]] = group_solved.get(groups[u], 0.0) + float(np.sum(outcomes[u]))
     metrics: dict[str, float] = {
         f"{PREFIX}prompts": float(len(uids)),
         f"{PREFIX}samples_per_prompt_min": float(min(len(outcomes[u]) for u in uids)),
@@ -126,6 +149,11 @@ def heldout_critic_metrics(
         ("spearman", spearman(p, success)),
         ("pearson", pearson(p, success)),
         ("auc", auc(sample_p, sample_r)),
+        ("auc_ceiling", auc(sample_success, sample_r)),
+        (
+            "auc_group_ceiling",
+            group_ceiling_auc({g: group_solved[g] / n for g, n in group_samples.items()}, group_samples),
+        ),
     ):
         if value is not None:
             metrics[f"{PREFIX}{name}"] = value

@@ -12,8 +12,14 @@ from sppo_lab.beyond_the_paper import analysis, report
 from sppo_lab.critic_pays.report import holm, paired
 
 
-def _val(step, updates, auc, spearman, held=0.5):
-    return {"step": step, "actor_updates": updates, "held_out_mix": held, "critic": {"auc": auc, "spearman": spearman}}
+def _val(step, updates, auc, spearman, held=0.5, levels=None):
+    return {
+        "step": step,
+        "actor_updates": updates,
+        "held_out_mix": held,
+        "held_out": levels or {},
+        "critic": {"auc": auc, "spearman": spearman},
+    }
 
 
 def _check_record(arm, seed, validations, warmup=0):
@@ -38,15 +44,34 @@ def test_warmstart_target_per_seed_mean_and_interval():
         _check_record("sppo_warmstart", 1, [_val(10, 0, 0.625, 0.5), _val(30, 20, 0.8, 0.7)], 10),
     ]
     out = analysis.warmstart_check(records)
-    assert out["arms"]["sppo"][0]["before_actor"] == {"auc": 0.5, "spearman": -0.25}  # the fresh critic, step 0
-    assert out["arms"]["sppo_warmstart"][0]["before_actor"] == {"auc": 0.875, "spearman": 0.75}  # step 10
-    assert out["arms"]["sppo_warmstart"][0]["after"] == {"auc": 0.9, "spearman": 0.8}
+    no_levels = {"auc_level_ceiling": None, "auc_of_ceiling": None}  # a validation without per-level success
+    assert out["arms"]["sppo"][0]["before_actor"] == {"auc": 0.5, "spearman": -0.25, **no_levels}  # fresh, step 0
+    assert out["arms"]["sppo_warmstart"][0]["before_actor"] == {"auc": 0.875, "spearman": 0.75, **no_levels}
+    assert out["arms"]["sppo_warmstart"][0]["after"] == {"auc": 0.9, "spearman": 0.8, **no_levels}
     auc = out["target"]["sppo_warmstart"]["auc"]
     assert auc["per_seed"] == {0: 0.125, 1: -0.125} and auc["mean"] == 0.0 and auc["met"] == 1
     # sd of (0.125, -0.125) = 0.125 * sqrt(2); half-width t_{0.975, 1} * sd / sqrt(2) = 12.706205 * 0.125
     assert auc["high"] == pytest.approx(12.706205 * 0.125) and auc["low"] == pytest.approx(-12.706205 * 0.125)
     spearman = out["target"]["sppo_warmstart"]["spearman"]
     assert spearman["per_seed"] == {0: 0.25, 1: -0.125} and spearman["mean"] == 0.0625 and spearman["met"] == 1
+
+
+def test_warmstart_check_measures_the_critic_against_the_level_ceiling():
+    """Level ceiling: every held-out sample scored by its level's success (128 samples a level). Levels at 0.75 and
+    0.25: the 96 solved at 0.75 each beat the 96 unsolved at 0.25 (96 x 96) and tie the 32 at 0.75 (96 x 16); the 32
+    solved at 0.25 tie those 96 (32 x 48): 12,288 of 128 x 128 pairs."""
+    ceiling = (96 * 96 + 96 * 16 + 32 * 48) / (128 * 128)
+    levels = {"2": 0.75, "4": 0.25}
+    records = [
+        _check_record("sppo", 0, [_val(0, 0, 0.5, 0.0, levels=levels), _val(20, 20, 0.66, 0.5, levels=levels)]),
+        _check_record("sppo_warmstart", 0, [_val(10, 0, 0.6, 0.5, levels=levels)], 10),
+    ]
+    out = analysis.warmstart_check(records)
+    before = out["arms"]["sppo_warmstart"][0]["before_actor"]
+    assert before["auc_level_ceiling"] == pytest.approx(ceiling) == pytest.approx(0.75)
+    assert before["auc_of_ceiling"] == pytest.approx(0.6 / 0.75)
+    share = out["target"]["sppo_warmstart"]["auc_of_ceiling"]
+    assert share["per_seed"][0] == pytest.approx((0.6 - 0.66) / 0.75) and share["met"] == 0
 
 
 def _main_record(arm, seed, held, rewards, validations=(), lr="6e-5"):
@@ -120,7 +145,7 @@ def test_report_writes_json_markdown_and_figure(tmp_path, capsys):
     )
     assert report.main(["--results", str(tmp_path)]) == 0
     md = (tmp_path / "u_shaped" / "comparison.md").read_text()
-    assert "| sppo_warmstart | 0 | 0.875 | 0.750 | 0.900 | 0.800 | 0.500 | 30 | 100 |" in md
+    assert "| sppo_warmstart | 0 | 0.875 | – | – | 0.750 | 0.900 | – | – | 0.800 | 0.500 | 30 | 100 |" in md
     assert "| sppo_warmstart | auc | +0.125 | +0.125 | – | 1 of 1 |"  # one seed: no interval in md
     assert "Pending: no main-phase records yet" in md
     data = json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())

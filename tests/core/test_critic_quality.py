@@ -7,7 +7,15 @@ import math
 import pytest
 import torch
 
-from sppo.critic_quality import auc, average_ranks, explained_variance, heldout_critic_metrics, pearson, spearman
+from sppo.critic_quality import (
+    auc,
+    average_ranks,
+    explained_variance,
+    group_ceiling_auc,
+    heldout_critic_metrics,
+    pearson,
+    spearman,
+)
 
 
 def test_average_ranks_share_tied_positions():
@@ -51,10 +59,22 @@ def test_heldout_metrics_per_prompt_sample_and_group():
     # positives: three at 0.8, one at 0.5; negatives: one at 0.8, three at 0.5, four at 0.2
     # 3 x (0.5 + 3 + 4) + (0 + 1.5 + 4) = 28 of 4 x 8 pairs
     assert m["val-critic/auc"] == pytest.approx(28 / 32)
+    # the prompt ceiling scores samples 0.75 (a), 0.25 (b), 0 (c): the critic's order, so the same 28 of 32 pairs
+    assert m["val-critic/auc_ceiling"] == pytest.approx(28 / 32)
+    # the group ceiling scores a's and b's samples 0.5 (k2: 4 of 8), c's 0: each of the 4 positives ties the 4 k2
+    # negatives (2) and beats the 4 at k4 (4): 24 of 32 pairs
+    assert m["val-critic/auc_group_ceiling"] == pytest.approx(24 / 32)
     assert m["val-critic/k2/sigmoid_v_mean"] == pytest.approx(0.65)
     assert m["val-critic/k2/success_mean"] == pytest.approx(0.5)
     assert (m["val-critic/k4/sigmoid_v_mean"], m["val-critic/k4/success_mean"]) == (pytest.approx(0.2), 0.0)
     assert heldout_critic_metrics(probs, {}, groups) == {}
+
+
+def test_group_ceiling_from_group_success_rates():
+    # 2 of 4 solved at 0.5, 1 of 4 at 0.25: the positives at 0.5 tie 2 negatives (1) and beat 3 (3) -> 4 each;
+    # the one at 0.25 ties 3 (1.5): (8 + 1.5) / (3 x 5)
+    assert group_ceiling_auc({"a": 0.5, "b": 0.25}, {"a": 4, "b": 4}) == pytest.approx(9.5 / 15)
+    assert group_ceiling_auc({"a": 1.0}, {"a": 3}) is None
 
 
 def test_undefined_correlations_are_left_out_not_zero():

@@ -14,22 +14,36 @@ from __future__ import annotations
 
 import math
 
+from sppo.critic_quality import group_ceiling_auc
 from sppo_lab.beyond_the_paper import budget, targets
 from sppo_lab.beyond_the_paper.arms import COMPARISONS, Comparison
+from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays.report import holm, paired
 from sppo_lab.stats import t_interval
+
+
+def critic_at(validation: dict) -> dict:
+    """The critic's held-out metrics at one validation, with the level ceiling: the AUC of scoring each held-out
+    sample with its level's measured success (``sppo.critic_quality.group_ceiling_auc``; what knowing the level is
+    worth, which moves with the policy's spread of success) and the critic's AUC as a share of it."""
+    out = dict(validation["critic"])
+    levels = validation.get("held_out") or {}
+    ceiling = group_ceiling_auc(levels, dict.fromkeys(levels, cmp.VAL_PER_LEVEL * cmp.VAL_SAMPLES)) if levels else None
+    out["auc_level_ceiling"] = ceiling
+    out["auc_of_ceiling"] = out["auc"] / ceiling if ceiling and out.get("auc") is not None else None
+    return out
 
 
 def critic_before_actor(record: dict) -> dict | None:
     """The critic's held-out metrics at the last validation before the first actor update (None without one)."""
     before = [v for v in record["validations"] if v["actor_updates"] == 0]
-    return before[-1]["critic"] if before else None
+    return critic_at(before[-1]) if before else None
 
 
 def critic_after(record: dict, actor_updates: int) -> dict | None:
     """The critic's held-out metrics at the validation after ``actor_updates`` actor updates."""
     at = [v for v in record["validations"] if v["actor_updates"] == actor_updates]
-    return at[-1]["critic"] if at else None
+    return critic_at(at[-1]) if at else None
 
 
 def start_held_out(record: dict) -> float | None:
@@ -62,9 +76,10 @@ def times_to_target(record: dict, target: float = targets.TARGET_REWARD) -> dict
 
 
 def warmstart_check(records: list[dict], actor_updates: int = 20) -> dict:
-    """Per arm and seed, the critic's held-out AUC / Spearman before the first actor update and after
-    ``actor_updates``; and the issue's target: a warm-up arm's value before its first actor update minus plain
-    SPPO's after ``actor_updates`` (per seed, mean and 95 % t-interval over seeds)."""
+    """Per arm and seed, the critic's held-out AUC / Spearman (and AUC as a share of the level ceiling,
+    :func:`critic_at`) before the first actor update and after ``actor_updates``; and the issue's target: a warm-up
+    arm's value before its first actor update minus plain SPPO's after ``actor_updates`` (per seed, mean and 95 %
+    t-interval over seeds)."""
     rows: dict[str, dict[int, dict]] = {}
     for r in records:
         rows.setdefault(r["arm"], {})[r["seed"]] = {
@@ -80,7 +95,7 @@ def warmstart_check(records: list[dict], actor_updates: int = 20) -> dict:
         if arm == "sppo":
             continue
         target = {}
-        for metric in ("auc", "spearman"):
+        for metric in ("auc", "spearman", "auc_of_ceiling"):
             diffs = {
                 s: v["before_actor"][metric] - plain[s]["after"][metric]
                 for s, v in sorted(seeds.items())

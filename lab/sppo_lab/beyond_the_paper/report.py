@@ -39,29 +39,23 @@ def check_markdown(check: dict) -> list[str]:
     lines = [
         f"## Warm-start check (critic's held-out ranking before the first actor update and after {n} actor updates)",
         "",
-        f"| arm | seed | AUC before actor | Spearman before actor | AUC after {n} | Spearman after {n} | held-out after | "
-        "steps | wall s |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| arm | seed | AUC before actor | level ceiling | share | Spearman before actor | "
+        f"AUC after {n} | level ceiling | share | Spearman after {n} | held-out after | steps | wall s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for arm, seeds in check["arms"].items():
         for seed, v in sorted(seeds.items()):
-            before, after = v["before_actor"] or {}, v["after"] or {}
-            cells = [
-                arm,
-                str(seed),
-                _fmt(before.get("auc")),
-                _fmt(before.get("spearman")),
-                _fmt(after.get("auc")),
-                _fmt(after.get("spearman")),
-                _fmt(v["held_out_after"]),
-                str(v["steps"]),
-                f"{v['wall_s']:.0f}",
-            ]
+            cells = [arm, str(seed)]
+            for point in (v["before_actor"] or {}, v["after"] or {}):
+                cells += [_fmt(point.get(m)) for m in ("auc", "auc_level_ceiling", "auc_of_ceiling", "spearman")]
+            cells += [_fmt(v["held_out_after"]), str(v["steps"]), f"{v['wall_s']:.0f}"]
             lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "",
         f"Target (issue 28): the arm's value before its first actor update minus plain SPPO's after {n} actor updates, "
-        "same seed; mean and 95 % t-interval over seeds:",
+        "same seed; mean and 95 % t-interval over seeds. Level ceiling: the AUC of scoring each held-out sample with "
+        "its level's measured success (`sppo.critic_quality.group_ceiling_auc`); share: the critic's AUC over it "
+        "(`auc_of_ceiling`), comparable across policies whose spread of success differs:",
         "",
         "| arm | metric | per seed | mean | 95 % CI | seeds at or above |",
         "|---|---|---|---|---|---|",
