@@ -25,6 +25,9 @@ from sppo_lab.critic_pays import comparison as cmp
 
 BATCH = cmp.BATCH  # prompts a step
 WARMUP_STEPS = 10  # critic-only steps of the warm-up arms (trainer.critic_warmup = WARMUP_STEPS + 1)
+# the warm-start check's longer warm start: as many rollouts of the initial policy (20 x 16) as plain SPPO's critic has
+# seen by step 20 (the 10-step warm start reached 0.89-0.93 of the level ceiling's AUC there, plain SPPO 0.96-1.00)
+LONG_WARMUP_STEPS = 20
 WARMSTART_EPOCHS = 4  # sppo.critic_warmstart.epochs: each warm-up step trains 4 epochs on every warm-up rollout so far
 SHORT_RESPONSE = 64  # data.max_response_length of the truncation comparison
 MAX_N = 4  # adaptive N's most samples a prompt; GRPO's N (= k)
@@ -43,8 +46,8 @@ class StudyArm:
     overrides: tuple[str, ...] = ()
 
 
-def _warmup(epochs: int) -> tuple[str, ...]:
-    out = (f"trainer.critic_warmup={WARMUP_STEPS + 1}",)
+def _warmup(epochs: int, steps: int = WARMUP_STEPS) -> tuple[str, ...]:
+    out = (f"trainer.critic_warmup={steps + 1}",)
     return out + ((f"sppo.critic_warmstart.epochs={epochs}",) if epochs else ())
 
 
@@ -66,6 +69,13 @@ ARMS: dict[str, StudyArm] = {
             "rollout so far",
             warmup_steps=WARMUP_STEPS,
             overrides=_warmup(WARMSTART_EPOCHS),
+        ),
+        StudyArm(
+            "sppo_warmstart_long",
+            "sppo",
+            f"critic warm start as above with {LONG_WARMUP_STEPS} critic-only steps (the warm-start check only)",
+            warmup_steps=LONG_WARMUP_STEPS,
+            overrides=_warmup(WARMSTART_EPOCHS, LONG_WARMUP_STEPS),
         ),
         StudyArm(
             "sppo_critic_warmup",
@@ -149,3 +159,5 @@ COMPARISONS: tuple[Comparison, ...] = (
 )
 
 REFERENCES = tuple(c.reference for c in COMPARISONS)
+# the arms of the sweep and the main phase: those of the comparisons, in ARMS order
+STUDY_ARMS = tuple(a for a in ARMS if any(a == c.reference or a in c.arms for c in COMPARISONS))

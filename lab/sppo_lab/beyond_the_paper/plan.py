@@ -1,8 +1,8 @@
 """The phases of the study, the runs of a phase, what is left of them (records are the resume point), and each arm's
 learning rate.
 
-* ``warmstart_check``: the issue's warm-start target, cheaply: plain SPPO, the warm start and verl's critic warm-up
-  alone, 3 seeds, 20 actor-update steps at one lr (``CHECK_LR``; the critic's held-out ranking before the first
+* ``warmstart_check``: the issue's warm-start target, cheaply: plain SPPO, the warm start (10 and 20 critic-only
+  steps) and verl's critic warm-up alone, 3 seeds, 20 actor-update steps at one lr (``CHECK_LR``; the critic's held-out ranking before the first
   actor update does not depend on the actor's lr, and the reference's step-20 value depends on it only through the
   policy the critic tracks).
 * ``sweep``: every arm at ``SWEEP_LRS`` on the critic-pays sweep seeds (100, 101), 60 base steps. The grid is the
@@ -22,7 +22,7 @@ from pathlib import Path
 
 from sppo.cli_errors import UserError
 from sppo_lab.beyond_the_paper import budget
-from sppo_lab.beyond_the_paper.arms import ARMS, StudyArm
+from sppo_lab.beyond_the_paper.arms import ARMS, STUDY_ARMS, StudyArm
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.paths import RESULTS
 
@@ -43,9 +43,15 @@ class Phase:
 PHASES: dict[str, Phase] = {
     p.name: p
     for p in (
-        Phase("warmstart_check", ("sppo", "sppo_warmstart", "sppo_critic_warmup"), 20, (0, 1, 2), (CHECK_LR,)),
-        Phase("sweep", tuple(ARMS), 60, cmp.SWEEP_SEEDS, SWEEP_LRS),
-        Phase("main", tuple(ARMS), 60, cmp.MAIN_SEEDS, None),
+        Phase(
+            "warmstart_check",
+            ("sppo", "sppo_warmstart", "sppo_warmstart_long", "sppo_critic_warmup"),
+            20,
+            (0, 1, 2),
+            (CHECK_LR,),
+        ),
+        Phase("sweep", STUDY_ARMS, 60, cmp.SWEEP_SEEDS, SWEEP_LRS),
+        Phase("main", STUDY_ARMS, 60, cmp.MAIN_SEEDS, None),
     )
 }
 

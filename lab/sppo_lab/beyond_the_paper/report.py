@@ -14,7 +14,7 @@ from pathlib import Path
 
 from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
 from sppo_lab.beyond_the_paper import analysis, budget, plan, targets
-from sppo_lab.beyond_the_paper.arms import ARMS, COMPARISONS
+from sppo_lab.beyond_the_paper.arms import ARMS, COMPARISONS, STUDY_ARMS
 from sppo_lab.critic_pays import mixes
 
 PROG = "python -m sppo_lab.beyond_the_paper.report"
@@ -204,7 +204,7 @@ def write_report(mix: str, results: Path) -> Path:
     if not (check_records or sweep_records or main_records):
         raise UserError(f"{PROG}: error: no run records under {plan.records_dir(mix, '<phase>', results)}")
     sweep = plan.PHASES["sweep"]
-    lrs = plan.best_lrs(sweep_records, tuple(ARMS), sweep.lrs, sweep.seeds)
+    lrs = plan.best_lrs(sweep_records, STUDY_ARMS, sweep.lrs, sweep.seeds)
     check = analysis.warmstart_check(check_records) if check_records else None
     comp = analysis.compare(main_records, lrs, plan.PHASES["main"].seeds) if main_records else None
     out = {
