@@ -96,6 +96,7 @@ def _rows():
             "data": {
                 **{cmp.REWARD_KEY: 0.6, "response_length/mean": 20.5, "actor/pg_loss": 0.1},
                 **{**val, "val-critic/auc": 0.8, "val-critic/spearman": 0.7, "val-critic/pearson": 0.6},
+                **{"val-critic/auc_ceiling": 0.9, "val-critic/auc_group_ceiling": 0.85},
             },
         },
     ]
@@ -114,14 +115,14 @@ def test_study_series_from_verl_rows():
             "actor_updates": 0,
             "held_out_mix": pytest.approx(mix),
             "held_out": {"2": 1.0, "12": 0.5},
-            "critic": {"auc": 0.4, "spearman": -0.3, "pearson": None},
+            "critic": {"auc": 0.4, "spearman": -0.3, "pearson": None, "auc_ceiling": None, "auc_group_ceiling": None},
         },
         {
             "step": 2,
             "actor_updates": 1,
             "held_out_mix": pytest.approx(mix),
             "held_out": {"2": 1.0, "12": 0.5},
-            "critic": {"auc": 0.8, "spearman": 0.7, "pearson": 0.6},
+            "critic": {"auc": 0.8, "spearman": 0.7, "pearson": 0.6, "auc_ceiling": 0.9, "auc_group_ceiling": 0.85},
         },
     ]
     adaptive = records.study_series(

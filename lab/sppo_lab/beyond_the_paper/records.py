@@ -12,7 +12,13 @@ from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
 from sppo_lab.graded import task
 
-CRITIC_METRICS = ("auc", "spearman", "pearson")  # val-critic/<name>: σ(V) of each held-out prompt against its success
+CRITIC_METRICS = (
+    "auc",
+    "spearman",
+    "pearson",
+    "auc_ceiling",
+    "auc_group_ceiling",
+)  # val-critic/<name> (sppo.critic_quality)
 OPTION_SERIES = {  # record key -> verl metric, per training step (None where the step did not log it)
     "response_clip_ratio": "response_length/clip_ratio",
     "truncation_share": "truncation/share",
