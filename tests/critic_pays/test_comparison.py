@@ -47,12 +47,13 @@ def test_best_lr_is_the_highest_mean_held_out_success_over_both_sweep_seeds():
 
 
 def test_each_mix_sweeps_its_own_grid_and_its_main_phase_chooses_from_it(tmp_path):
-    assert cmp.SWEEP_LRS["graded"] == ("6e-5", "1.5e-4")
-    todo = cmp.plan("sweep", "graded", ["sppo"], None, results=tmp_path)
-    assert todo == [("sppo", "6e-5", 100), ("sppo", "1.5e-4", 100), ("sppo", "6e-5", 101), ("sppo", "1.5e-4", 101)]
+    assert cmp.SWEEP_LRS["graded"] == ("6e-5", "1.5e-4", "4e-4")
+    todo = cmp.plan("sweep", "graded", ["sppo"], [100], results=tmp_path)
+    assert todo == [("sppo", "6e-5", 100), ("sppo", "1.5e-4", 100), ("sppo", "4e-4", 100)]
     runs = tmp_path / "graded" / "runs"
     runs.mkdir(parents=True)
     values = {("6e-5", 100): 0.40, ("1.5e-4", 100): 0.50, ("6e-5", 101): 0.44, ("1.5e-4", 101): 0.42}
+    values |= {("4e-4", 100): 0.20}  # collapsed on seed 100 (0.30 below 1.5e-4): done without seed 101
     values |= {("2e-5", 100): 0.90}  # an lr off the mix's grid is never chosen and prunes nothing
     for (lr, seed), v in values.items():
         (runs / f"{cmp.run_name('sppo', lr, seed)}.json").write_text(json.dumps(_record("sppo", lr, seed, v)))

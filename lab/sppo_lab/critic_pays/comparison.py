@@ -52,11 +52,11 @@ MAIN_SEEDS = tuple(range(8))
 CONFIRM_SEEDS = tuple(range(8, 16))
 CONFIRM_ARMS = ("sppo", "no_baseline", "grpo")
 # Each mix's lr grid. u_shaped: 1.5e-4 added when 6e-5 won over 2e-5 for the SPPO arms (the edge), 4e-4 when 1.5e-4
-# won over 6e-5. graded (swept after u_shaped): the two lrs every u_shaped arm chose from (2e-5 lost for every arm,
-# 4e-4 collapsed for every arm but one there), the minimum of 2 lrs x 2 seeds.
+# won over 6e-5. graded (swept after u_shaped): first the two lrs every u_shaped arm chose from (2e-5 lost for every
+# arm there), then 4e-4 when 1.5e-4 led for every arm on both seeds (the edge again).
 SWEEP_LRS: dict[str, tuple[str, ...]] = {
     "u_shaped": ("2e-5", "6e-5", "1.5e-4", "4e-4"),
-    "graded": ("6e-5", "1.5e-4"),
+    "graded": ("6e-5", "1.5e-4", "4e-4"),
 }
 # an lr whose held-out success on the first sweep seed is this far below the arm's best lr on that seed (a collapse)
 # is not run on the second sweep seed: it cannot be chosen
