@@ -65,6 +65,15 @@ def test_each_mix_sweeps_its_own_grid_and_its_main_phase_chooses_from_it(tmp_pat
         cmp.plan("main", "u_shaped", ["sppo"], [0], results=tmp_path)
 
 
+def test_a_column_swept_with_lrs_collapses_against_the_lrs_already_swept(tmp_path):
+    runs = tmp_path / "u_shaped" / "runs"
+    runs.mkdir(parents=True)
+    for lr, v in (("6e-5", 0.60), ("1.5e-4", 0.80), ("1e-3", 0.50)):  # 1e-3: 0.30 below 1.5e-4's 0.80
+        (runs / f"{cmp.run_name('sppo', lr, 100)}.json").write_text(json.dumps(_record("sppo", lr, 100, v)))
+    assert cmp.plan("sweep", "u_shaped", ["sppo"], [101], results=tmp_path, lrs=["1e-3"]) == []
+    assert cmp.plan("sweep", "u_shaped", ["sppo"], [101], results=tmp_path, lrs=["6e-5"]) == [("sppo", "6e-5", 101)]
+
+
 def test_main_plan_refuses_an_unfinished_sweep(tmp_path):
     with pytest.raises(UserError, match="sweep is not finished for sppo"):
         cmp.plan("main", "u_shaped", ["sppo"], [0], results=tmp_path)

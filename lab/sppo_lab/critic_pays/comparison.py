@@ -356,6 +356,12 @@ def pruned_lrs(records: list[dict], arm: str, lrs: tuple[str, ...]) -> set[str]:
     return {lr for lr, v in first.items() if v < best - PRUNE_MARGIN}
 
 
+def pruning_grid(mix: str, lrs: list[str] | None) -> tuple[str, ...]:
+    """The lrs a collapse is judged against: the mix's grid and any ``--lrs`` (a column added with ``--lrs`` collapses
+    against the lrs already swept)."""
+    return tuple(dict.fromkeys((*SWEEP_LRS[mix], *(lrs or ()))))
+
+
 def best_lr(
     records: list[dict],
     arm: str,
@@ -409,12 +415,11 @@ def plan(
     if phase == "sweep":
         swept = [a for a in order if not ARMS[a].lr_of]
         records = load_records(mix, results)
-        grid = tuple(lrs or SWEEP_LRS[mix])
-        pruned = {a: pruned_lrs(records, a, grid) for a in swept}
+        pruned = {a: pruned_lrs(records, a, pruning_grid(mix, lrs)) for a in swept}
         return [
             (a, lr, s)
             for s in (seeds or SWEEP_SEEDS)
-            for lr in grid
+            for lr in (lrs or SWEEP_LRS[mix])
             for a in swept
             if s == SWEEP_SEEDS[0] or lr not in pruned[a]
         ]
@@ -462,8 +467,7 @@ def main(argv=None) -> int:
                 continue
             if args.phase == "sweep" and seed != SWEEP_SEEDS[0]:
                 # the plan saw the records of its start: a collapse on the first seed during this invocation counts too
-                grid = tuple(args.lrs or SWEEP_LRS[args.mix])
-                if lr in pruned_lrs(load_records(args.mix, results), name, grid):
+                if lr in pruned_lrs(load_records(args.mix, results), name, pruning_grid(args.mix, args.lrs)):
                     print(f"[critic-pays] {args.mix} sweep: {name} lr {lr} collapsed on seed {SWEEP_SEEDS[0]}: skipped")
                     continue
             save = 20 if args.checkpoint_run and name == "sppo" and i == 0 else -1
