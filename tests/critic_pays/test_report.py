@@ -45,6 +45,17 @@ def _rec(arm, lr, seed, val, rewards=(0.5,) * 12, step_s=None):
     }
 
 
+def test_sweep_table_judges_collapses_on_the_mix_grid_only():
+    records = [
+        {"arm": "sppo", "lr": "2e-5", "seed": 100, "val_after_mix": 0.90},  # off the grid: shown, prunes nothing
+        {"arm": "sppo", "lr": "6e-5", "seed": 100, "val_after_mix": 0.60},
+        {"arm": "sppo", "lr": "1.5e-4", "seed": 100, "val_after_mix": 0.30},  # 0.30 below 6e-5: collapsed
+    ]
+    table = report.sweep_table(records, ("6e-5", "1.5e-4"))
+    assert {lr: cell["pruned"] for lr, cell in table["sppo"].items()} == {"2e-5": False, "6e-5": False, "1.5e-4": True}
+    assert table["sppo"]["6e-5"]["values"] == [0.60]
+
+
 def test_comparison_pairs_seeds_against_sppo_at_the_tuned_lrs(tmp_path):
     lo, hi, *others = cmp.SWEEP_LRS["u_shaped"]
     records = []

@@ -2,9 +2,9 @@
 learning rate.
 
 * ``warmstart_check``: the issue's warm-start target, cheaply: plain SPPO, the warm start (10 and 20 critic-only
-  steps) and verl's critic warm-up alone, 3 seeds, 20 actor-update steps at one lr (``CHECK_LR``; the critic's held-out ranking before the first
-  actor update does not depend on the actor's lr, and the reference's step-20 value depends on it only through the
-  policy the critic tracks).
+  steps) and verl's critic warm-up alone, 3 seeds, 20 actor-update steps at one lr (``CHECK_LR``; the critic's
+  held-out ranking before the first actor update does not depend on the actor's lr, and the reference's step-20
+  value depends on it only through the policy the critic tracks).
 * ``sweep``: every arm at ``SWEEP_LRS`` on the critic-pays sweep seeds (100, 101), 60 base steps. The grid is the
   middle of the critic-pays grid: on this mix every arm of that sweep did better at 6e-5 than at 2e-5, and every arm
   collapsed at 4e-4 (held-out success 0.03-0.28 on seed 100, against 0.57 at the warm start).

@@ -79,9 +79,9 @@ def sweep_table(records: list[dict], lrs: tuple[str, ...]) -> dict[str, dict[str
         if r["seed"] in cmp.SWEEP_SEEDS and r.get("val_after_mix") is not None:
             cell = out.setdefault(r["arm"], {}).setdefault(r["lr"], {"values": []})
             cell["values"].append(r["val_after_mix"])
-    for arm, lrs in out.items():
+    for arm, cells in out.items():
         pruned = cmp.pruned_lrs(records, arm, lrs)
-        for lr, cell in lrs.items():
+        for lr, cell in cells.items():
             cell["mean"] = sum(cell["values"]) / len(cell["values"])
             cell["pruned"] = lr in pruned  # collapsed on the first sweep seed: not run on the second
     return out
