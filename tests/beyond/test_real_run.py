@@ -32,8 +32,11 @@ def test_an_adaptive_n_run_records_its_tokens_and_the_critics_held_out_ranking(t
     assert val["step"] == 2 and val["actor_updates"] == 2
     assert sorted(val["held_out"], key=int) == ["2", "4", "6", "8", "10", "12"]
     assert val["held_out_mix"] == pytest.approx(record["val_after_mix"])
-    assert set(val["critic"]) == {"auc", "spearman", "pearson"} and -1.0 <= val["critic"]["spearman"] <= 1.0
-    assert 0.0 <= val["critic"]["auc"] <= 1.0
+    assert set(val["critic"]) == {"auc", "spearman", "pearson", "auc_ceiling", "auc_group_ceiling"}
+    assert -1.0 <= val["critic"]["spearman"] <= 1.0 and 0.0 <= val["critic"]["auc"] <= 1.0
+    # no prompt-only score ranks the samples better than their prompts' own success rates
+    assert val["critic"]["auc"] <= val["critic"]["auc_ceiling"] <= 1.0
+    assert 0.5 <= val["critic"]["auc_group_ceiling"] <= val["critic"]["auc_ceiling"]
     mtime = path.stat().st_mtime
     assert run.main(argv) == 0
     assert path.stat().st_mtime == mtime
