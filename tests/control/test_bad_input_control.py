@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -133,7 +134,9 @@ def test_ctrl_c_during_training_is_one_line_and_leaves_no_partial_file(tmp_path:
     argv = ["run", "--env", "cartpole", "--algo", "sppo", "--horizon", "200", "--steps", "100000000",
             "--out", "out", "--set", "log_every_s=0"]  # fmt: skip
     code, out, err = interrupt_after(CONTROL, argv, "training ...", tmp_path, presses=presses)
-    assert code == 130, (code, err)
+    # exit(130), or (seen once in CI, single press, machine under heavy load; not reproduced) the same process ended
+    # by the signal after it reported: a shell reports $? = 130 for both; the one line and no file hold either way
+    assert code in (130, -signal.SIGINT), (code, err)
     assert err == "python -m sppo_lab.control run: interrupted; rerun the same command to resume\n"
     left = [str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*") if p.is_file()]
     assert left == [], left  # no results file, no temporary file
