@@ -1,4 +1,5 @@
-"""Confidence intervals over seeds, shared by the control suite's report and the benchmarks' reports."""
+"""Confidence intervals over seeds and trailing means, shared by the control suite's report, the benchmarks' and
+studies' reports and the calibration analysis."""
 
 from __future__ import annotations
 
@@ -65,3 +66,13 @@ def paired_bootstrap(a, b, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = 0) 
     means = d[idx].mean(axis=1)
     lo, hi = np.percentile(means, [2.5, 97.5])
     return float(d.mean()), float(lo), float(hi)
+
+
+def moving_average(values: list[float | None], window: int) -> list[float | None]:
+    """Trailing mean over the last ``window`` entries (no future data), skipping ``None``s; ``None`` where all are
+    ``None``."""
+    out: list[float | None] = []
+    for i in range(len(values)):
+        recent = [v for v in values[max(0, i - window + 1) : i + 1] if v is not None]
+        out.append(sum(recent) / len(recent) if recent else None)
+    return out

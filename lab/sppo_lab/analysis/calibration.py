@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING
 
 from sppo.cli_errors import UserError, atomic_path, check_output_dir, write_text_atomic
 from sppo_lab.analysis.errors import AnalysisError
+from sppo_lab.stats import moving_average
 
 LOG_NAME = "calibration.jsonl"
 RELIABILITY_PNG = "calibration_reliability.png"
@@ -185,15 +186,6 @@ def reliability_bins(probs: torch.Tensor, outcomes: torch.Tensor, n_bins: int = 
                 "observed": outcomes[in_bin].mean().item() if count else None,
             }
         )
-    return out
-
-
-def moving_average(values: list[float | None], window: int) -> list[float | None]:
-    """Trailing mean over the last ``window`` entries, skipping ``None``s; ``None`` where all are ``None``."""
-    out: list[float | None] = []
-    for i in range(len(values)):
-        recent = [v for v in values[max(0, i - window + 1) : i + 1] if v is not None]
-        out.append(sum(recent) / len(recent) if recent else None)
     return out
 
 

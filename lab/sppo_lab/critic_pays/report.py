@@ -27,6 +27,7 @@ from pathlib import Path
 from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
+from sppo_lab.stats import moving_average
 
 PROG = "python -m sppo_lab.critic_pays.report"
 
@@ -265,11 +266,6 @@ def levels_markdown(comp: dict) -> list[str]:
 
 
 REWARD_WINDOW_SAMPLES = 80  # the curves' moving average: 5 steps of an N = 1 arm, 1 of GRPO N = 8 (128 samples)
-
-
-def moving_average(values: list[float], window: int) -> list[float]:
-    """Mean of each value and the up to ``window - 1`` before it (a trailing window: no future data)."""
-    return [sum(values[max(0, j - window + 1) : j + 1]) / (j - max(0, j - window + 1) + 1) for j in range(len(values))]
 
 
 def plot_comparison(comp: dict, records: list[dict], path: Path, mix: str) -> None:
