@@ -73,8 +73,9 @@ def auc(scores: Sequence[float], labels: Sequence[float]) -> float | None:
 
 
 def group_ceiling_auc(success: Mapping[str, float], samples: Mapping[str, int]) -> float | None:
-    """AUC of a score that is each sample's group success rate: ``success[g]`` of the ``samples[g]`` 0/1 outcomes
-    of group ``g`` were 1 (the count is rounded to the nearest sample). None without both outcomes."""
+    """``val-critic/auc_group_ceiling`` from group success rates alone (for records that kept only those):
+    ``success[g]`` of the ``samples[g]`` 0/1 outcomes of group ``g`` were 1 (the count is rounded to the nearest
+    sample). None without both outcomes."""
     scores, labels = [], []
     for group, n in samples.items():
         solved = round(success[group] * n)
@@ -136,11 +137,10 @@ def heldout_critic_metrics(
     sample_p = [float(probs[u]) for u in uids for _ in outcomes[u]]
     sample_r = [float(r) for u in uids for r in outcomes[u]]
     sample_success = [success[i] for i, u in enumerate(uids) for _ in outcomes[u]]
-    group_samples: dict[str, int] = {}
-    group_solved: dict[str, float] = {}
-    for u in uids:
-        group_samples[groups[u]] = group_samples.get(groups[u], 0) + len(outcomes[u])
-        group_solved[groups[u]] = group_solved.get(groups[u], 0.0) + float(np.sum(outcomes[u]))
+    sample_group = [groups[u] for u in uids for _ in outcomes[u]]
+    group_success = {
+        g: float(np.mean([r for r, h in zip(sample_r, sample_group) if h == g])) for g in set(sample_group)
+    }
     metrics: dict[str, float] = {
         f"{PREFIX}prompts": float(len(uids)),
         f"{PREFIX}samples_per_prompt_min": float(min(len(outcomes[u]) for u in uids)),
@@ -150,10 +150,7 @@ def heldout_critic_metrics(
         ("pearson", pearson(p, success)),
         ("auc", auc(sample_p, sample_r)),
         ("auc_ceiling", auc(sample_success, sample_r)),
-        (
-            "auc_group_ceiling",
-            group_ceiling_auc({g: group_solved[g] / n for g, n in group_samples.items()}, group_samples),
-        ),
+        ("auc_group_ceiling", auc([group_success[g] for g in sample_group], sample_r)),
     ):
         if value is not None:
             metrics[f"{PREFIX}{name}"] = value

@@ -64,6 +64,10 @@ def test_heldout_metrics_per_prompt_sample_and_group():
     # the group ceiling scores a's and b's samples 0.5 (k2: 4 of 8), c's 0: each of the 4 positives ties the 4 k2
     # negatives (2) and beats the 4 at k4 (4): 24 of 32 pairs
     assert m["val-critic/auc_group_ceiling"] == pytest.approx(24 / 32)
+    # the same as from the group success rates alone (what the study's records keep)
+    assert m["val-critic/auc_group_ceiling"] == pytest.approx(
+        group_ceiling_auc({"k2": 0.5, "k4": 0.0}, {"k2": 8, "k4": 4})
+    )
     assert m["val-critic/k2/sigmoid_v_mean"] == pytest.approx(0.65)
     assert m["val-critic/k2/success_mean"] == pytest.approx(0.5)
     assert (m["val-critic/k4/sigmoid_v_mean"], m["val-critic/k4/success_mean"]) == (pytest.approx(0.2), 0.0)
