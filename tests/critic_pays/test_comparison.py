@@ -228,6 +228,31 @@ def test_one_sweep_invocation_skips_an_lr_that_collapsed_on_its_first_seed(tmp_p
     assert cmp.best_lrs(cmp.load_records("u_shaped", tmp_path / "r"), lrs=("2e-5", "6e-5")) == {"sppo": "2e-5"}
 
 
+def test_a_failed_run_leaves_no_record_and_the_rerun_retries_only_it(tmp_path, monkeypatch, capsys):
+    calls = []
+
+    def fake_launch(arm, lr, seed, mix, work, total, save_freq, run_dir=None):
+        calls.append(lr)
+        if lr == "6e-5" and len(calls) < 3:
+            raise RuntimeError("training failed: see run.log")
+        return {**_record(arm.name, lr, seed, 0.6), "steps": total, "train_seconds": 2.0, "wall_s": 3.0}
+
+    monkeypatch.setattr(cmp, "launch", fake_launch)
+    argv = ["run", "--mix", "u_shaped", "--phase", "sweep", "--arms", "sppo", "--seeds", "100", "--lrs", "2e-5"]
+    argv += ["6e-5", "--work", str(tmp_path / "w"), "--results", str(tmp_path / "r")]
+    assert cmp.main(argv) == 1
+    out, err = capsys.readouterr()
+    assert "[critic-pays] done: held-out 0.600, 60 steps, 2 s of training, wall 3 s" in out
+    assert err.splitlines() == [
+        "[critic-pays] training failed: see run.log",
+        "[critic-pays] failed (rerun to retry): sppo__lr6e-5__seed100",
+    ]
+    assert sorted(p.name for p in cmp.records_dir("u_shaped", tmp_path / "r").iterdir()) == [
+        "sppo__lr2e-5__seed100.json"
+    ]
+    assert cmp.main(argv) == 0 and calls == ["2e-5", "6e-5", "6e-5"]
+
+
 def test_confirm_plan_is_the_main_runs_of_the_confirm_arms_on_fresh_seeds(tmp_path):
     runs = tmp_path / "u_shaped" / "runs"
     runs.mkdir(parents=True)

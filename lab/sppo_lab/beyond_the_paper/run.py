@@ -13,15 +13,15 @@ FSDP2, the hf rollout) from the mix's committed warm start; its record goes to
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
-from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int, write_text_atomic
+from sppo.cli_errors import OneLineParser, UserError, guarded, positive_int
 from sppo_lab.beyond_the_paper import budget, plan, records
 from sppo_lab.beyond_the_paper.arms import ARMS
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
+from sppo_lab.run_records import exit_status, run_and_record
 
 PROG = "python -m sppo_lab.beyond_the_paper.run"
 
@@ -78,23 +78,18 @@ def main(argv: list[str] | None = None) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         failed = []
         for i, (name, lr, seed) in enumerate(left):
-            print(f"[beyond] {args.mix} {phase.name}: {name} lr {lr} seed {seed} ({i + 1}/{len(left)})", flush=True)
-            try:
-                record = run_one(name, lr, seed, phase.name, steps, args.mix, work)
-            except (RuntimeError, UserError) as err:
-                failed.append(cmp.run_name(name, lr, seed))
-                print(f"[beyond] {err}", file=sys.stderr, flush=True)
-                continue
-            write_text_atomic(folder / f"{cmp.run_name(name, lr, seed)}.json", json.dumps(record) + "\n")
-            print(
-                f"[beyond] done: held-out {record['val_after_mix']:.3f}, {record['steps']} steps, "
-                f"{record['generated_tokens_total']:.0f} generated tokens, wall {record['wall_s']:.0f} s",
-                flush=True,
+            run_and_record(
+                "beyond",
+                f"{args.mix} {phase.name}: {name} lr {lr} seed {seed} ({i + 1}/{len(left)})",
+                folder / f"{cmp.run_name(name, lr, seed)}.json",
+                lambda name=name, lr=lr, seed=seed: run_one(name, lr, seed, phase.name, steps, args.mix, work),
+                lambda r: (
+                    f"held-out {r['val_after_mix']:.3f}, {r['steps']} steps, "
+                    f"{r['generated_tokens_total']:.0f} generated tokens, wall {r['wall_s']:.0f} s"
+                ),
+                failed,
             )
-        if failed:
-            print(f"[beyond] failed (rerun to retry): {', '.join(failed)}", file=sys.stderr)
-            return 1
-        return 0
+        return exit_status("beyond", failed)
 
     return guarded(PROG, body)
 

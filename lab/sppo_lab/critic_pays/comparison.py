@@ -38,6 +38,7 @@ from sppo_lab.critic_pays import mixes
 from sppo_lab.graded import task
 from sppo_lab.launch import launch_training, read_metrics
 from sppo_lab.paths import RESULTS
+from sppo_lab.run_records import exit_status, run_and_record
 
 PROG = "python -m sppo_lab.critic_pays.comparison"
 REWARD_KEY = "critic/score/mean"
@@ -471,28 +472,26 @@ def main(argv=None) -> int:
                     print(f"[critic-pays] {args.mix} sweep: {name} lr {lr} collapsed on seed {SWEEP_SEEDS[0]}: skipped")
                     continue
             save = 20 if args.checkpoint_run and name == "sppo" and i == 0 else -1
-            print(
-                f"[critic-pays] {args.mix} {args.phase}: {name} lr {lr} seed {seed} ({i + 1}/{len(todo)})", flush=True
-            )
-            try:
+
+            def make(name: str = name, lr: str = lr, seed: int = seed, save: int = save) -> dict:
                 arm = ARMS[name]
                 record = launch(arm, lr, seed, args.mix, work, budget_steps(arm, args.steps, calibration), save)
                 if arm.budget == "time":
                     record["budget"]["grpo_over_sppo"] = calibration["grpo_over_sppo"]
-            except (RuntimeError, UserError) as err:
-                failed.append(run_name(name, lr, seed))
-                print(f"[critic-pays] {err}", file=sys.stderr, flush=True)
-                continue
-            write_text_atomic(out, json.dumps(record) + "\n")
-            print(
-                f"[critic-pays] done: held-out {record['val_after_mix']:.3f}, {record['steps']} steps, "
-                f"{record['train_seconds']:.0f} s of training, wall {record['wall_s']:.0f} s",
-                flush=True,
+                return record
+
+            run_and_record(
+                "critic-pays",
+                f"{args.mix} {args.phase}: {name} lr {lr} seed {seed} ({i + 1}/{len(todo)})",
+                out,
+                make,
+                lambda r: (
+                    f"held-out {r['val_after_mix']:.3f}, {r['steps']} steps, "
+                    f"{r['train_seconds']:.0f} s of training, wall {r['wall_s']:.0f} s"
+                ),
+                failed,
             )
-        if failed:
-            print(f"[critic-pays] failed (rerun to retry): {', '.join(failed)}", file=sys.stderr)
-            return 1
-        return 0
+        return exit_status("critic-pays", failed)
 
     return guarded(PROG, body)
 

@@ -143,6 +143,33 @@ def _log_text(path: str) -> str:
         return ""
 
 
+def trained_checks(states: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One check a role: its weights at step 2 (``states["<role>_2"]``) differ from those at step 1."""
+    checks = []
+    for role in ("actor", "critic"):
+        cmp = R.compare_states(states[f"{role}_1"], states[f"{role}_2"])
+        checks.append(R.assertion(f"{role}_trained", not cmp["equal"] and cmp["tensors"] > 0, **cmp))
+    return checks
+
+
+def resume(first: dict[str, Any], step_3_overrides: list[str], out: Path, deadline: float) -> dict[str, Any]:
+    """Resume the training run for step 3 with neither update (the critic in warm-up, no critic epochs), so the
+    checkpoint it saves must equal step 2's; skipped when the training run failed (nothing to resume from: do not
+    spend the budget on it)."""
+    if first["returncode"] != 0 or first["timed_out"]:
+        return {"returncode": None, "timed_out": False, "log": None, "rows": [], "seconds": 0.0,
+                "skipped": "the training run failed"}  # fmt: skip
+    no_updates = ["trainer.critic_warmup=100", "critic.ppo_epochs=0", "trainer.val_before_train=False",
+                  "trainer.test_freq=-1"]  # fmt: skip
+    return run_main(step_3_overrides + no_updates, out, deadline - time.monotonic())
+
+
+def resume_check(second: dict[str, Any]) -> dict[str, Any]:
+    return R.assertion("resume_ran", second["returncode"] == 0 and _steps(second["rows"]) == [3],
+                       returncode=second["returncode"], timed_out=second["timed_out"], steps=_steps(second["rows"]),
+                       seconds=second["seconds"], log=second["log"], skipped=second.get("skipped"))  # fmt: skip
+
+
 def run(
     device: str, critic: str, root: str | Path, timeout: float = 300.0, warmup_steps: int | None = None
 ) -> dict[str, Any]:
@@ -183,24 +210,12 @@ def run(
             states[f"critic_{step}"] = R.load_fsdp_model_state(ckpt / f"global_step_{step}", "critic")
         for role in ("actor", "critic"):
             states[f"{role}_optim_2"] = R.load_fsdp_optim_state(ckpt / "global_step_2", role)
-        for role in ("actor", "critic"):
-            cmp = R.compare_states(states[f"{role}_1"], states[f"{role}_2"])
-            checks.append(R.assertion(f"{role}_trained", not cmp["equal"] and cmp["tensors"] > 0, **cmp))
+        checks += trained_checks(states)
     except (FileNotFoundError, OSError, RuntimeError) as exc:
         checks.append(R.assertion("checkpoints_saved", False, error=str(exc)))
 
-    if first["returncode"] == 0 and not first["timed_out"]:
-        second = run_main(overrides(task, out, device, critic, 3)
-                          + ["trainer.critic_warmup=100", "critic.ppo_epochs=0", "trainer.val_before_train=False",
-                             "trainer.test_freq=-1"],
-                          out / "resume", deadline - time.monotonic())  # fmt: skip
-    else:  # nothing to resume from: do not spend the budget on it
-        second = {"returncode": None, "timed_out": False, "log": None, "rows": [], "seconds": 0.0,
-                  "skipped": "the training run failed"}  # fmt: skip
-    checks.append(R.assertion("resume_ran", second["returncode"] == 0 and _steps(second["rows"]) == [3],
-                              returncode=second["returncode"], timed_out=second["timed_out"],
-                              steps=_steps(second["rows"]), seconds=second["seconds"], log=second["log"],
-                              skipped=second.get("skipped")))  # fmt: skip
+    second = resume(first, overrides(task, out, device, critic, 3), out / "resume", deadline)
+    checks.append(resume_check(second))
     # neither update ran at step 3: a restored model and optimizer are saved again unchanged
     for role in ("actor", "critic"):
         for what, key, load in (("weights", f"{role}_2", R.load_fsdp_model_state),

@@ -31,7 +31,17 @@ from pathlib import Path
 from typing import Any
 
 from sppo_lab.gpu_check import report as R
-from sppo_lab.gpu_check.e2e import _finite_losses, _log_text, _steps, _val_keys, overrides, run_main
+from sppo_lab.gpu_check.e2e import (
+    _finite_losses,
+    _log_text,
+    _steps,
+    _val_keys,
+    overrides,
+    resume,
+    resume_check,
+    run_main,
+    trained_checks,
+)
 
 STAGE = "e2e_megatron"
 SKIP_REASON = (
@@ -116,24 +126,12 @@ def run(root: str | Path, timeout: float = 450.0, warmup_steps: int = 150) -> di
         for step in (1, 2):
             for role in ("actor", "critic"):
                 states[f"{role}_{step}"] = hf_weights(ckpt / f"global_step_{step}", role)
-        for role in ("actor", "critic"):
-            cmp = R.compare_states(states[f"{role}_1"], states[f"{role}_2"])
-            checks.append(R.assertion(f"{role}_trained", not cmp["equal"] and cmp["tensors"] > 0, **cmp))
+        checks += trained_checks(states)
     except (FileNotFoundError, OSError, RuntimeError) as exc:
         checks.append(R.assertion("checkpoints_saved", False, error=str(exc)))
 
-    if first["returncode"] == 0 and not first["timed_out"]:
-        second = run_main(megatron_overrides(task, out, 3)
-                          + ["trainer.critic_warmup=100", "critic.ppo_epochs=0", "trainer.val_before_train=False",
-                             "trainer.test_freq=-1"],
-                          out / "resume", deadline - time.monotonic())  # fmt: skip
-    else:
-        second = {"returncode": None, "timed_out": False, "log": None, "rows": [], "seconds": 0.0,
-                  "skipped": "the training run failed"}  # fmt: skip
-    checks.append(R.assertion("resume_ran", second["returncode"] == 0 and _steps(second["rows"]) == [3],
-                              returncode=second["returncode"], timed_out=second["timed_out"],
-                              steps=_steps(second["rows"]), seconds=second["seconds"], log=second["log"],
-                              skipped=second.get("skipped")))  # fmt: skip
+    second = resume(first, megatron_overrides(task, out, 3), out / "resume", deadline)
+    checks.append(resume_check(second))
     for role in ("actor", "critic"):
         try:
             cmp = R.compare_states(states.get(f"{role}_2", {}), hf_weights(ckpt / "global_step_3", role))
