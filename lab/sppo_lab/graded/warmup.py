@@ -30,6 +30,7 @@ from sppo.cli_errors import (
     write_text_atomic,
 )
 from sppo_lab.graded import reward, task
+from sppo_lab.sft_batch import right_padded_batch
 
 PROG = "python -m sppo_lab.graded.warmup"
 MAX_NEW_TOKENS = 128  # the rollout's response limit: 1.5x the hardest level's reference solution
@@ -74,22 +75,12 @@ def response_ids(tokenizer, text: str) -> list[int]:
 def right_padded(tokenizer, pairs: list[tuple[list, str]]):
     """(input_ids, attention_mask, labels), right-padded, from (terms, response text) pairs: each row is the
     prompt, the response and EOS; the loss is on the response and its EOS only."""
-    import torch
-
     seqs, starts = [], []
     for terms, text in pairs:
         p = prompt_ids(tokenizer, terms)
         seqs.append(p + response_ids(tokenizer, text))
         starts.append(len(p))
-    width = max(len(s) for s in seqs)
-    input_ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
-    attention = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, (s, start) in enumerate(zip(seqs, starts, strict=True)):
-        input_ids[i, : len(s)] = torch.tensor(s)
-        labels[i, start : len(s)] = torch.tensor(s[start:])
-        attention[i, : len(s)] = 1
-    return input_ids, attention, labels
+    return right_padded_batch(seqs, starts, tokenizer.pad_token_id)
 
 
 def training_batch(tokenizer, rng: random.Random, batch: int, q: float):

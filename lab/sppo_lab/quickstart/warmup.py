@@ -13,6 +13,7 @@ from __future__ import annotations
 import torch
 
 from sppo_lab.quickstart.task import question
+from sppo_lab.sft_batch import right_padded_batch
 
 
 def annotator_targets(total: int, p_correct: float, p_plain: float) -> list[tuple[str, float]]:
@@ -34,14 +35,7 @@ def _batch(tokenizer, pairs, p_correct, p_plain):
             seqs.append(prompt_ids + answer_ids)
             weights.append(w)
             prompt_lens.append(len(prompt_ids))
-    width = max(len(s) for s in seqs)
-    input_ids = torch.full((len(seqs), width), tokenizer.pad_token_id, dtype=torch.long)
-    labels = torch.full((len(seqs), width), -100, dtype=torch.long)
-    attention = torch.zeros((len(seqs), width), dtype=torch.long)
-    for i, (s, p) in enumerate(zip(seqs, prompt_lens, strict=True)):
-        input_ids[i, : len(s)] = torch.tensor(s)
-        labels[i, p : len(s)] = torch.tensor(s[p:])
-        attention[i, : len(s)] = 1
+    input_ids, attention, labels = right_padded_batch(seqs, prompt_lens, tokenizer.pad_token_id)
     return input_ids, attention, labels, torch.tensor(weights)
 
 
