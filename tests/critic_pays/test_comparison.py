@@ -8,6 +8,7 @@ import pytest
 
 from sppo.cli_errors import UserError
 from sppo_lab.critic_pays import comparison as cmp
+from sppo_lab.critic_pays import sharpening
 
 
 def _record(arm, lr, seed, val):
@@ -161,6 +162,13 @@ def test_a_no_baseline_run_through_verl_writes_its_record_and_is_skipped_on_reru
     mtime = path.stat().st_mtime
     assert cmp.main(argv) == 0  # the record is the resume point: nothing reruns
     assert path.stat().st_mtime == mtime
+    # the sharpening analysis reads the same run's real verl metrics: pass@1/4/16 at every level, entropy each step
+    (entry,) = sharpening.collect("u_shaped", tmp_path / "work", tmp_path / "results").values()
+    assert sorted(entry["by_level"], key=int) == ["2", "4", "6", "8", "10", "12"]
+    for level, cells in entry["by_level"].items():
+        assert cells["pass@1"] == record["val_after"][level]
+        assert 0.0 <= cells["pass@1"] <= cells["pass@4"] <= cells["pass@16"] <= 1.0
+    assert len(entry["entropy"]) == 2 and all(e > 0 for e in entry["entropy"])
 
 
 def test_run_script_runs_each_part_with_its_settings(tmp_path):
