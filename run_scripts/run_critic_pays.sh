@@ -12,7 +12,7 @@
 #   sweep_u main_u sweep_graded main_graded    the lr sweep (7 arms x 4 lrs x 2 seeds, collapsed lrs not run on the
 #                 second seed), then 8 seeds (0-7) of every arm at its best lr
 #   confirm_u     the confirmatory phase: SPPO, A = R and GRPO (equal time) on 8 fresh seeds (8-15)
-#   report        tables, JSON and figures from the records
+#   report        tables, JSON and figures from the records; pass@k and entropy from the run folders (sharpening)
 # Env: PARTS, NICE (default 0; the runs measure time: give them the machine), PYTHON (default .venv/bin/python),
 #      WORK (run folders, default runs/critic_pays). About 3.5 min a run on 2 idle cores: a sweep
 #      ~2 h, a main phase ~3.5 h (two `comparison run` commands with disjoint --seeds side by side: ~2 min a run).
@@ -48,6 +48,8 @@ for part in $PARTS; do
     confirm_u) run "$PYTHON" "${CMP[@]}" --mix u_shaped --phase confirm ;;
     sweep_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase sweep ;;
     main_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase main ;;
-    report) run "$PYTHON" -m sppo_lab.critic_pays.report ;;
+    report)
+      run "$PYTHON" -m sppo_lab.critic_pays.report
+      run "$PYTHON" -m sppo_lab.critic_pays.sharpening --work "$WORK" ;;
   esac
 done
