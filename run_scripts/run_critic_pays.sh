@@ -48,8 +48,6 @@ for part in $PARTS; do
     confirm_u) run "$PYTHON" "${CMP[@]}" --mix u_shaped --phase confirm ;;
     sweep_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase sweep ;;
     main_graded) run "$PYTHON" "${CMP[@]}" --mix graded --phase main ;;
-    report)
-      run "$PYTHON" -m sppo_lab.critic_pays.report
-      run "$PYTHON" -m sppo_lab.critic_pays.sharpening --work "$WORK" ;;
+    report) run "$PYTHON" -m sppo_lab.critic_pays.report --work "$WORK" ;;
   esac
 done

@@ -185,15 +185,16 @@ def test_run_script_runs_each_part_with_its_settings(tmp_path):
     done = subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stdout.splitlines() if not line.startswith("[critic-pays]")]
-    ckpt_u, ckpt_g, var_u, var_g, main_u, confirm_u, rep, sharp = lines
+    ckpt_u, ckpt_g, var_u, var_g, main_u, confirm_u, rep = lines
     assert ckpt_u.endswith("--mix u_shaped --phase sweep --arms sppo --seeds 100 --lrs 2e-5 --checkpoint-run")
     assert "--mix graded" in ckpt_g
     step20 = f"{tmp_path}/w/u_shaped/runs/sppo__lr2e-5__seed100/checkpoints/global_step_20"
     assert var_u.startswith("-m sppo_lab.critic_pays.gradient_variance --mix u_shaped") and f"warm {step20} " in var_u
     assert var_g.endswith("graded/runs/sppo__lr2e-5__seed100/checkpoints/global_step_60")
     assert confirm_u.endswith("--mix u_shaped --phase confirm")
-    assert main_u.endswith("--mix u_shaped --phase main") and rep == "-m sppo_lab.critic_pays.report"
-    assert sharp == f"-m sppo_lab.critic_pays.sharpening --work {tmp_path}/w"
+    assert (
+        main_u.endswith("--mix u_shaped --phase main") and rep == f"-m sppo_lab.critic_pays.report --work {tmp_path}/w"
+    )
     bad = subprocess.run(["bash", str(script)], env=dict(env, PARTS="sweep_u plots"), capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stdout == ""
     assert bad.stderr.strip().splitlines() == [

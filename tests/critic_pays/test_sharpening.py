@@ -5,7 +5,7 @@ import json
 import pytest
 
 from sppo_lab.critic_pays import comparison as cmp
-from sppo_lab.critic_pays import sharpening
+from sppo_lab.critic_pays import report, sharpening
 from sppo_lab.graded import task
 
 LEVELS = (2, 4, 6, 8, 10)  # the graded mix, 1/5 each
@@ -85,12 +85,12 @@ def test_phase_table_pairs_each_arm_with_sppo_on_the_same_seeds(tmp_path):
     assert a["by_level"]["10"] == pytest.approx({"pass@1": 0.8, "pass@4": 0.875, "pass@16": 0.925})
 
 
-def test_cli_writes_the_report_and_refuses_no_data_with_one_line(tmp_path, capsys):
+def test_the_report_cli_writes_it_from_the_run_folders(tmp_path, capsys):
     work, results = tmp_path / "work", tmp_path / "results"
     argv = ["--mix", "graded", "--work", str(work), "--results", str(results)]
-    assert sharpening.main(argv) == 2
+    assert report.main(argv) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "no finished main-phase runs" in err
+    assert len(err.strip().splitlines()) == 1 and "no run records under" in err
     for seed in (0, 1):
         _run(work / "graded" / "runs", f"sppo__lr1.5e-4__seed{seed}", [0.3] * 3, 0.5, 0.7, 0.9)
         _run(work / "graded" / "runs", f"no_baseline__lr1.5e-4__seed{seed}", [0.3] * 3, 0.6, 0.7, 0.9)
@@ -98,7 +98,7 @@ def test_cli_writes_the_report_and_refuses_no_data_with_one_line(tmp_path, capsy
         for lr in cmp.SWEEP_LRS["graded"]:
             for sweep_seed in cmp.SWEEP_SEEDS:
                 _record(results, arm, lr, sweep_seed, 0.9 if lr == "1.5e-4" else 0.7)
-    assert sharpening.main(argv) == 0
+    assert report.main(argv) == 0
     md = (results / "graded" / "sharpening.md").read_text()
     assert "| no_baseline | 1.5e-4 | 2 | 0.600 | 0.700 | 0.900 | 0.300 → 0.300 | +0.100 (" in md
     assert (results / "graded" / "sharpening.png").stat().st_size > 0

@@ -2,9 +2,11 @@
 and the gradient-variance table.
 
     python -m sppo_lab.critic_pays.report [--mix u_shaped graded] [--results benchmarks/results/critic_pays]
+                                          [--work runs/critic_pays]
 
 Per mix it reads the run records (``comparison.py``) and writes ``<mix>/comparison.json``, ``<mix>/comparison.md``
-and ``<mix>/comparison.png``; with ``gradient_variance.json`` present, ``gradient_variance.md`` and its figure.
+and ``<mix>/comparison.png``; with ``gradient_variance.json`` present, ``gradient_variance.md`` and its figure; from
+the run folders under ``--work`` (or the runs already collected), pass@k and entropy (``sharpening.py``).
 
 Statistics. The outcome is the held-out success after training, weighted by the mix's level shares (``val_after_mix``).
 Each arm is compared with SPPO on the same seeds (paired differences: same prompt order, same initial critic).
@@ -412,12 +414,18 @@ def main(argv=None) -> int:
     parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
     parser.add_argument("--mix", nargs="+", choices=list(mixes.MIXES), default=list(mixes.MIXES))
     parser.add_argument("--results", default=str(cmp.DEFAULT_RESULTS))
+    parser.add_argument(
+        "--work", default="runs/critic_pays", help="the run folders (pass@k and entropy, sharpening.py)"
+    )
     argv = sys.argv[1:] if argv is None else argv
 
     def body() -> int:
         args = parser.parse_args(argv)
         results = Path(args.results)
         written = [p for mix in args.mix if (p := write_mix_report(mix, results)) is not None]
+        from sppo_lab.critic_pays import sharpening  # it reuses this module's statistics
+
+        written += [p for mix in args.mix if (p := sharpening.write_mix(mix, Path(args.work), results)) is not None]
         variance = results / "gradient_variance.json"
         if variance.exists():
             data = json.loads(variance.read_text())

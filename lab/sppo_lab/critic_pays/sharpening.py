@@ -1,7 +1,6 @@
 """Sharper or better? Held-out pass@k and the policy's entropy in the critic-pays runs.
 
-    python -m sppo_lab.critic_pays.sharpening [--mix u_shaped graded] [--work runs/critic_pays]
-                                              [--results benchmarks/results/critic_pays]
+Written by the study's report: ``python -m sppo_lab.critic_pays.report [--work runs/critic_pays]``.
 
 Why. A = R reinforces successes and never pushes a failure down; SPPO, GRPO and GAE push failures down too. If a
 single-sample arm wins held-out success at one sample (pass@1) by concentrating the policy on responses it already
@@ -29,13 +28,13 @@ import re
 import sys
 from pathlib import Path
 
-from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
+from sppo.cli_errors import write_text_atomic
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
 from sppo_lab.critic_pays.report import holm, paired
 from sppo_lab.graded import task
 
-PROG = "python -m sppo_lab.critic_pays.sharpening"
+PROG = "python -m sppo_lab.critic_pays.report"
 KS = (1, 4, 16)  # pass@1 is mean@16
 ENTROPY_KEY = "actor/entropy"
 ENTROPY_WINDOW = 10  # the final entropy: mean over the last 10 training steps
@@ -239,26 +238,3 @@ def write_mix(mix: str, work: Path, results: Path) -> Path | None:
     write_text_atomic(folder / "sharpening.md", markdown(mix, tables))
     plot(mix, tables, entries, folder / "sharpening.png")
     return folder / "sharpening.md"
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
-    parser.add_argument("--mix", nargs="+", choices=list(mixes.MIXES), default=list(mixes.MIXES))
-    parser.add_argument("--work", default="runs/critic_pays", help="the study's run folders")
-    parser.add_argument("--results", default=str(cmp.DEFAULT_RESULTS))
-    argv = sys.argv[1:] if argv is None else argv
-
-    def body() -> int:
-        args = parser.parse_args(argv)
-        written = [p for mix in args.mix if (p := write_mix(mix, Path(args.work), Path(args.results))) is not None]
-        if not written:
-            raise UserError(f"{PROG}: no finished main-phase runs under {args.work}/<mix>/runs/ or {args.results}")
-        for p in written:
-            print(p.read_text())
-        return 0
-
-    return guarded(PROG, body)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
