@@ -1,5 +1,6 @@
-"""Confidence intervals over seeds and trailing means, shared by the control suite's report, the benchmarks' and
-studies' reports and the calibration analysis."""
+"""Confidence intervals over seeds, paired tests with multiplicity corrections (Bonferroni intervals, Holm p-values)
+and trailing means, shared by the control suite's report, the benchmarks' and studies' reports and the calibration
+analysis."""
 
 from __future__ import annotations
 
@@ -76,3 +77,43 @@ def moving_average(values: list[float | None], window: int) -> list[float | None
         recent = [v for v in values[max(0, i - window + 1) : i + 1] if v is not None]
         out.append(sum(recent) / len(recent) if recent else None)
     return out
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (monotone, capped at 1), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def paired(diffs: list[float], family: int, alpha: float = 0.05) -> dict:
+    """Mean of paired differences, its simultaneous (Bonferroni over ``family``) interval, the raw two-sided
+    p-value of the paired t-test and the smallest difference detectable with 80 % power at the corrected level."""
+    from scipy import stats
+
+    n = len(diffs)
+    mean = sum(diffs) / n
+    if n < 2:
+        return {"n": n, "mean": mean, "low": None, "high": None, "p": None, "detectable": None}
+    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
+    se = sd / math.sqrt(n)
+    level = alpha / max(1, family)
+    t_crit = float(stats.t.ppf(1 - level / 2, n - 1))
+    if se == 0:
+        p = 0.0 if mean != 0 else 1.0
+    else:
+        p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
+    return {
+        "n": n,
+        "mean": mean,
+        "sd": sd,
+        "low": mean - t_crit * se,
+        "high": mean + t_crit * se,
+        "p": p,
+        "detectable": (t_crit + float(stats.t.ppf(0.8, n - 1))) * se,
+    }

@@ -9,7 +9,7 @@ import json
 import pytest
 
 from sppo_lab.beyond_the_paper import analysis, report
-from sppo_lab.critic_pays.report import holm, paired
+from sppo_lab.stats import holm, paired
 
 
 def _val(step, updates, auc, spearman, held=0.5, levels=None):

@@ -6,7 +6,7 @@ that minus the warm start's held-out on the same seed (the reference run's step-
 every arm of a seed, so gains and outcomes give the same paired differences). Paired by seed (same prompt order, same
 initial critic). One family for the held-out tests of all comparisons: simultaneous intervals (Bonferroni over the
 family), Holm-adjusted p-values, and the smallest difference detectable with 80 % power at that level
-(``sppo_lab.critic_pays.report.paired``). Training reward at equal generated tokens and time to target are secondary:
+(``sppo_lab.stats.paired``). Training reward at equal generated tokens and time to target are secondary:
 intervals at the same simultaneous level, no Holm.
 """
 
@@ -18,8 +18,7 @@ from sppo.critic_quality import group_ceiling_auc
 from sppo_lab.beyond_the_paper import budget, targets
 from sppo_lab.beyond_the_paper.arms import COMPARISONS, Comparison
 from sppo_lab.critic_pays import comparison as cmp
-from sppo_lab.critic_pays.report import holm, paired
-from sppo_lab.stats import t_interval
+from sppo_lab.stats import holm, paired, t_interval
 
 
 def critic_at(validation: dict) -> dict:

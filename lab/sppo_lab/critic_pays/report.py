@@ -22,56 +22,15 @@ seconds over SPPO's (load-robust; GRPO's from the calibration), and the figure's
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
 from sppo.cli_errors import OneLineParser, UserError, guarded, write_text_atomic
 from sppo_lab.critic_pays import comparison as cmp
-from sppo_lab.critic_pays import mixes
-from sppo_lab.stats import moving_average
+from sppo_lab.critic_pays import mixes, sharpening
+from sppo_lab.stats import holm, moving_average, paired
 
 PROG = "python -m sppo_lab.critic_pays.report"
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (monotone, capped at 1), in the input order."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda i: p_values[i])
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted
-
-
-def paired(diffs: list[float], family: int, alpha: float = 0.05) -> dict:
-    """Mean of paired differences, its simultaneous (Bonferroni over ``family``) interval, the raw two-sided
-    p-value of the paired t-test and the smallest difference detectable with 80 % power at the corrected level."""
-    from scipy import stats
-
-    n = len(diffs)
-    mean = sum(diffs) / n
-    if n < 2:
-        return {"n": n, "mean": mean, "low": None, "high": None, "p": None, "detectable": None}
-    sd = math.sqrt(sum((d - mean) ** 2 for d in diffs) / (n - 1))
-    se = sd / math.sqrt(n)
-    level = alpha / max(1, family)
-    t_crit = float(stats.t.ppf(1 - level / 2, n - 1))
-    if se == 0:
-        p = 0.0 if mean != 0 else 1.0
-    else:
-        p = float(2 * stats.t.sf(abs(mean) / se, n - 1))
-    return {
-        "n": n,
-        "mean": mean,
-        "sd": sd,
-        "low": mean - t_crit * se,
-        "high": mean + t_crit * se,
-        "p": p,
-        "detectable": (t_crit + float(stats.t.ppf(0.8, n - 1))) * se,
-    }
 
 
 def sweep_table(records: list[dict], lrs: tuple[str, ...]) -> dict[str, dict[str, dict]]:
@@ -423,8 +382,6 @@ def main(argv=None) -> int:
         args = parser.parse_args(argv)
         results = Path(args.results)
         written = [p for mix in args.mix if (p := write_mix_report(mix, results)) is not None]
-        from sppo_lab.critic_pays import sharpening  # it reuses this module's statistics
-
         written += [p for mix in args.mix if (p := sharpening.write_mix(mix, Path(args.work), results)) is not None]
         variance = results / "gradient_variance.json"
         if variance.exists():

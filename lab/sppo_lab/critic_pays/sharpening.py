@@ -31,8 +31,8 @@ from pathlib import Path
 from sppo.cli_errors import write_text_atomic
 from sppo_lab.critic_pays import comparison as cmp
 from sppo_lab.critic_pays import mixes
-from sppo_lab.critic_pays.report import holm, paired
 from sppo_lab.graded import task
+from sppo_lab.stats import holm, paired
 
 PROG = "python -m sppo_lab.critic_pays.report"
 KS = (1, 4, 16)  # pass@1 is mean@16
