@@ -167,6 +167,32 @@ def test_run_cli_resumes_from_its_records(tmp_path, monkeypatch, capsys):
     assert capsys.readouterr().out.splitlines()[-1] == "0 of 2 runs left (warmstart_check, u_shaped, base steps 2)"
 
 
+def test_list_estimates_what_is_left_from_the_records_walls(tmp_path, capsys):
+    done = [
+        {"arm": "sppo", "wall_s": 100.0, "steps": 20},
+        {"arm": "sppo", "wall_s": 140.0, "steps": 20},  # sppo at 20 steps: its own mean, 120 s
+        {"arm": "grpo_k", "wall_s": 400.0, "steps": 40},  # the line through (20, 100), (20, 140), (40, 400): mean
+        {"arm": "sppo_short", "wall_s": 0.0, "steps": 60},  # (80/3, 640/3), slope (11200/3) / (800/3) = 14 s a step
+    ]
+    assert plan.estimated_seconds(done, "sppo", 20) == 120.0
+    assert plan.estimated_seconds(done, "sppo", 30) == pytest.approx(640 / 3 + 14 * (30 - 80 / 3))  # 260
+    assert plan.estimated_seconds(done[:2], "grpo_k", 30) is None  # one step count: no line to fit
+    folder = plan.records_dir("u_shaped", "sweep", tmp_path)
+    folder.mkdir(parents=True)
+    for i, r in enumerate(done):
+        (folder / f"r{i}.json").write_text(json.dumps(r))
+    argv = ["--phase", "warmstart_check", "--arms", "sppo", "sppo_warmstart", "--seeds", "0", "--steps", "20"]
+    assert run.main([*argv, "--results", str(tmp_path), "--list"]) == 0
+    # sppo: 20 steps, its own 120 s; the warm start (10 critic-only + 20 steps): 260 s on the line
+    assert capsys.readouterr().out.splitlines() == [
+        "sppo lr 1.5e-4 seed 0: 20 steps, ≈ 2 min",
+        "sppo_warmstart lr 1.5e-4 seed 0: 30 steps, ≈ 4 min",
+        "2 of 2 runs left (warmstart_check, u_shaped, base steps 20)",
+        "≈ 0.1 h one run at a time, from the walls of the 4 records so far (launch and validation included, "
+        "measured beside whatever else ran then)",
+    ]
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
     [

@@ -64,6 +64,23 @@ def load_records(mix: str, phase: str, results: Path = DEFAULT_RESULTS) -> list[
     return [json.loads(p.read_text()) for p in sorted(records_dir(mix, phase, results).glob("*.json"))]
 
 
+def estimated_seconds(records: list[dict], arm: str, steps: int) -> float | None:
+    """The wall seconds a run of ``arm`` with ``steps`` trained steps should take, from the records so far (measured
+    beside whatever else ran then): the mean of that arm's records with those steps; else the least-squares line
+    wall = launch + steps x seconds-per-step through all records; None without two step counts to fit it."""
+    timed = [(r["steps"], r["wall_s"]) for r in records if r.get("wall_s") and r.get("steps")]
+    own = [
+        w for r in records if r.get("arm") == arm and r.get("steps") == steps and r.get("wall_s") for w in [r["wall_s"]]
+    ]
+    if own:
+        return sum(own) / len(own)
+    if len({x for x, _ in timed}) < 2:
+        return None
+    mx, my = sum(x for x, _ in timed) / len(timed), sum(y for _, y in timed) / len(timed)
+    slope = sum((x - mx) * (y - my) for x, y in timed) / sum((x - mx) ** 2 for x, _ in timed)
+    return my + slope * (steps - mx)
+
+
 def harness_arm(arm: StudyArm, steps: int) -> cmp.Arm:
     """The critic-pays harness's arm: this arm's overrides, then its validation cadence (later keys win)."""
     return cmp.Arm(

@@ -71,9 +71,20 @@ def main(argv: list[str] | None = None) -> int:
             budget.total_steps(ARMS[name], steps)  # a budget that does not divide: one line before anything runs
         left = plan.pending(todo, folder, steps)
         if args.list:
+            done = [r for p in plan.PHASES for r in plan.load_records(args.mix, p, results)]
+            estimate, unknown = 0.0, 0
             for name, lr, seed in left:
-                print(f"{name} lr {lr} seed {seed}: {budget.total_steps(ARMS[name], steps)} steps")
+                total = budget.total_steps(ARMS[name], steps)
+                seconds = plan.estimated_seconds(done, name, total)
+                estimate += seconds or 0.0
+                unknown += seconds is None
+                print(f"{name} lr {lr} seed {seed}: {total} steps" + (f", ≈ {seconds / 60:.0f} min" if seconds else ""))
             print(f"{len(left)} of {len(todo)} runs left ({phase.name}, {args.mix}, base steps {steps})")
+            if left and not unknown:
+                print(
+                    f"≈ {estimate / 3600:.1f} h one run at a time, from the walls of the {len(done)} records so far "
+                    "(launch and validation included, measured beside whatever else ran then)"
+                )
             return 0
         folder.mkdir(parents=True, exist_ok=True)
         failed = []
