@@ -174,7 +174,10 @@ def test_report_with_main_records_tables_and_figure(tmp_path):
     report.write_report("u_shaped", tmp_path)
     md = (tmp_path / "u_shaped" / "comparison.md").read_text()
     assert "| sppo | 0.700 (n=2) | 0.600 (n=2) | 0.500 (n=2) | 6e-5 |" in md
-    assert "### features: against sppo (equal actor updates (steps), responses <= 128 tokens)" in md
+    assert (
+        "### features: against sppo (equal actor updates (steps), responses <= 128 tokens; no_baseline: the control"
+        in md
+    )
     assert "| sppo_adaptive_norm | 6e-5 | 3 | 0.708 | +0.208 | +0.083 |" in md
     assert "| 2 of 3 | 150 | 0.58 (n=2) |" in md  # median of 200 and 100 tokens; ratio (2/3 x 1/2)^0.5
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 0

@@ -25,8 +25,8 @@ def test_check_plan_seed_by_seed_reference_first():
 def test_sweep_plan_covers_every_arm_lr_and_seed():
     todo = plan.plan(plan.PHASES["sweep"])
     assert {a for a, _, _ in todo} == set(ARMS) - {"sppo_warmstart_long"}  # the check's arm is in no comparison
-    assert len(todo) == 10 * 2 * 2
-    assert todo[:2] == [("sppo", "6e-5", 100), ("sppo_warmstart", "6e-5", 100)]
+    assert len(todo) == 11 * 2 * 2 and "no_baseline" in {a for a, _, _ in todo}  # the control is swept too
+    assert todo[:2] == [("sppo", "6e-5", 100), ("no_baseline", "6e-5", 100)]
     assert todo[-1] == ("reinforce_pp", "1.5e-4", 101)
 
 

@@ -8,7 +8,9 @@ the arms of one comparison are sized against it (``budget.py``).
 Comparisons (one family: Holm over all of them, ``report.py``):
 
 * ``features``: plain SPPO N = 1 against each option at equal actor updates (``steps`` each; the warm-up arms add
-  their critic-only steps), responses <= 128 tokens.
+  their critic-only steps), responses <= 128 tokens; with the no-baseline control (A = R, no critic), which beat
+  SPPO on this mix in the critic-pays study: where an option lands between the two says how much of that gap it
+  closes.
 * ``truncation``: the same at ``SHORT_RESPONSE`` = 64 tokens for both arms: levels 8 (60-66 tokens with EOS), 10 and
   12 (76-102) cannot finish a correct answer, so about 30 % of the mix's prompts are cut (``response_length/clip_ratio``
   is recorded per step).
@@ -62,6 +64,7 @@ ARMS: dict[str, StudyArm] = {
     a.name: a
     for a in (
         StudyArm("sppo", "sppo", "plain SPPO N = 1: A = R − σ(V(s_p))"),
+        StudyArm("no_baseline", "no_baseline", "the no-baseline control: A = R, no critic"),
         StudyArm(
             "sppo_warmstart",
             "sppo",
@@ -141,8 +144,8 @@ COMPARISONS: tuple[Comparison, ...] = (
     Comparison(
         "features",
         "sppo",
-        ("sppo_warmstart", "sppo_critic_warmup", "sppo_adaptive_norm", "sppo_adaptive_n"),
-        "equal actor updates (steps), responses <= 128 tokens",
+        ("sppo_warmstart", "sppo_critic_warmup", "sppo_adaptive_norm", "sppo_adaptive_n", "no_baseline"),
+        "equal actor updates (steps), responses <= 128 tokens; no_baseline: the control (A = R, no critic)",
     ),
     Comparison(
         "truncation",

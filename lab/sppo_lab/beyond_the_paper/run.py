@@ -1,8 +1,8 @@
 """Run the missing runs of one phase of the beyond-the-paper study (resumable: a run with a record is skipped).
 
     python -m sppo_lab.beyond_the_paper.run --phase warmstart_check       # 3 arms x 3 seeds, 20 actor-update steps
-    python -m sppo_lab.beyond_the_paper.run --phase sweep                 # 10 arms x 2 lrs x 2 seeds, 60 steps
-    python -m sppo_lab.beyond_the_paper.run --phase main                  # 10 arms x 8 seeds at their tuned lrs
+    python -m sppo_lab.beyond_the_paper.run --phase sweep                 # 11 arms x 2 lrs x 2 seeds, 60 steps
+    python -m sppo_lab.beyond_the_paper.run --phase main                  # 11 arms x 8 seeds at their tuned lrs
     python -m sppo_lab.beyond_the_paper.run --phase main --list           # print the plan, run nothing
 
 Each run is ``sppo_lab.critic_pays.comparison.launch`` (``python -m sppo.main platform=cpu``: verl's trainer, Ray,
