@@ -179,5 +179,9 @@ def test_report_with_main_records_tables_and_figure(tmp_path):
         in md
     )
     assert "| sppo_adaptive_norm | 6e-5 | 3 | 0.708 | +0.208 | +0.083 |" in md
-    assert "| 2 of 3 | 150 | 0.58 (n=2) |" in md  # median of 200 and 100 tokens; ratio (2/3 x 1/2)^0.5
+    # median of 200 and 100 tokens; ratio (2/3 x 1/2)^0.5; training seconds to target: steps 2 and 1 at 2 s, median 3
+    assert "| 2 of 3 | 150 | 0.58 (n=2) | 3 |" in md
+    assert (
+        "| sppo | 6e-5 | 3 | 0.625 | +0.125 | ref. | – | – | – | 300 | 6 | 0.637 |" in md
+    )  # 3 steps x 2 s of training
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 0

@@ -89,8 +89,10 @@ def comparisons_markdown(comp: dict) -> list[str]:
     lines = [
         f"## Comparisons (main seeds, each arm at its tuned lr; family of {comp['family']} held-out tests)",
         "",
-        f"Time to target: generated tokens until the training reward over the last {comp['window_samples']} samples "
-        f"reaches {comp['target_reward']:.2f} ('–' in the median: fewer than half the seeds reached it).",
+        f"Time to target: generated tokens (and training seconds: verl's step time, launch and validation excluded) "
+        f"until the training reward over the last {comp['window_samples']} samples reaches "
+        f"{comp['target_reward']:.2f} ('–' in the median: fewer than half the seeds reached it). Training s: mean "
+        "seconds of training per run (what equal updates cost each arm).",
         "",
     ]
     for name, c in comp["comparisons"].items():
@@ -100,9 +102,9 @@ def comparisons_markdown(comp: dict) -> list[str]:
             f"Common generated tokens of the comparison: {c['common_tokens']:.0f}.",
             "",
             "| arm | lr | seeds | held-out | gain | minus ref. (paired) | simultaneous 95 % CI | p (Holm) | detectable | "
-            "generated tokens | reward at common tokens | minus ref. | reached target | tokens to target (median) | "
-            "ratio to ref. (both reached) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "generated tokens | training s | reward at common tokens | minus ref. | reached target | "
+            "tokens to target (median) | ratio to ref. (both reached) | training s to target (median) |",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for arm, a in c["arms"].items():
             t = a.get("minus_reference") or {}
@@ -111,6 +113,8 @@ def comparisons_markdown(comp: dict) -> list[str]:
             rewards = [x for x in a["reward_at_common_tokens"] if x is not None]
             reached = [x["tokens"] for x in a["time_to_target"] if x["tokens"] is not None]
             median = _median(reached) if len(reached) * 2 >= len(a["seeds"]) else None
+            seconds = [x["seconds"] for x in a["time_to_target"] if x["seconds"] is not None]
+            median_s = _median(seconds) if len(seconds) * 2 >= len(a["seeds"]) else None
             ratio = a.get("time_to_target_ratio") or {}
             cells = [
                 arm,
@@ -123,11 +127,13 @@ def comparisons_markdown(comp: dict) -> list[str]:
                 _fmt(t.get("p_holm")),
                 _fmt(t.get("detectable")),
                 f"{sum(a['generated_tokens']) / len(a['generated_tokens']):.0f}",
+                f"{sum(a['train_seconds']) / len(a['train_seconds']):.0f}",
                 _fmt(sum(rewards) / len(rewards) if rewards else None),
                 _fmt(r.get("mean"), sign=True) if r else "–",
                 f"{a['reached']} of {len(a['seeds'])}",
                 _fmt(median, 0),
                 f"{ratio['geomean']:.2f} (n={ratio['n']})" if ratio.get("geomean") else "–",
+                _fmt(median_s, 0),
             ]
             lines.append("| " + " | ".join(cells) + " |")
         lines.append("")
