@@ -126,11 +126,20 @@ def test_study_series_from_verl_rows():
         },
     ]
     adaptive = records.study_series(
-        [{"step": 1, "data": {cmp.REWARD_KEY: 0.5, "response_length/mean": 10.0, "adaptive_n/samples": 32.0}}],
+        [
+            {
+                "step": 1,
+                "data": {
+                    **{cmp.REWARD_KEY: 0.5, "response_length/mean": 10.0, "adaptive_n/samples": 32.0},
+                    **{"adaptive_n/sigmoid_v_std": 0.3, "adaptive_n/multi_sample_share": 0.75},
+                },
+            }
+        ],
         ARMS["sppo_adaptive_n"],
         "u_shaped",
     )
     assert adaptive["samples"] == [32] and adaptive["generated_tokens_total"] == 320.0
+    assert adaptive["adaptive_n_sigmoid_v_std"] == [0.3] and adaptive["adaptive_n_multi_sample_share"] == [0.75]
 
 
 def _fake_run_one(calls, fail=()):

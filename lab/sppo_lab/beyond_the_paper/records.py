@@ -25,6 +25,8 @@ OPTION_SERIES = {  # record key -> verl metric, per training step (None where th
     "adaptive_norm_normalizing": "adaptive_norm/normalizing",
     "critic_warmstart_replay_rows": "critic_warmstart/replay_rows",
     "adaptive_n_max": "adaptive_n/n_max",
+    "adaptive_n_multi_sample_share": "adaptive_n/multi_sample_share",
+    "adaptive_n_sigmoid_v_std": "adaptive_n/sigmoid_v_std",  # how spread the scores the allocation ranked were
 }
 
 
