@@ -146,7 +146,7 @@ def test_report_writes_json_markdown_and_figure(tmp_path, capsys):
     assert report.main(["--results", str(tmp_path)]) == 0
     md = (tmp_path / "u_shaped" / "comparison.md").read_text()
     assert "| sppo_warmstart | 0 | 0.875 | – | – | 0.750 | 0.900 | – | – | 0.800 | 0.500 | 30 | 100 |" in md
-    assert "| sppo_warmstart | auc | +0.125 | +0.125 | – | 1 of 1 |"  # one seed: no interval in md
+    assert "| sppo_warmstart | auc | +0.125 | +0.125 | – | 1 of 1 |" in md  # one seed: no interval in md
     assert "Pending: no main-phase records yet" in md
     data = json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())
     assert data["main"] is None and data["lrs"] == {}
@@ -184,4 +184,48 @@ def test_report_with_main_records_tables_and_figure(tmp_path):
     assert (
         "| sppo | 6e-5 | 3 | 0.625 | +0.125 | ref. | – | – | – | 300 | 6 | 0.637 |" in md
     )  # 3 steps x 2 s of training
+    assert "## What each option did (main runs, mean over seeds)" in md
+    assert "| sppo | 3 | – | – | – | – | – | 0.500 | 0.500 | – |" in md  # its step-0 validation is its only one
+    assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["activity"]["sppo"]["seeds"] == 3
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 0
+
+
+def test_option_activity_means_over_seeds_at_the_tuned_lr():
+    def rec(arm, seed, lr="6e-5", validations=(), **series):
+        return {"arm": arm, "seed": seed, "lr": lr, "validations": list(validations), **series}
+
+    records = [
+        rec(
+            "sppo",
+            0,
+            validations=[_val(0, 0, 0.4, 0.0), _val(20, 20, 0.8, 0.0)],
+            response_clip_ratio=[0.1, 0.3],
+            critic_explained_var=[0.1, 0.3, 0.5],
+            adaptive_norm_normalizing=[None, None],
+        ),
+        rec(
+            "sppo",
+            1,
+            validations=[_val(0, 0, 0.6, 0.0), _val(20, 20, 0.9, 0.0)],
+            response_clip_ratio=[0.0, 0.2],
+            critic_explained_var=[0.2, 0.2, 0.6],
+        ),
+        rec("sppo", 2, lr="1.5e-4", response_clip_ratio=[1.0, 1.0]),  # not its tuned lr: left out
+        rec("sppo_adaptive_norm", 0, adaptive_norm_normalizing=[1.0, 1.0, 0.0]),
+        rec("sppo_adaptive_norm", 1, adaptive_norm_normalizing=[1.0, 0.0, 0.0]),
+        rec("sppo_trunc_mask", 0, truncation_share=[0.25, None, 0.75]),
+        rec("sppo_adaptive_n", 0, adaptive_n_sigmoid_v_std=[0.1, 0.3], adaptive_n_multi_sample_share=[0.75, 0.75]),
+        rec("sppo_adaptive_n", 1),  # a record from before the series was kept
+    ]
+    lrs = dict.fromkeys(("sppo", "sppo_adaptive_norm", "sppo_trunc_mask", "sppo_adaptive_n"), "6e-5")
+    out = analysis.option_activity(records, lrs, (0, 1, 2), last=2)
+    sppo = out["sppo"]
+    assert sppo["seeds"] == 2 and sppo["clip_ratio"] == pytest.approx(0.15)  # seeds 0.2 and 0.1
+    assert sppo["auc_first_update"] == pytest.approx(0.5) and sppo["auc_end"] == pytest.approx(0.85)
+    assert sppo["explained_var_end"] == pytest.approx(0.4)  # last 2 steps: 0.4 and 0.4
+    assert sppo["normalised_steps"] is None  # the option was off: nothing logged
+    assert out["sppo_adaptive_norm"]["normalised_steps"] == 1.5  # 2 and 1 steps before the hand-over
+    assert out["sppo_adaptive_norm"]["auc_end"] is None  # no validation in these records
+    assert out["sppo_trunc_mask"]["truncation_share"] == 0.5
+    n = out["sppo_adaptive_n"]
+    assert n["seeds"] == 2 and n["sigmoid_v_std"] == pytest.approx(0.2) and n["multi_sample_share"] == 0.75

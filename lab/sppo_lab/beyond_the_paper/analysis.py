@@ -227,3 +227,48 @@ def _paired_tests(comp: Comparison, arms: dict) -> list[tuple[str, str, dict]]:
         }
         out.append((comp.name, a, diffs))
     return out
+
+
+def _mean(values: list) -> float | None:
+    xs = [v for v in values if v is not None]
+    return sum(xs) / len(xs) if xs else None
+
+
+def _steps_on(series: list) -> int | None:
+    """Steps whose logged flag is on; None when no step logged it (the option was off)."""
+    logged = [x for x in series if x is not None]
+    return sum(1 for x in logged if x) if logged else None
+
+
+def option_activity(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...], last: int = 10) -> dict:
+    """What each arm's option did in its main runs (at its tuned lr over ``seeds``), per arm, means over seeds:
+
+    * ``clip_ratio``: share of responses at the length limit (verl's ``response_length/clip_ratio``, all steps);
+    * ``truncation_share``: share cut before an end token (``truncation/share``; the truncation arms);
+    * ``normalised_steps``: steps with batch-normalised advantages before the hand-over (adaptive normalisation);
+    * ``sigmoid_v_std`` / ``multi_sample_share``: spread of the scores adaptive N ranked, share of prompts given
+      more than one sample;
+    * ``auc_first_update`` / ``auc_end``: the critic's held-out AUC at the last validation before the first actor
+      update (plain SPPO: its fresh critic at step 0; a warm-up arm: after its critic-only steps) and at the end;
+    * ``explained_var_end``: the critic's explained variance on its training batches, mean of the last ``last`` steps.
+    """
+    runs: dict[str, list[dict]] = {}
+    for r in records:
+        if r["seed"] in seeds and lrs.get(r["arm"]) == r["lr"]:
+            runs.setdefault(r["arm"], []).append(r)
+    out = {}
+    for arm, rs in runs.items():
+        first = [critic_before_actor(r) for r in rs]
+        end = [critic_at(r["validations"][-1]) if r.get("validations") else None for r in rs]
+        out[arm] = {
+            "seeds": len(rs),
+            "clip_ratio": _mean([_mean(r.get("response_clip_ratio") or []) for r in rs]),
+            "truncation_share": _mean([_mean(r.get("truncation_share") or []) for r in rs]),
+            "normalised_steps": _mean([_steps_on(r.get("adaptive_norm_normalizing") or []) for r in rs]),
+            "sigmoid_v_std": _mean([_mean(r.get("adaptive_n_sigmoid_v_std") or []) for r in rs]),
+            "multi_sample_share": _mean([_mean(r.get("adaptive_n_multi_sample_share") or []) for r in rs]),
+            "auc_first_update": _mean([c.get("auc") if c else None for c in first]),
+            "auc_end": _mean([c.get("auc") if c else None for c in end]),
+            "explained_var_end": _mean([_mean((r.get("critic_explained_var") or [])[-last:]) for r in rs]),
+        }
+    return out

@@ -140,6 +140,33 @@ def comparisons_markdown(comp: dict) -> list[str]:
     return lines
 
 
+def activity_markdown(activity: dict) -> list[str]:
+    columns = (
+        ("clip_ratio", "at the length limit", 2),
+        ("truncation_share", "cut (no end token)", 2),
+        ("normalised_steps", "normalised steps", 1),
+        ("sigmoid_v_std", "σ(V) std (adaptive N)", 2),
+        ("multi_sample_share", "prompts with > 1 sample", 2),
+        ("auc_first_update", "critic AUC at the first actor update", 3),
+        ("auc_end", "critic AUC at the end", 3),
+        ("explained_var_end", "critic explained var., last 10 steps", 2),
+    )
+    lines = [
+        "## What each option did (main runs, mean over seeds)",
+        "",
+        "Critic AUC at the first actor update: plain SPPO's fresh critic at step 0 (it validates before training), a "
+        "warm-up arm's after its critic-only steps; '–': not logged by that arm.",
+        "",
+        "| arm | seeds | " + " | ".join(title for _, title, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for arm in ARMS:
+        if arm in activity:
+            a = activity[arm]
+            lines.append(f"| {arm} | {a['seeds']} | " + " | ".join(_fmt(a[k], d) for k, _, d in columns) + " |")
+    return lines + [""]
+
+
 def plot(comp: dict | None, check: dict | None, check_records: list[dict], path: Path) -> None:
     """Paired held-out differences with simultaneous CIs; training reward against generated tokens (equal-token
     arms); the critic's held-out AUC against actor updates in the warm-start check."""
@@ -213,6 +240,7 @@ def write_report(mix: str, results: Path) -> Path:
     lrs = plan.best_lrs(sweep_records, STUDY_ARMS, sweep.lrs, sweep.seeds)
     check = analysis.warmstart_check(check_records) if check_records else None
     comp = analysis.compare(main_records, lrs, plan.PHASES["main"].seeds) if main_records else None
+    activity = analysis.option_activity(main_records, lrs, plan.PHASES["main"].seeds) if main_records else None
     out = {
         "mix": mix,
         "shares": mixes.MIXES[mix],
@@ -222,6 +250,7 @@ def write_report(mix: str, results: Path) -> Path:
         "sweep": analysis.sweep_table(sweep_records),
         "lrs": lrs,
         "main": comp,
+        "activity": activity,
     }
     folder = results / mix
     write_text_atomic(folder / "comparison.json", json.dumps(out, indent=1) + "\n")
@@ -232,6 +261,7 @@ def write_report(mix: str, results: Path) -> Path:
         lines += sweep_markdown(out["sweep"], lrs)
     if comp and comp["comparisons"]:
         lines += comparisons_markdown(comp)
+        lines += activity_markdown(activity)
     else:
         lines += ["## Comparisons", "", "Pending: no main-phase records yet (`--phase main`).", ""]
     write_text_atomic(folder / "comparison.md", "\n".join(lines))
