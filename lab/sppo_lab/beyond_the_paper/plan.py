@@ -69,9 +69,7 @@ def estimated_seconds(records: list[dict], arm: str, steps: int) -> float | None
     beside whatever else ran then): the mean of that arm's records with those steps; else the least-squares line
     wall = launch + steps x seconds-per-step through all records; None without two step counts to fit it."""
     timed = [(r["steps"], r["wall_s"]) for r in records if r.get("wall_s") and r.get("steps")]
-    own = [
-        w for r in records if r.get("arm") == arm and r.get("steps") == steps and r.get("wall_s") for w in [r["wall_s"]]
-    ]
+    own = [r["wall_s"] for r in records if r.get("arm") == arm and r.get("steps") == steps and r.get("wall_s")]
     if own:
         return sum(own) / len(own)
     if len({x for x, _ in timed}) < 2:
