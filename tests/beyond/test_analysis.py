@@ -186,8 +186,29 @@ def test_report_with_main_records_tables_and_figure(tmp_path):
     )  # 3 steps x 2 s of training
     assert "## What each option did (main runs, mean over seeds)" in md
     assert "| sppo | 3 | – | – | – | – | – | 0.500 | 0.500 | – |" in md  # its step-0 validation is its only one
-    assert json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())["activity"]["sppo"]["seeds"] == 3
+    data = json.loads((tmp_path / "u_shaped" / "comparison.json").read_text())
+    assert data["activity"]["sppo"]["seeds"] == 3
+    # 3 arms with a tuned lr x 8 main seeds; warmstart's seed 3 is at another lr; seeds 0-2 have every arm
+    assert data["main_progress"] == {"recorded": 9, "planned": 24, "complete_seeds": [0, 1, 2]}
+    assert "**Interim: 9 of 24 main runs recorded** (seeds every arm has: 0, 1, 2)." in md
     assert (tmp_path / "u_shaped" / "comparison.png").stat().st_size > 0
+
+
+def test_main_progress_counts_tuned_runs_and_the_seeds_every_arm_has():
+    lrs = {"sppo": "1.5e-4", "no_baseline": "1.5e-4"}
+    records = [
+        {"arm": "sppo", "lr": "1.5e-4", "seed": 0},
+        {"arm": "no_baseline", "lr": "1.5e-4", "seed": 0},
+        {"arm": "sppo", "lr": "1.5e-4", "seed": 1},
+        {"arm": "no_baseline", "lr": "6e-5", "seed": 1},  # not its tuned lr
+        {"arm": "sppo", "lr": "1.5e-4", "seed": 100},  # not a main seed
+    ]
+    assert report.main_progress(records, lrs, (0, 1)) == {"recorded": 3, "planned": 4, "complete_seeds": [0]}
+    done = records[:3] + [{"arm": "no_baseline", "lr": "1.5e-4", "seed": 1}]
+    progress = report.main_progress(done, lrs, (0, 1))
+    assert progress == {"recorded": 4, "planned": 4, "complete_seeds": [0, 1]}
+    assert report.progress_markdown(progress) == ["Main phase complete: 4 of 4 runs.", ""]
+    assert report.main_progress([], {}, (0, 1)) == {"recorded": 0, "planned": 0, "complete_seeds": []}
 
 
 def test_option_activity_means_over_seeds_at_the_tuned_lr():

@@ -230,6 +230,26 @@ def plot(comp: dict | None, check: dict | None, check_records: list[dict], path:
     plt.close(fig)
 
 
+def main_progress(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...]) -> dict:
+    """How much of the main phase the records hold: runs at each arm's tuned lr on the main seeds, out of every arm
+    with a tuned lr x every seed, and the seeds that every such arm has (the ones a complete comparison reads)."""
+    done = {(r["arm"], r["seed"]) for r in records if lrs.get(r["arm"]) == r["lr"] and r["seed"] in seeds}
+    complete = [s for s in seeds if lrs and all((a, s) in done for a in lrs)]
+    return {"recorded": len(done), "planned": len(lrs) * len(seeds), "complete_seeds": complete}
+
+
+def progress_markdown(progress: dict) -> list[str]:
+    recorded, planned, complete = progress["recorded"], progress["planned"], progress["complete_seeds"]
+    seeds = ", ".join(map(str, complete)) or "none"
+    if recorded == planned:
+        return [f"Main phase complete: {recorded} of {planned} runs.", ""]
+    return [
+        f"**Interim: {recorded} of {planned} main runs recorded** (seeds every arm has: {seeds}). Each pair is read "
+        "on the seeds both arms have; the intervals are wide by design until every seed is in: read no finding here.",
+        "",
+    ]
+
+
 def write_report(mix: str, results: Path) -> Path:
     check_records = plan.load_records(mix, "warmstart_check", results)
     sweep_records = plan.load_records(mix, "sweep", results)
@@ -251,6 +271,7 @@ def write_report(mix: str, results: Path) -> Path:
         "lrs": lrs,
         "main": comp,
         "activity": activity,
+        "main_progress": main_progress(main_records, lrs, plan.PHASES["main"].seeds),
     }
     folder = results / mix
     write_text_atomic(folder / "comparison.json", json.dumps(out, indent=1) + "\n")
@@ -260,6 +281,7 @@ def write_report(mix: str, results: Path) -> Path:
     if sweep_records:
         lines += sweep_markdown(out["sweep"], lrs)
     if comp and comp["comparisons"]:
+        lines += progress_markdown(out["main_progress"])
         lines += comparisons_markdown(comp)
         lines += activity_markdown(activity)
     else:
