@@ -203,12 +203,12 @@ def test_main_progress_counts_tuned_runs_and_the_seeds_every_arm_has():
         {"arm": "no_baseline", "lr": "6e-5", "seed": 1},  # not its tuned lr
         {"arm": "sppo", "lr": "1.5e-4", "seed": 100},  # not a main seed
     ]
-    assert report.main_progress(records, lrs, (0, 1)) == {"recorded": 3, "planned": 4, "complete_seeds": [0]}
+    assert analysis.main_progress(records, lrs, (0, 1)) == {"recorded": 3, "planned": 4, "complete_seeds": [0]}
     done = records[:3] + [{"arm": "no_baseline", "lr": "1.5e-4", "seed": 1}]
-    progress = report.main_progress(done, lrs, (0, 1))
+    progress = analysis.main_progress(done, lrs, (0, 1))
     assert progress == {"recorded": 4, "planned": 4, "complete_seeds": [0, 1]}
     assert report.progress_markdown(progress) == ["Main phase complete: 4 of 4 runs.", ""]
-    assert report.main_progress([], {}, (0, 1)) == {"recorded": 0, "planned": 0, "complete_seeds": []}
+    assert analysis.main_progress([], {}, (0, 1)) == {"recorded": 0, "planned": 0, "complete_seeds": []}
 
 
 def test_option_activity_means_over_seeds_at_the_tuned_lr():

@@ -158,11 +158,24 @@ def _paired_ratio(a: list[float | None], b: list[float | None]) -> dict:
     return {"n": len(ratios), "geomean": math.exp(sum(math.log(r) for r in ratios) / len(ratios))}
 
 
+def tuned_runs(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...]) -> dict[tuple[str, int], dict]:
+    """(arm, seed) -> the record of that arm at its tuned lr (``lrs``) on one of ``seeds``, in the records' order."""
+    return {(r["arm"], r["seed"]): r for r in records if r["seed"] in seeds and lrs.get(r["arm"]) == r["lr"]}
+
+
+def main_progress(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...]) -> dict:
+    """How much of the main phase the records hold: runs at each arm's tuned lr on the main seeds, out of every arm
+    with a tuned lr x every seed, and the seeds that every such arm has (the ones a complete comparison reads)."""
+    done = tuned_runs(records, lrs, seeds)
+    complete = [s for s in seeds if lrs and all((a, s) in done for a in lrs)]
+    return {"recorded": len(done), "planned": len(lrs) * len(seeds), "complete_seeds": complete}
+
+
 def compare(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...]) -> dict:
     """Every comparison at the arms' tuned lrs over ``seeds``: per arm its summary, and against the reference the
     paired held-out difference (Holm over the family of all comparisons), the paired difference of the training
     reward at the comparison's common generated tokens, and the ratio of times to target in generated tokens."""
-    runs = {(r["arm"], r["seed"]): r for r in records if r["seed"] in seeds and lrs.get(r["arm"]) == r["lr"]}
+    runs = tuned_runs(records, lrs, seeds)
     start = {s: start_held_out(r) for (a, s), r in runs.items() if start_held_out(r) is not None}
     tests: list[tuple[str, str, dict]] = []
     out: dict = {"target_reward": targets.TARGET_REWARD, "window_samples": targets.WINDOW_SAMPLES, "comparisons": {}}
@@ -253,9 +266,8 @@ def option_activity(records: list[dict], lrs: dict[str, str], seeds: tuple[int, 
     * ``explained_var_end``: the critic's explained variance on its training batches, mean of the last ``last`` steps.
     """
     runs: dict[str, list[dict]] = {}
-    for r in records:
-        if r["seed"] in seeds and lrs.get(r["arm"]) == r["lr"]:
-            runs.setdefault(r["arm"], []).append(r)
+    for (arm, _), r in tuned_runs(records, lrs, seeds).items():
+        runs.setdefault(arm, []).append(r)
     out = {}
     for arm, rs in runs.items():
         first = [critic_before_actor(r) for r in rs]

@@ -230,14 +230,6 @@ def plot(comp: dict | None, check: dict | None, check_records: list[dict], path:
     plt.close(fig)
 
 
-def main_progress(records: list[dict], lrs: dict[str, str], seeds: tuple[int, ...]) -> dict:
-    """How much of the main phase the records hold: runs at each arm's tuned lr on the main seeds, out of every arm
-    with a tuned lr x every seed, and the seeds that every such arm has (the ones a complete comparison reads)."""
-    done = {(r["arm"], r["seed"]) for r in records if lrs.get(r["arm"]) == r["lr"] and r["seed"] in seeds}
-    complete = [s for s in seeds if lrs and all((a, s) in done for a in lrs)]
-    return {"recorded": len(done), "planned": len(lrs) * len(seeds), "complete_seeds": complete}
-
-
 def progress_markdown(progress: dict) -> list[str]:
     recorded, planned, complete = progress["recorded"], progress["planned"], progress["complete_seeds"]
     seeds = ", ".join(map(str, complete)) or "none"
@@ -271,7 +263,7 @@ def write_report(mix: str, results: Path) -> Path:
         "lrs": lrs,
         "main": comp,
         "activity": activity,
-        "main_progress": main_progress(main_records, lrs, plan.PHASES["main"].seeds),
+        "main_progress": analysis.main_progress(main_records, lrs, plan.PHASES["main"].seeds),
     }
     folder = results / mix
     write_text_atomic(folder / "comparison.json", json.dumps(out, indent=1) + "\n")
