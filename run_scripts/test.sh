@@ -14,5 +14,10 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 if [ ! -x .venv/bin/python ] || ! .venv/bin/python -c "import sppo, sppo_lab, scipy, verl, pytest_timeout, xdist, gymnasium, Box2D, mujoco, ruff" 2>/dev/null; then
   bash uv_verl.sh --cpu
 fi
+# uv_verl.sh installs uv at user level when it is missing, possibly in a folder this shell's PATH lacks (~/.local/bin on
+# a fresh machine); the wheel test (tests/layout/test_packages.py) builds with it. Sourcing only defines its functions.
+# shellcheck source=../uv_verl.sh
+source uv_verl.sh
+find_uv || true
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 exec .venv/bin/python -m pytest -p no:cacheprovider -n "${SPPO_TEST_WORKERS:-0}" --dist loadgroup "$@"
