@@ -145,7 +145,6 @@ INTEGRATION_MODULES = {
     "tests.scripts.test_plan_memory_cli",
     "tests.scripts.test_run_scripts",
     "tests.scripts.test_uv_verl",
-    "tests.scripts.test_test_sh",
     "tests.scripts.test_wandb_offline",
 }
 

@@ -1,5 +1,6 @@
 """uv_verl.sh's logic on CPU, with fake tools on PATH: uv on PEP 668 systems, flash-attn (verified wheel or an
-architecture-limited build with its nvcc check and visible progress), and the final check's driver line.
+architecture-limited build with its nvcc check and visible progress), the final check's driver line, and
+run_scripts/test.sh's use of its ``find_uv`` (a uv installed at user level, off PATH, reaches the suite).
 
 The script is sourced (`source uv_verl.sh` only defines its functions) in a temporary folder holding a copy of
 constraints/; fake `uv`, `nvcc`, `nvidia-smi`, `python3`, `pipx`, `curl` and the venv's `python` record what they
@@ -376,6 +377,21 @@ def test_no_way_to_install_uv_is_one_line(uvbox):
 
 
 # --- the final check on a GPU node whose driver torch cannot use --------------------------------------------------
+
+
+def test_suite_gets_a_user_level_uv_the_path_lacks(tmp_path):
+    """A fresh machine: uv_verl.sh put uv in ~/.local/bin, which PATH lacks; the wheel test
+    (tests/layout/test_packages.py) builds with it, so test.sh puts it on PATH before pytest."""
+    uv = shutil.which("uv", path=BASE_PATH) or str(tool(tmp_path / "home" / ".local" / "bin" / "uv", 'echo "uv $*"\n'))
+    probe = tmp_path / "probe" / "test_probe.py"
+    probe.parent.mkdir()
+    probe.write_text(f"import shutil\n\ndef test_uv():\n    assert shutil.which('uv') == {uv!r}\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "XDG_DATA_HOME", "SPPO_UV_HOME")}
+    env.update(HOME=str(tmp_path / "home"), PATH=BASE_PATH)
+    done = subprocess.run(["bash", str(REPO / "run_scripts" / "test.sh"), "-q", str(probe)], env=env,
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "1 passed" in done.stdout
 
 
 def test_check_fails_when_nvidia_smi_lists_gpus_torch_cannot_use(tmp_path):
